@@ -16,7 +16,15 @@ from trionode.wire.ints import (
 )
 from trionode.wire.message import Message
 from trionode.wire.program import Program
-from trionode.wire.sized_bytes import SizedBytes, bytes4, bytes8, bytes32, bytes48, bytes96, bytes100
+from trionode.wire.sized_bytes import (
+    SizedBytes,
+    bytes4,
+    bytes8,
+    bytes32,
+    bytes48,
+    bytes96,
+    bytes100,
+)
 from trionode.wire.streamable import Streamable, streamable
 
 __all__ = [

@@ -24,7 +24,7 @@ class BLSElement:
             point = self._BLSPY()
             raw = bytes(point)
         elif isinstance(value, type(self)):
-            raw, point = value._raw, value._point
+            raw, point = value._raw, value.point
         elif isinstance(value, self._BLSPY):
             raw, point = bytes(value), value
         elif isinstance(value, (bytes, bytearray, memoryview)):
@@ -36,7 +36,9 @@ class BLSElement:
             except (ValueError, RuntimeError) as exc:
                 raise ValueError(f"invalid {type(self).__name__}: {exc}") from None
         else:
-            raise TypeError(f"{type(self).__name__} needs a point or bytes, got {type(value).__name__}")
+            raise TypeError(
+                f"{type(self).__name__} needs a point or bytes, got {type(value).__name__}"
+            )
         self._raw: bytes = raw
         self._point = point
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 from trionode.wire.ints import uint8, uint16
 from trionode.wire.streamable import Streamable, streamable
 
@@ -14,5 +12,5 @@ class Message(Streamable):
     (None for announcements); ``data`` is the Streamable encoding of the payload."""
 
     type: uint8
-    id: Optional[uint16]
+    id: uint16 | None
     data: bytes

@@ -14,7 +14,7 @@ import hashlib
 import types
 import typing
 from collections.abc import Callable
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, dataclass_transform
 
 import attrs
 
@@ -48,7 +48,7 @@ class Streamable:
 
     def __bytes__(self) -> bytes:
         out = bytearray()
-        self._stream_into(self, out)  # type: ignore[call-arg]
+        type(self)._stream_into(self, out)
         return bytes(out)
 
     @classmethod
@@ -95,7 +95,7 @@ class Streamable:
 
     def replace(self: T, **changes: Any) -> T:
         """A copy with some fields changed (checked like a construction)."""
-        return attrs.evolve(self, **changes)
+        return attrs.evolve(self, **changes)  # type: ignore[misc]
 
 
 # --------------------------------------------------------------------------- type compilation
@@ -294,7 +294,9 @@ def _str_kind() -> _Kind:
         try:
             return buf[pos:end].decode("utf-8"), end
         except UnicodeDecodeError as exc:
-            raise DecodeError(f"str is not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+            raise DecodeError(
+                f"str is not valid UTF-8 ({exc.reason} at byte {exc.start})"
+            ) from None
 
     def from_json(value: Any) -> Any:
         if not isinstance(value, str):
@@ -425,7 +427,7 @@ def _list_kind(item: _Kind) -> _Kind:
             raise DecodeError(
                 f"list claims {n} items of at least {imin} bytes, only {remaining} bytes remain"
             )
-        items = []
+        items: list[Any] = []
         append = items.append
         i = 0
         try:
@@ -474,7 +476,9 @@ def _optional_kind(item: _Kind) -> _Kind:
         if flag == 0:
             return None, pos + 1
         if flag != 1:
-            raise DecodeError(f"Optional flag must be 0x00 or 0x01, got 0x{flag:02x} at offset {pos}")
+            raise DecodeError(
+                f"Optional flag must be 0x00 or 0x01, got 0x{flag:02x} at offset {pos}"
+            )
         return idec(buf, pos + 1)
 
     def to_json(v: Any) -> Any:
@@ -493,10 +497,10 @@ def _tuple_kind(items: list[_Kind]) -> _Kind:
     def check(v: Any) -> Any:
         if not isinstance(v, (list, tuple)) or len(v) != n:
             raise TypeError(f"{name} needs a tuple of {n} items")
-        return tuple(k.check(x) for k, x in zip(items, v))
+        return tuple(k.check(x) for k, x in zip(items, v, strict=True))
 
     def encode(v: Any, out: bytearray) -> None:
-        for k, x in zip(items, v):
+        for k, x in zip(items, v, strict=True):
             k.encode(x, out)
 
     decoders = [k.decode for k in items]
@@ -512,12 +516,12 @@ def _tuple_kind(items: list[_Kind]) -> _Kind:
         return tuple(vals), pos
 
     def to_json(v: Any) -> Any:
-        return [k.to_json(x) for k, x in zip(items, v)]
+        return [k.to_json(x) for k, x in zip(items, v, strict=True)]
 
     def from_json(value: Any) -> Any:
         if not isinstance(value, list) or len(value) != n:
             raise DecodeError(f"{name} needs a JSON list of {n} items")
-        return tuple(k.from_json(x) for k, x in zip(items, value))
+        return tuple(k.from_json(x) for k, x in zip(items, value, strict=True))
 
     return _Kind(name, check, encode, decode, sum(k.min_size for k in items), to_json, from_json)
 
@@ -577,7 +581,7 @@ def _build_kind(tp: Any) -> _Kind:
         if _is_streamable(tp):
             if not hasattr(tp, "_parse"):
                 raise TypeError(f"{tp.__name__} is not decorated with @streamable")
-            return _streamable_kind(tp)
+            return _streamable_kind(tp)  # type: ignore[arg-type]
     inner = _optional_inner(tp)
     if inner is not None:
         return _optional_kind(kind_of(inner))
@@ -602,6 +606,7 @@ def _make_converter(cls_name: str, field: str, check: Checker) -> Checker:
     return convert
 
 
+@dataclass_transform(frozen_default=True)
 def streamable(cls: type[T]) -> type[T]:
     """Make ``cls`` a frozen, field-checked attrs class with a compiled Streamable codec.
 

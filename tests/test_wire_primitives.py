@@ -1,0 +1,342 @@
+"""Hand-computed byte vectors for every primitive kind of the Streamable format."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+
+import blspy
+import pytest
+
+from trionode.wire import (
+    DecodeError,
+    G1Element,
+    G2Element,
+    Message,
+    Program,
+    Streamable,
+    bytes4,
+    bytes8,
+    bytes32,
+    bytes48,
+    bytes96,
+    bytes100,
+    int8,
+    int16,
+    int32,
+    int64,
+    streamable,
+    uint8,
+    uint16,
+    uint32,
+    uint64,
+    uint128,
+)
+
+
+@streamable
+class Ints(Streamable):
+    a: uint8
+    b: uint16
+    c: uint32
+    d: uint64
+    e: uint128
+    f: int8
+    g: int16
+    h: int32
+    i: int64
+
+
+@streamable
+class Blobs(Streamable):
+    a: bytes4
+    b: bytes8
+    c: bytes
+    d: str
+    e: bool
+
+
+@streamable
+class Containers(Streamable):
+    items: list[uint16]
+    maybe: uint32 | None
+    pair: tuple[uint8, str]
+    nested: list[list[uint8]]
+
+
+@streamable
+class Points(Streamable):
+    pk: G1Element
+    sig: G2Element
+
+
+@streamable
+class Empty(Streamable):
+    pass
+
+
+@streamable
+class WithProgram(Streamable):
+    program: Program
+    after: uint8
+
+
+def test_ints_vector() -> None:
+    obj = Ints(
+        uint8(1),
+        uint16(0x0203),
+        uint32(0x04050607),
+        uint64(0x08090A0B0C0D0E0F),
+        uint128(1 << 127),
+        int8(-1),
+        int16(-2),
+        int32(-3),
+        int64(-4),
+    )
+    expected = bytes.fromhex(
+        "01"
+        "0203"
+        "04050607"
+        "08090a0b0c0d0e0f"
+        "80000000000000000000000000000000"
+        "ff"
+        "fffe"
+        "fffffffd"
+        "fffffffffffffffc"
+    )
+    assert bytes(obj) == expected
+    assert Ints.from_bytes(expected) == obj
+
+
+@pytest.mark.parametrize(
+    "tp, bad",
+    [
+        (uint8, 256),
+        (uint8, -1),
+        (uint16, 1 << 16),
+        (uint32, 1 << 32),
+        (uint64, 1 << 64),
+        (uint128, 1 << 128),
+        (int8, 128),
+        (int8, -129),
+        (int16, -(1 << 15) - 1),
+        (int32, 1 << 31),
+        (int64, -(1 << 63) - 1),
+    ],
+)
+def test_int_range_checked(tp: type, bad: int) -> None:
+    with pytest.raises(ValueError, match="out of range"):
+        tp(bad)
+
+
+@pytest.mark.parametrize("bad", [1.0, "1", True, None, b"\x01"])
+def test_int_type_checked(bad: object) -> None:
+    with pytest.raises(TypeError):
+        uint32(bad)  # type: ignore[arg-type]
+
+
+def test_int_bounds_accepted() -> None:
+    assert uint64((1 << 64) - 1) == (1 << 64) - 1
+    assert int64(-(1 << 63)) == -(1 << 63)
+
+
+def test_field_construction_checks_with_field_name() -> None:
+    with pytest.raises(ValueError, match=r"Ints\.a: 300 is out of range"):
+        Ints(300, 0, 0, 0, 0, 0, 0, 0, 0)
+    with pytest.raises(TypeError, match=r"Blobs\.d: str needed"):
+        Blobs(bytes4(b"abcd"), bytes8(bytes(8)), b"", b"not a str", True)
+    with pytest.raises(TypeError, match=r"Blobs\.e: bool needed"):
+        Blobs(bytes4(b"abcd"), bytes8(bytes(8)), b"", "", 1)
+    with pytest.raises(ValueError, match="exactly 4 bytes"):
+        Blobs(b"abc", bytes8(bytes(8)), b"", "", True)
+
+
+def test_plain_ints_are_converted_on_construction() -> None:
+    obj = Ints(1, 2, 3, 4, 5, -6, 7, 8, 9)
+    assert type(obj.a) is uint8 and type(obj.i) is int64
+
+
+def test_blobs_vector() -> None:
+    obj = Blobs(bytes4(b"\x00\x01\x02\x03"), bytes8(b"ABCDEFGH"), b"\xaa\xbb", "hé", True)
+    expected = (
+        b"\x00\x01\x02\x03"
+        + b"ABCDEFGH"
+        + b"\x00\x00\x00\x02\xaa\xbb"
+        + b"\x00\x00\x00\x03h\xc3\xa9"
+        + b"\x01"
+    )
+    assert bytes(obj) == expected
+    assert Blobs.from_bytes(expected) == obj
+
+
+def test_sized_bytes_lengths() -> None:
+    for tp, n in [
+        (bytes4, 4),
+        (bytes8, 8),
+        (bytes32, 32),
+        (bytes48, 48),
+        (bytes96, 96),
+        (bytes100, 100),
+    ]:
+        assert len(tp(bytes(n))) == n
+        with pytest.raises(ValueError):
+            tp(bytes(n + 1))
+    assert str(bytes4(b"\x01\x02\x03\x04")) == "01020304"
+
+
+def test_containers_vector() -> None:
+    obj = Containers([uint16(1), uint16(2)], None, (uint8(7), "x"), [[uint8(9)], []])
+    expected = bytes.fromhex(
+        "00000002"
+        "0001"
+        "0002"  # list of two uint16
+        "00"  # Optional None
+        "07"
+        "00000001"
+        "78"  # tuple (uint8, str)
+        "00000002"
+        "00000001"
+        "09"
+        "00000000"  # list of lists
+    )
+    assert bytes(obj) == expected
+    back = Containers.from_bytes(expected)
+    assert back == obj
+    assert back.items == (1, 2)  # lists are stored as tuples: records stay immutable
+
+    some = Containers([], uint32(5), (uint8(0), ""), [])
+    assert bytes(some) == bytes.fromhex("000000000100000005000000000000000000")
+
+
+def test_bls_points_vector() -> None:
+    sk = blspy.AugSchemeMPL.key_gen(bytes(range(32)))
+    pk = sk.get_g1()
+    sig = blspy.AugSchemeMPL.sign(sk, b"hello")
+    obj = Points(pk, sig)  # blspy elements are accepted and wrapped
+    assert bytes(obj) == bytes(pk) + bytes(sig)
+    back = Points.from_bytes(bytes(obj))
+    assert back == obj
+    assert blspy.AugSchemeMPL.verify(back.pk.point, b"hello", back.sig.point)
+    # the identity points are valid
+    ident = Points(G1Element(), G2Element())
+    assert bytes(ident)[0] == 0xC0 and Points.from_bytes(bytes(ident)) == ident
+
+
+def test_invalid_bls_point_is_decode_error() -> None:
+    bad_g1 = b"\x00" * 48  # neither infinity nor a compressed point
+    with pytest.raises(DecodeError, match=r"Points\.pk: invalid G1Element"):
+        Points.from_bytes(bad_g1 + bytes(G2Element()))
+    bad_g2 = b"\xa0" + b"\x11" * 95  # compressed flag but not on the curve
+    with pytest.raises(DecodeError, match=r"Points\.sig: invalid G2Element"):
+        Points.from_bytes(bytes(G1Element()) + bad_g2)
+
+
+def test_program_vectors() -> None:
+    # (1 . ()) : ff 01 80
+    prog = Program.cons(Program.from_atom(b"\x01"), Program.nil())
+    assert bytes(prog) == b"\xff\x01\x80"
+    assert WithProgram.from_bytes(b"\xff\x01\x80\x07") == WithProgram(prog, uint8(7))
+    # a 3-byte atom takes a one-byte size prefix 0x83
+    assert bytes(Program.from_atom(b"abc")) == b"\x83abc"
+    # a 64-byte atom needs the two-byte prefix 0xc0 0x40
+    assert bytes(Program.from_atom(bytes(64)))[:2] == b"\xc0\x40"
+    assert WithProgram.from_bytes(bytes(Program.from_atom(bytes(64))) + b"\x00").after == 0
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",  # nothing
+        b"\xff\x01",  # pair missing its second half
+        b"\x85ab",  # atom shorter than its prefix says
+        b"\xfc\x00",  # invalid prefix
+        b"\xff" * 5000,  # deep nesting, no end: must not recurse
+    ],
+)
+def test_bad_program_is_decode_error(raw: bytes) -> None:
+    with pytest.raises(DecodeError, match=r"WithProgram\.program"):
+        WithProgram.from_bytes(raw)
+
+
+def test_non_canonical_bool_and_optional() -> None:
+    good = bytes(Blobs(bytes4(bytes(4)), bytes8(bytes(8)), b"", "", False))
+    with pytest.raises(DecodeError, match=r"Blobs\.e: bool byte must be 0x00 or 0x01, got 0x02"):
+        Blobs.from_bytes(good[:-1] + b"\x02")
+    with pytest.raises(DecodeError, match=r"Containers\.maybe: Optional flag"):
+        Containers.from_bytes(bytes.fromhex("000000000200000005000000000000000000"))
+
+
+def test_invalid_utf8_is_decode_error() -> None:
+    raw = bytes(4) + bytes(8) + bytes(4) + b"\x00\x00\x00\x01\xff" + b"\x00"
+    with pytest.raises(DecodeError, match=r"Blobs\.d: str is not valid UTF-8"):
+        Blobs.from_bytes(raw)
+
+
+def test_trailing_bytes_rejected() -> None:
+    raw = bytes(Message(uint8(1), None, b"")) + b"\x00"
+    with pytest.raises(DecodeError, match="1 trailing bytes"):
+        Message.from_bytes(raw)
+
+
+def test_huge_list_claim_fails_before_allocating() -> None:
+    raw = b"\xff\xff\xff\xff" + bytes(16)  # 2**32-1 uint16 items claimed in a 20-byte input
+    with pytest.raises(DecodeError, match=r"Containers\.items: list claims 4294967295 items"):
+        Containers.from_bytes(raw)
+
+
+def test_huge_bytes_claim_fails() -> None:
+    raw = b"\x01\x00\xff\xff\xff\xff" + bytes(14)
+    with pytest.raises(DecodeError, match=r"Message\.data: bytes of length 4294967295"):
+        Message.from_bytes(raw)
+
+
+def test_error_path_names_nested_field() -> None:
+    raw = bytes.fromhex("000000000000000000000000000200000001090000000301")
+    with pytest.raises(DecodeError) as info:
+        Containers.from_bytes(raw)
+    assert info.value.path == "Containers.nested[1]"
+    assert isinstance(info.value, ValueError)
+
+
+def test_get_hash_is_sha256_of_bytes() -> None:
+    msg = Message(uint8(3), uint16(9), b"xyz")
+    assert msg.get_hash() == hashlib.sha256(bytes(msg)).digest()
+    assert isinstance(msg.get_hash(), bytes32)
+
+
+def test_json_round_trip_and_shape() -> None:
+    sk = blspy.AugSchemeMPL.key_gen(bytes(32))
+    obj = Points(sk.get_g1(), G2Element())
+    d = obj.to_json_dict()
+    assert d["pk"] == "0x" + bytes(sk.get_g1()).hex()
+    assert Points.from_json_dict(d) == obj
+    c = Containers([1], None, (2, "s"), [[3]])
+    assert c.to_json_dict() == {"items": [1], "maybe": None, "pair": [2, "s"], "nested": [[3]]}
+    assert Containers.from_json_dict(c.to_json_dict()) == c
+    with pytest.raises(DecodeError, match=r"Containers\.items\[0\]"):
+        Containers.from_json_dict({**c.to_json_dict(), "items": ["x"]})
+    with pytest.raises(DecodeError, match="missing field"):
+        Containers.from_json_dict({"items": []})
+
+
+def test_zero_size_list_items_refused_at_definition() -> None:
+    with pytest.raises(TypeError, match="zero encoded size"):
+
+        @streamable
+        class Bad(Streamable):
+            items: list[Empty]
+
+
+def test_same_behaviour_under_python_O() -> None:
+    code = (
+        "from trionode.wire import Message, DecodeError\n"
+        "try:\n"
+        "    Message.from_bytes(b'\\x01\\x02')\n"
+        "except DecodeError as e:\n"
+        "    print('DecodeError', e)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-O", "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.startswith("DecodeError Message.id: Optional flag")

@@ -1,0 +1,130 @@
+"""Which class each message number carries, and which reply answers which request.
+
+These tables are the protocol's state rules in one place (STYLE.md 5): the connection layer
+consults them instead of spreading message knowledge across handlers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from trionode.protocols import (
+    farmer_protocol as farmer,
+)
+from trionode.protocols import (
+    harvester_protocol as harvester,
+)
+from trionode.protocols import (
+    harvester_protocol_v1 as harvester_v1,
+)
+from trionode.protocols import (
+    introducer_protocol as introducer,
+)
+from trionode.protocols import (
+    peer_protocol as peer,
+)
+from trionode.protocols import (
+    shared_protocol as shared,
+)
+from trionode.protocols import (
+    timelord_protocol as timelord,
+)
+from trionode.protocols.protocol_message_types import ProtocolMessageTypes as T
+from trionode.wire import DecodeError, Message, Streamable, uint8, uint16
+
+MESSAGE_CLASSES: dict[T, type[Streamable]] = {
+    T.handshake: shared.Handshake,
+    T.handshake_ack: shared.HandshakeAck,
+    T.error: shared.Error,
+    T.harvester_handshake: harvester.HarvesterHandshake,
+    T.new_signage_point_harvester: harvester.NewSignagePointHarvester,
+    T.new_proof_of_space: harvester.NewProofOfSpace,
+    T.request_signatures: harvester.RequestSignatures,
+    T.respond_signatures: harvester.RespondSignatures,
+    T.request_plots: harvester.RequestPlots,
+    T.respond_plots: harvester.RespondPlots,
+    T.harvester_handshake_v1: harvester_v1.HarvesterHandshake,
+    T.new_challenge: harvester_v1.NewChallenge,
+    T.challenge_response: harvester_v1.ChallengeResponse,
+    T.request_proof_of_space: harvester_v1.RequestProofOfSpace,
+    T.respond_proof_of_space: harvester_v1.RespondProofOfSpace,
+    T.request_header_signature: harvester_v1.RequestHeaderSignature,
+    T.respond_header_signature: harvester_v1.RespondHeaderSignature,
+    T.request_partial_proof: harvester_v1.RequestPartialProof,
+    T.respond_partial_proof: harvester_v1.RespondPartialProof,
+    T.proof_of_space_finalized: farmer.ProofOfSpaceFinalized,
+    T.proof_of_space_arrived: farmer.ProofOfSpaceArrived,
+    T.request_header_hash: farmer.RequestHeaderHash,
+    T.header_hash: farmer.HeaderHash,
+    T.header_signature: farmer.HeaderSignature,
+    T.proof_of_time_rate: farmer.ProofOfTimeRate,
+    T.proof_of_time_finished: timelord.ProofOfTimeFinished,
+    T.challenge_start: timelord.ChallengeStart,
+    T.proof_of_space_info: timelord.ProofOfSpaceInfo,
+    T.new_proof_of_time: peer.NewProofOfTime,
+    T.unfinished_block: peer.UnfinishedBlock,
+    T.request_block: peer.RequestBlock,
+    T.block: peer.Block,
+    T.request_peers: peer.RequestPeers,
+    T.peers: peer.Peers,
+    T.request_all_header_hashes: peer.RequestAllHeaderHashes,
+    T.all_header_hashes: peer.AllHeaderHashes,
+    T.request_header_blocks: peer.RequestHeaderBlocks,
+    T.header_blocks: peer.HeaderBlocks,
+    T.request_sync_blocks: peer.RequestSyncBlocks,
+    T.sync_blocks: peer.SyncBlocks,
+    T.transaction_id: peer.TransactionId,
+    T.request_transaction: peer.RequestTransaction,
+    T.new_transaction: peer.NewTransaction,
+    T.request_peers_introducer: introducer.RequestPeersIntroducer,
+    T.respond_peers_introducer: introducer.RespondPeersIntroducer,
+}
+
+MESSAGE_TYPES: dict[type[Streamable], T] = {cls: t for t, cls in MESSAGE_CLASSES.items()}
+
+# Request -> the reply that answers it (with the request's id). Any request may instead be
+# answered with ``error``.
+REPLY_TYPES: dict[T, T] = {
+    T.handshake: T.handshake_ack,
+    T.request_signatures: T.respond_signatures,
+    T.request_plots: T.respond_plots,
+    T.new_challenge: T.challenge_response,
+    T.request_proof_of_space: T.respond_proof_of_space,
+    T.request_header_signature: T.respond_header_signature,
+    T.request_partial_proof: T.respond_partial_proof,
+    T.request_header_hash: T.header_hash,
+    T.request_block: T.block,
+    T.request_peers: T.peers,
+    T.request_all_header_hashes: T.all_header_hashes,
+    T.request_header_blocks: T.header_blocks,
+    T.request_sync_blocks: T.sync_blocks,
+    T.request_transaction: T.new_transaction,
+    T.request_peers_introducer: T.respond_peers_introducer,
+}
+
+# Messages that may travel before the handshake completes (PROTOCOL.md, Handshake).
+ALLOWED_BEFORE_HANDSHAKE: frozenset[T] = frozenset({T.handshake, T.handshake_ack, T.error})
+
+
+def message_type_of(payload: Streamable) -> T:
+    """The message number that carries ``payload``'s class."""
+    try:
+        return MESSAGE_TYPES[type(payload)]
+    except KeyError:
+        raise TypeError(f"{type(payload).__name__} is not a protocol message") from None
+
+
+def make_message(payload: Streamable, id: int | None = None) -> Message:
+    """Wrap a protocol payload in the envelope."""
+    return Message(
+        uint8(message_type_of(payload)), None if id is None else uint16(id), bytes(payload)
+    )
+
+
+def decode_message(msg: Message) -> tuple[T, Any]:
+    """Return (type, payload) of an envelope; unknown numbers and bad payloads raise DecodeError."""
+    try:
+        mtype = T(msg.type)
+    except ValueError:
+        raise DecodeError(f"unknown message type {int(msg.type)}", "Message.type") from None
+    return mtype, MESSAGE_CLASSES[mtype].from_bytes(msg.data)
