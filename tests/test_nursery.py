@@ -623,6 +623,29 @@ async def test_start_child_reports_a_child_that_fails_before_starting(
             assert sup.running
 
 
+async def test_a_child_stopped_or_abandoned_while_starting_is_forgotten(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def slow_start(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        await trio.sleep(10)
+        task_status.started()
+        await trio.sleep_forever()
+
+    sup = Supervisor("sup")
+    with trio.fail_after(LIMIT):
+        async with supervising(sup):
+            # stop_child() while start_child() waits: the starter hears why.
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(sup.stop_child, "slow", name="stopper")
+                with pytest.raises(ChildStartFailed, match="stopped before it started"):
+                    await sup.start_child("slow", slow_start)
+            # The caller of start_child() gives up: the half-started child goes with it.
+            with trio.move_on_after(1) as scope:
+                await sup.start_child("slow", slow_start)
+            assert scope.cancelled_caught
+            assert sup.children == ()
+
+
 async def test_start_child_rejects_duplicates_and_allows_reuse_after_end(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
