@@ -1,0 +1,1 @@
+"""The timelord role: runs proofs of time (chiavdf) for the full node's challenges."""
