@@ -1,0 +1,153 @@
+"""Proof of space and proof of time formulas (PROTOCOL.md section 2), pure and thread-safe.
+
+chiapos' Verifier, chiavdf's verify and blspy release the GIL, so these may run in several worker
+threads at once. The only shared state is the discriminant cache (``functools.lru_cache`` is
+thread-safe; a race only computes the same value twice).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+
+import chiavdf
+from chiapos import Verifier
+
+from trionode.consensus.constants import ConsensusConstants
+from trionode.protocols.chain_types import ProofOfSpace, ProofOfTime
+from trionode.wire import bytes32
+
+#: The VDF starts from the default class group form: 0x08 followed by 99 zero bytes.
+VDF_START: bytes = b"\x08" + bytes(99)
+#: A serialized class group element (the VDF output) and a Wesolowski witness are 100 bytes.
+FORM_SIZE = 100
+
+
+def plot_filter_input(plot_id: bytes, challenge_hash: bytes, sp_hash: bytes) -> bytes32:
+    """f = sha256(plot_id || challenge_hash || sp_hash); in this consensus sp_hash = challenge."""
+    return bytes32(hashlib.sha256(plot_id + challenge_hash + sp_hash).digest())
+
+
+def passes_plot_filter(f: bytes, bits: int) -> bool:
+    """True when the first ``bits`` bits of ``f`` are zero (``bits`` = PLOT_FILTER_BITS)."""
+    if bits == 0:
+        return True
+    return int.from_bytes(f, "big") >> (len(f) * 8 - bits) == 0
+
+
+def pos_challenge(f: bytes) -> bytes32:
+    """The challenge the plot is asked: pos.challenge = sha256(f)."""
+    return bytes32(hashlib.sha256(f).digest())
+
+
+def quality_for(challenge: bytes, quality_string: bytes) -> bytes32:
+    """quality = sha256(pos.challenge || quality_string)."""
+    return bytes32(hashlib.sha256(challenge + quality_string).digest())
+
+
+def expected_pos_challenge(plot_id: bytes, challenge_hash: bytes) -> bytes32:
+    """The pos.challenge a plot must use to answer ``challenge_hash`` (sp_hash = challenge)."""
+    return pos_challenge(plot_filter_input(plot_id, challenge_hash, challenge_hash))
+
+
+def plot_passes_filter(
+    constants: ConsensusConstants, plot_id: bytes, challenge_hash: bytes
+) -> bool:
+    """Whether a plot may answer ``challenge_hash`` at all."""
+    f = plot_filter_input(plot_id, challenge_hash, challenge_hash)
+    return passes_plot_filter(f, constants.PLOT_FILTER_BITS)
+
+
+def expected_plot_size(k: int) -> int:
+    """(2k + 1) * 2**(k - 1): the plot size the iteration formula normalises by."""
+    return (2 * k + 1) * 2 ** (k - 1)
+
+
+def iterations_for_quality(
+    constants: ConsensusConstants, quality: bytes, k: int, difficulty: int
+) -> int:
+    """MIN_ITERS + difficulty * DIFFICULTY_CONSTANT_FACTOR * int(quality)
+    // (2**256 * expected_plot_size(k)), integer math only."""
+    q = int.from_bytes(quality, "big")
+    return constants.MIN_ITERS + (difficulty * constants.DIFFICULTY_CONSTANT_FACTOR * q) // (
+        2**256 * expected_plot_size(k)
+    )
+
+
+def verify_pos(constants: ConsensusConstants, pos: ProofOfSpace, challenge_hash: bytes) -> bool:
+    """Does the proof of space answer ``challenge_hash``? (filter, pos.challenge, size, proof)."""
+    return pos_quality_string(constants, pos, challenge_hash) is not None
+
+
+def pos_quality_string(
+    constants: ConsensusConstants, pos: ProofOfSpace, challenge_hash: bytes
+) -> bytes | None:
+    """The quality string of a valid proof of space for ``challenge_hash``, else None."""
+    plot_id = pos.get_plot_id()
+    if not plot_passes_filter(constants, plot_id, challenge_hash):
+        return None
+    if pos.challenge != expected_pos_challenge(plot_id, challenge_hash):
+        return None
+    if not constants.MIN_PLOT_SIZE <= pos.size <= constants.MAX_PLOT_SIZE:
+        return None
+    return check_pos_proof(pos)
+
+
+def check_pos_proof(pos: ProofOfSpace) -> bytes | None:
+    """chiapos ``Verifier().validate_proof``: the quality string, or None for a bad proof."""
+    if len(pos.proof) != 8 * pos.size:
+        return None
+    result = Verifier().validate_proof(
+        bytes(pos.get_plot_id()), int(pos.size), bytes(pos.challenge), bytes(pos.proof)
+    )
+    if result is None:
+        return None
+    return bytes(result)
+
+
+def required_iterations(
+    constants: ConsensusConstants, pos: ProofOfSpace, quality_string: bytes, difficulty: int
+) -> int:
+    """The VDF iterations a block with this proof of space needs at ``difficulty``."""
+    quality = quality_for(pos.challenge, quality_string)
+    return iterations_for_quality(constants, quality, int(pos.size), difficulty)
+
+
+@functools.lru_cache(maxsize=4096)
+def discriminant(challenge_hash: bytes, size_bits: int) -> str:
+    """The VDF discriminant for a challenge, as the decimal string chiavdf's verify takes."""
+    return str(int(chiavdf.create_discriminant(bytes(challenge_hash), size_bits), 16))
+
+
+def prove_vdf(constants: ConsensusConstants, challenge_hash: bytes, iterations: int) -> bytes:
+    """Run the VDF (blocking, releases the GIL): output (100 bytes) + witness (100 bytes)."""
+    result = chiavdf.prove(
+        bytes(challenge_hash), VDF_START, constants.DISCRIMINANT_SIZE_BITS, iterations, ""
+    )
+    return bytes(result)
+
+
+def verify_pot(constants: ConsensusConstants, pot: ProofOfTime) -> bool:
+    """Does ``pot`` prove ``number_of_iterations`` of the VDF from the start form for its
+    challenge at the network's discriminant size?
+
+    Only plain Wesolowski proofs (witness_type 0, a 100-byte witness, what ``chiavdf.prove``
+    returns) are accepted: it bounds the work a hostile proof can ask of a verifier.
+    """
+    if pot.witness_type != 0 or len(pot.witness) != FORM_SIZE:
+        return False
+    if pot.number_of_iterations <= 0:
+        return False
+    disc = discriminant(bytes(pot.challenge_hash), constants.DISCRIMINANT_SIZE_BITS)
+    try:
+        ok = chiavdf.verify_n_wesolowski(
+            disc,
+            VDF_START,
+            bytes(pot.output.data) + bytes(pot.witness),
+            int(pot.number_of_iterations),
+            constants.DISCRIMINANT_SIZE_BITS,
+            0,
+        )
+    except (ValueError, RuntimeError):
+        return False
+    return bool(ok)

@@ -1,0 +1,271 @@
+"""Block validation (PROTOCOL.md "Validation" and section 3): every rule, nothing skipped.
+
+``validate_unfinished_block``, ``validate_block`` and ``validate_header_block`` are pure
+functions of (constants, block, context): they do no I/O, touch no shared mutable state and may
+run in several worker threads at once (chiapos' Verifier, chiavdf and blspy release the GIL).
+Each returns None for a valid block or the ``Err`` of the first rule it breaks. Cheap checks run
+before expensive ones (signatures, then the VDF last), so a junk block costs little.
+
+Body rules this module defines (PROTOCOL.md leaves them open):
+
+- ``body.aggregated_signature`` is None when the block has no transactions, otherwise exactly
+  ``AugSchemeMPL.aggregate`` of the transactions' signatures in order (each transaction's own
+  signature is also verified, so a block cannot carry an invalid transaction).
+- ``body.cost`` is the total serialized size of the transactions and at most MAX_BLOCK_COST.
+- ``header.filter_hash`` and ``extension_data``: see ``coins.filter_hash`` and
+  ``block_fields``.
+- A block cannot spend coins it creates (``ctx.coins`` is the coin set at its parent).
+- The coinbase must be signed by ``pos.pool_public_key``: a proof of space with a pool contract
+  puzzle hash instead of a pool key is invalid in this consensus.
+"""
+
+from __future__ import annotations
+
+from blspy import AugSchemeMPL
+
+from trionode.consensus.block_fields import (
+    EXTENSION_DATA,
+    GENESIS_PREV_HASH,
+    challenge_hash_for_child,
+    expected_total_iters,
+    expected_weight,
+    make_challenge,
+)
+from trionode.consensus.coins import body_cost, filter_hash, puzzle_hash_for_pk, spend_message
+from trionode.consensus.constants import ConsensusConstants, block_reward
+from trionode.consensus.context import ValidationContext
+from trionode.consensus.errors import Err
+from trionode.consensus.proofs import (
+    check_pos_proof,
+    expected_pos_challenge,
+    plot_passes_filter,
+    required_iterations,
+    verify_pot,
+)
+from trionode.protocols.chain_types import Body, FullBlock, HeaderBlock, Transaction
+
+
+def validate_header_block(
+    constants: ConsensusConstants, header_block: HeaderBlock, ctx: ValidationContext
+) -> Err | None:
+    """Every rule a header can be checked against without its body: position, timestamp, proof
+    of space, weight, total iterations, plot signature, proof of time and challenge. Used by
+    header sync; ``validate_block`` runs it as well."""
+    err, iterations = _check_header(constants, header_block, ctx)
+    if err is not None:
+        return err
+    return _check_finished(constants, header_block, ctx, iterations)
+
+
+def validate_unfinished_block(
+    constants: ConsensusConstants, block: FullBlock, ctx: ValidationContext
+) -> Err | None:
+    """An unfinished block (neither proof of time nor challenge): header and body rules."""
+    if block.proof_of_time is not None or block.challenge is not None:
+        return Err.UNEXPECTED_PROOF_OF_TIME
+    return _check_unfinished_part(constants, block, ctx)[0]
+
+
+def validate_block(
+    constants: ConsensusConstants, block: FullBlock, ctx: ValidationContext
+) -> Err | None:
+    """A finished block: everything ``validate_unfinished_block`` checks, then the proof of time
+    and the challenge."""
+    if block.proof_of_time is None:
+        return Err.MISSING_PROOF_OF_TIME
+    if block.challenge is None:
+        return Err.MISSING_CHALLENGE
+    err, iterations = _check_unfinished_part(constants, block, ctx)
+    if err is not None:
+        return err
+    return _check_finished(constants, block.header_block(), ctx, iterations)
+
+
+def _check_unfinished_part(
+    constants: ConsensusConstants, block: FullBlock, ctx: ValidationContext
+) -> tuple[Err | None, int]:
+    err, iterations = _check_header(constants, block, ctx)
+    if err is not None:
+        return err, iterations
+    return _check_body(constants, block, ctx), iterations
+
+
+def _check_header(
+    constants: ConsensusConstants, block: HeaderBlock | FullBlock, ctx: ValidationContext
+) -> tuple[Err | None, int]:
+    """Header rules shared by every kind of validation; returns the required iterations."""
+    data = block.header.data
+    parent = ctx.parent
+    # -- position in the chain
+    if parent is None:
+        if data.height != 0:
+            return Err.UNKNOWN_PARENT, 0
+        if data.prev_header_hash != GENESIS_PREV_HASH:
+            return Err.INVALID_GENESIS_PREV_HASH, 0
+    else:
+        if parent.header_hash != data.prev_header_hash:
+            return Err.UNKNOWN_PARENT, 0
+        if data.height != parent.height + 1:
+            return Err.INVALID_HEIGHT, 0
+    challenge_hash = challenge_hash_for_child(constants, parent)
+    if challenge_hash is None:
+        return Err.PARENT_NOT_FINISHED, 0
+    # -- timestamp
+    if ctx.median_timestamp is not None and data.timestamp <= ctx.median_timestamp:
+        return Err.TIMESTAMP_TOO_FAR_IN_PAST, 0
+    if data.timestamp > ctx.now + constants.MAX_FUTURE_TIME:
+        return Err.TIMESTAMP_TOO_FAR_IN_FUTURE, 0
+    # -- proof of space
+    pos = block.proof_of_space
+    if not constants.MIN_PLOT_SIZE <= pos.size <= constants.MAX_PLOT_SIZE:
+        return Err.INVALID_PLOT_SIZE, 0
+    if pos.pool_public_key is None or pos.pool_contract_puzzle_hash is not None:
+        return Err.INVALID_POOL_KEY, 0
+    plot_id = pos.get_plot_id()
+    if not plot_passes_filter(constants, plot_id, challenge_hash):
+        return Err.DOES_NOT_PASS_FILTER, 0
+    if pos.challenge != expected_pos_challenge(plot_id, challenge_hash):
+        return Err.INVALID_POS_CHALLENGE, 0
+    quality_string = check_pos_proof(pos)
+    if quality_string is None:
+        return Err.INVALID_POSPACE, 0
+    if data.proof_of_space_hash != pos.get_hash():
+        return Err.INVALID_POS_HASH, 0
+    iterations = required_iterations(constants, pos, quality_string, ctx.difficulty)
+    # -- header fields
+    if data.extension_data != EXTENSION_DATA:
+        return Err.INVALID_EXTENSION_DATA, iterations
+    if data.weight != expected_weight(parent, ctx.difficulty):
+        return Err.INVALID_WEIGHT, iterations
+    if data.total_iters != expected_total_iters(parent, iterations):
+        return Err.INVALID_TOTAL_ITERS, iterations
+    # -- plot signature (2-of-2 aggregate under the plot public key)
+    if not AugSchemeMPL.verify(
+        pos.plot_public_key.point, bytes(data.get_hash()), block.header.plot_signature.point
+    ):
+        return Err.INVALID_PLOT_SIGNATURE, iterations
+    return None, iterations
+
+
+def _check_body(
+    constants: ConsensusConstants, block: FullBlock, ctx: ValidationContext
+) -> Err | None:
+    data = block.header.data
+    body = block.body
+    height = int(data.height)
+    if data.body_hash != body.get_hash():
+        return Err.INVALID_BODY_HASH
+    # cost before anything that walks the transactions
+    if body.cost > constants.MAX_BLOCK_COST:
+        return Err.COST_EXCEEDS_MAX
+    if body.cost != body_cost(body.transactions):
+        return Err.INVALID_COST
+    if data.filter_hash != filter_hash(body, height):
+        return Err.INVALID_FILTER_HASH
+    # -- coinbase
+    if body.coinbase.height != height:
+        return Err.INVALID_COINBASE_HEIGHT
+    if body.coinbase.amount != block_reward(constants, height):
+        return Err.INVALID_COINBASE_AMOUNT
+    # -- transactions (cheap coin-set checks first, signatures after)
+    fees_or_err = _check_transactions_coins(body, ctx)
+    if isinstance(fees_or_err, Err):
+        return fees_or_err
+    if body.fees_target.amount != fees_or_err:
+        return Err.INVALID_FEES_AMOUNT
+    agg_err = _check_aggregated_signature(body)
+    if agg_err is not None:
+        return agg_err
+    # -- signatures
+    pool_pk = block.proof_of_space.pool_public_key
+    assert pool_pk is not None  # checked in _check_header
+    if not AugSchemeMPL.verify(
+        pool_pk.point, bytes(body.coinbase.get_hash()), body.coinbase_signature.point
+    ):
+        return Err.INVALID_COINBASE_SIGNATURE
+    for tx in body.transactions:
+        if not _transaction_signature_ok(tx):
+            return Err.INVALID_TRANSACTION_SIGNATURE
+    return None
+
+
+def _check_transactions_coins(body: Body, ctx: ValidationContext) -> int | Err:
+    """Coin-set rules of section 3; returns the total fees."""
+    spent_in_block: set[bytes] = set()
+    fees = 0
+    for tx in body.transactions:
+        if not tx.spends:
+            return Err.EMPTY_TRANSACTION
+        inputs = 0
+        outputs = 0
+        for spend in tx.spends:
+            coin_id = spend.coin.name()
+            if coin_id in spent_in_block:
+                return Err.DUPLICATE_SPEND
+            spent_in_block.add(coin_id)
+            record = ctx.coins.get(coin_id)
+            if record is None:
+                return Err.UNKNOWN_COIN
+            if record.coin != spend.coin:
+                return Err.COIN_RECORD_MISMATCH
+            if record.spent_height is not None:
+                return Err.DOUBLE_SPEND
+            if spend.coin.puzzle_hash != puzzle_hash_for_pk(spend.public_key):
+                return Err.WRONG_PUZZLE_HASH
+            created = {(bytes(o.puzzle_hash), int(o.amount)) for o in spend.outputs}
+            if len(created) != len(spend.outputs):
+                return Err.DUPLICATE_OUTPUT
+            inputs += int(spend.coin.amount)
+            outputs += sum(int(o.amount) for o in spend.outputs)
+        if outputs > inputs:
+            return Err.OUTPUTS_EXCEED_INPUTS
+        fees += inputs - outputs
+    return fees
+
+
+def _check_aggregated_signature(body: Body) -> Err | None:
+    if not body.transactions:
+        return None if body.aggregated_signature is None else Err.INVALID_AGGREGATED_SIGNATURE
+    if body.aggregated_signature is None:
+        return Err.INVALID_AGGREGATED_SIGNATURE
+    expected = AugSchemeMPL.aggregate([tx.aggregated_signature.point for tx in body.transactions])
+    if bytes(expected) != bytes(body.aggregated_signature):
+        return Err.INVALID_AGGREGATED_SIGNATURE
+    return None
+
+
+def _transaction_signature_ok(tx: Transaction) -> bool:
+    pks = [spend.public_key.point for spend in tx.spends]
+    msgs = [spend_message(spend.coin.name(), spend.outputs) for spend in tx.spends]
+    return bool(AugSchemeMPL.aggregate_verify(pks, msgs, tx.aggregated_signature.point))
+
+
+def _check_finished(
+    constants: ConsensusConstants,
+    block: HeaderBlock,
+    ctx: ValidationContext,
+    iterations: int,
+) -> Err | None:
+    pot = block.proof_of_time
+    challenge = block.challenge
+    if pot is None:
+        return Err.MISSING_PROOF_OF_TIME
+    if challenge is None:
+        return Err.MISSING_CHALLENGE
+    answered = challenge_hash_for_child(constants, ctx.parent)
+    assert answered is not None  # checked in _check_header
+    if pot.challenge_hash != answered:
+        return Err.INVALID_POT_CHALLENGE
+    if pot.number_of_iterations != iterations:
+        return Err.INVALID_POT_ITERATIONS
+    expected = make_challenge(
+        answered_challenge=answered,
+        pos=block.proof_of_space,
+        pot=pot,
+        header_data=block.header.data,
+    )
+    if challenge != expected:
+        return Err.INVALID_CHALLENGE
+    if not verify_pot(constants, pot):
+        return Err.INVALID_POT
+    return None
