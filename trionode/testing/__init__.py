@@ -1,0 +1,1 @@
+"""Test helpers that build real chains (real plots, real VDFs, real signatures)."""
