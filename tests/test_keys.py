@@ -194,3 +194,84 @@ def test_keychain_tightens_loose_permissions(tmp_path, caplog) -> None:
 def test_private_key_bytes_roundtrip() -> None:
     sk = farmer_sk(master_sk_from_mnemonic(FIXED))
     assert bytes(PrivateKey.from_bytes(bytes(sk))) == bytes(sk)
+
+
+# -- CLI: python -m trionode keys generate|show -------------------------------------------------
+
+
+def _run_cli(argv: list[str]) -> int:
+    import argparse
+
+    from trionode.keys import cli as keys_cli
+
+    parser = argparse.ArgumentParser(prog="python -m trionode")
+    parser.add_argument("--root")  # as the top-level parser has it
+    keys_cli.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(argv)
+    return int(args.handler(args))
+
+
+def test_cli_generate_and_show(tmp_path, capsys) -> None:
+    root = tmp_path / "root"
+    assert _run_cli(["keys", "generate", "--root", str(root)]) == 0
+    out = capsys.readouterr().out
+    chain = Keychain(root)
+    mnemonic = chain.load_mnemonic()
+    assert mnemonic.split()[0] not in out.split()  # the words are not printed
+    assert str(chain.mnemonic_path) in out
+    keys = chain.farm_keys()
+
+    assert _run_cli(["keys", "show", "--root", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert keys.farmer_pk.hex() in out
+    assert keys.pool_pk.hex() in out
+    assert keys.farmer_puzzle_hash.hex() in out
+    assert keys.pool_puzzle_hash.hex() in out
+    assert str(fingerprint(keys.farmer_pk)) in out
+    for secret in (keys.master_sk, keys.farmer_sk, keys.pool_sk):
+        assert bytes(secret).hex() not in out
+    assert mnemonic not in out
+
+    # --root before the subcommand (top-level flag) works too.
+    assert _run_cli(["--root", str(root), "keys", "show", "--show-secrets"]) == 0
+    out = capsys.readouterr().out
+    assert mnemonic in out
+    assert bytes(keys.farmer_sk).hex() in out
+
+
+def test_cli_generate_refuses_overwrite_unless_forced(tmp_path, capsys) -> None:
+    assert _run_cli(["keys", "generate", "--root", str(tmp_path)]) == 0
+    first = Keychain(tmp_path).load_mnemonic()
+    assert _run_cli(["keys", "generate", "--root", str(tmp_path)]) == 1
+    assert "refusing to overwrite" in capsys.readouterr().err
+    assert Keychain(tmp_path).load_mnemonic() == first
+    assert _run_cli(["keys", "generate", "--force", "--root", str(tmp_path)]) == 0
+    assert Keychain(tmp_path).load_mnemonic() != first
+
+
+def test_cli_show_without_keys(tmp_path, capsys) -> None:
+    assert _run_cli(["keys", "show", "--root", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert f"no keys in {tmp_path}: run `python -m trionode keys generate --root {tmp_path}`" in err
+
+
+def test_cli_default_root_from_environment(tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("TRIONODE_ROOT", str(tmp_path / "env-root"))
+    assert _run_cli(["keys", "generate"]) == 0
+    assert Keychain(tmp_path / "env-root").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["keys"], "required: {generate,show}"),
+        (["keys", "delete"], "invalid choice: 'delete'"),
+        (["keys", "show", "--secrets"], "unrecognized arguments: --secrets"),
+        (["keys", "generate", "--root"], "expected one argument"),
+    ],
+)
+def test_cli_bad_flags(argv: list[str], message: str, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        _run_cli(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err

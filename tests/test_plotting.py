@@ -285,3 +285,147 @@ def test_damaged_plot_body_fails_lookups_with_plot_error(farm: Farm, tmp_path: P
             assert str(path) in str(exc)
             failures += 1
     assert failures + bad_proofs > 0
+
+
+# -- CLI: python -m trionode plots create|check -------------------------------------------------
+
+
+def _run_cli(argv: list[str]) -> int:
+    import argparse
+
+    from trionode.plotting import cli as plots_cli
+
+    parser = argparse.ArgumentParser(prog="python -m trionode")
+    parser.add_argument("--root")  # as the top-level parser has them
+    parser.add_argument("--network")
+    plots_cli.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(argv)
+    return int(args.handler(args))
+
+
+def _root_with_keys(tmp_path: Path, mnemonic: str = MNEMONIC) -> Path:
+    from trionode.keys.keychain import Keychain
+
+    root = tmp_path / "root"
+    Keychain(root).add_mnemonic(mnemonic)
+    return root
+
+
+def test_cli_create_reuses_and_extends(farm: Farm, tmp_path: Path, capsys) -> None:
+    root = _root_with_keys(tmp_path)
+    plot_dir = tmp_path / "plots"
+    plot_dir.mkdir()
+    for p in farm.plots:  # plots 0 and 1 of the same key
+        (plot_dir / p.name).write_bytes(p.read_bytes())
+    argv = ["plots", "create", "-k", "18", "-n", "3", "--dir", str(plot_dir), "--root", str(root)]
+    assert _run_cli(argv) == 0
+    out = capsys.readouterr().out
+    assert "3 plots of k=18" in out and "(1 created, 2 already there)" in out
+    # Not a terminal: plain progress lines with an ETA.
+    assert "plot 3/3: 100% (overall 100%" in out and "ETA" in out
+    names = sorted(p.name for p in plot_dir.iterdir())
+    assert len(names) == 3
+    third = local_master_sk_for_plot(farm.master, 2)
+    assert planned_plot(K, farm.farmer_pk, farm.pool_pk, third)[1] in names
+    assert _run_cli(argv) == 0
+    assert "(0 created, 3 already there)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["-k", "17"], "k=17 is below the devnet minimum plot size k=18"),
+        (["-k", "24", "--network", "testnet"], "k=24 is below the testnet minimum plot size k=25"),
+        (["--network", "testnet"], None),  # default k is the network minimum: checked below
+        (["-k", "17", "--network", "sim"], "k=17 is below the sim minimum plot size k=18"),
+        (["-k", "99"], "above the devnet maximum"),
+    ],
+)
+def test_cli_create_refuses_bad_k(
+    tmp_path: Path, capsys, flags: list[str], message: str | None
+) -> None:
+    root = tmp_path / "no-keys-needed"
+    argv = ["plots", "create", *flags, "--dir", str(tmp_path / "p"), "--root", str(root)]
+    if message is None:
+        # k=25 passes the check; it fails next only because this root has no keys.
+        assert _run_cli(argv) == 1
+        assert "no keys in" in capsys.readouterr().err
+    else:
+        assert _run_cli(argv) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "p").exists()
+
+
+def test_cli_network_from_top_level_flag(tmp_path: Path, capsys) -> None:
+    argv = ["--network", "testnet", "plots", "create", "-k", "20", "--dir", str(tmp_path)]
+    assert _run_cli(argv) == 2
+    assert "below the testnet minimum" in capsys.readouterr().err
+
+
+def test_cli_create_without_keys(tmp_path: Path, capsys) -> None:
+    argv = ["plots", "create", "--dir", str(tmp_path / "p"), "--root", str(tmp_path)]
+    assert _run_cli(argv) == 1
+    assert "run `python -m trionode keys generate --root" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["plots"], "required: {create,check}"),
+        (["plots", "create", "-n", "2"], "required: --dir"),
+        (["plots", "create", "--dir", "d", "-n", "0"], "must be at least 1, got 0"),
+        (["plots", "create", "--dir", "d", "-k", "big"], "invalid int value: 'big'"),
+        (["plots", "create", "--dir", "d", "--network", "main"], "invalid choice: 'main'"),
+        (["plots", "check"], "required: --dir"),
+        (["plots", "check", "--dir", "d", "-c", "x"], "not an integer: 'x'"),
+    ],
+)
+def test_cli_bad_flags(argv: list[str], message: str, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        _run_cli(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_cli_check_good_plots(farm: Farm, tmp_path: Path, capsys) -> None:
+    root = _root_with_keys(tmp_path)
+    argv = ["plots", "check", "--dir", str(farm.plot_dir), "--seed", "s", "--root", str(root)]
+    assert _run_cli(argv) == 0
+    out = capsys.readouterr().out
+    for p in farm.plots:
+        assert f"OK   {p}  k=18" in out
+    assert "2 plots checked: 2 good, 0 bad" in out
+
+
+def test_cli_check_reports_bad_plots(farm: Farm, tmp_path: Path, capsys) -> None:
+    bad_dir = tmp_path / "bad"
+    bad_dir.mkdir()
+    data = farm.plots[0].read_bytes()
+    (bad_dir / "truncated.plot").write_bytes(data[:1000])
+    damaged = bytearray(data)
+    damaged[len(data) // 2 : len(data) // 2 + 400_000] = random.Random(5).randbytes(400_000)
+    (bad_dir / "damaged.plot").write_bytes(bytes(damaged))
+    (bad_dir / farm.plots[1].name).write_bytes(farm.plots[1].read_bytes())
+    argv = ["plots", "check", "--dir", str(bad_dir), "--seed", "s"]
+    assert _run_cli(argv) == 1
+    out = capsys.readouterr().out
+    assert f"BAD  {bad_dir / 'truncated.plot'}  not a readable plot" in out
+    assert f"BAD  {bad_dir / 'damaged.plot'}" in out
+    assert "lookups failed or gave proofs that do not verify" in out
+    assert f"OK   {bad_dir / farm.plots[1].name}" in out
+    assert "3 plots checked: 1 good, 2 bad" in out
+
+
+def test_cli_check_foreign_keys_with_root(farm: Farm, tmp_path: Path, capsys) -> None:
+    other_root = _root_with_keys(tmp_path, " ".join(["zoo"] * 23 + ["vote"]))
+    argv = ["plots", "check", "--dir", str(farm.plot_dir), "-c", "3", "--root", str(other_root)]
+    assert _run_cli(argv) == 1
+    out = capsys.readouterr().out
+    assert "its farmer key is not this root's; its pool key is not this root's" in out
+
+
+def test_cli_check_empty_and_missing_dirs(tmp_path: Path, capsys) -> None:
+    assert _run_cli(["plots", "check", "--dir", str(tmp_path)]) == 1
+    assert "no *.plot files in" in capsys.readouterr().err
+    assert _run_cli(["plots", "check", "--dir", str(tmp_path / "missing")]) == 1
+    assert "cannot read" in capsys.readouterr().err
