@@ -1,0 +1,210 @@
+"""One conformance test suite, run against the websocket and the in-memory transport."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import trio
+
+from trionode.peers.errors import DialError, TransportClosed
+from trionode.peers.identity import NodeIdentity, make_websocket_transport
+from trionode.peers.limits import PeerLimits
+from trionode.peers.memory_transport import MemoryNetwork, MemoryTransport
+from trionode.peers.transport import AdmitFn, PeerStream, Transport
+
+MiB = 1024 * 1024
+
+
+@dataclass
+class Pair:
+    """A listening server transport and a client transport, plus their identities."""
+
+    server: Transport
+    client: Transport
+    nursery: trio.Nursery
+    port: int = 0
+    accepted: trio.MemoryReceiveChannel[PeerStream] | None = None
+
+    async def listen(self, admit: AdmitFn | None = None, handler_raises: bool = False) -> None:
+        send, receive = trio.open_memory_channel[PeerStream](10)
+        self.accepted = receive
+
+        async def handler(stream: PeerStream) -> None:
+            await send.send(stream)
+            if handler_raises:
+                raise RuntimeError("handler bug")
+            # Keep the stream open until the other side closes it.
+            try:
+                while True:
+                    data = await stream.receive()
+                    await stream.send(b"echo:" + data)
+            except TransportClosed:
+                pass
+
+        kwargs = {} if admit is None else {"admit": admit}
+        self.port = await self.nursery.start(
+            lambda task_status: self.server.serve(
+                handler, "127.0.0.1", 0, task_status=task_status, **kwargs
+            )
+        )
+
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[PeerStream]:
+        async with self.client.connect("127.0.0.1", self.port) as stream:
+            yield stream
+
+    async def next_accepted(self) -> PeerStream:
+        assert self.accepted is not None
+        with trio.fail_after(5):
+            return await self.accepted.receive()
+
+
+def make_pair(
+    kind: str, tmp: Path, nursery: trio.Nursery, max_size: int
+) -> tuple[Pair, NodeIdentity, NodeIdentity]:
+    a = NodeIdentity.public(tmp / "server", "full_node")
+    b = NodeIdentity.public(tmp / "client", "full_node")
+    limits = PeerLimits(max_message_size=max_size)
+    if kind == "ws":
+        pair = Pair(
+            make_websocket_transport(a, limits), make_websocket_transport(b, limits), nursery
+        )
+    else:
+        net = MemoryNetwork()
+        pair = Pair(
+            MemoryTransport(net, local_node_id=a.node_id, max_message_size=max_size),
+            MemoryTransport(net, local_node_id=b.node_id, max_message_size=max_size),
+            nursery,
+        )
+    return pair, a, b
+
+
+@pytest.fixture(params=["ws", "memory"])
+def kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+async def test_node_ids_known_on_both_sides(
+    kind: str, tmp_path: Path, nursery: trio.Nursery
+) -> None:
+    pair, a, b = make_pair(kind, tmp_path, nursery, 2 * MiB)
+    await pair.listen()
+    assert pair.port > 0
+    async with pair.connect() as client:
+        server = await pair.next_accepted()
+        assert client.remote_node_id == a.node_id and client.outbound
+        assert server.remote_node_id == b.node_id and not server.outbound
+        assert server.remote_host == "127.0.0.1"
+        nursery.cancel_scope.cancel()
+
+
+async def test_messages_in_order_both_ways(
+    kind: str, tmp_path: Path, nursery: trio.Nursery
+) -> None:
+    pair, _, _ = make_pair(kind, tmp_path, nursery, 2 * MiB)
+    await pair.listen()
+    async with pair.connect() as client:
+        with trio.fail_after(10):
+            for i in range(10):
+                await client.send(b"m%d" % i)
+            for i in range(10):
+                assert await client.receive() == b"echo:m%d" % i
+            await client.ping()
+    nursery.cancel_scope.cancel()
+
+
+async def test_more_than_one_mib_is_allowed(
+    kind: str, tmp_path: Path, nursery: trio.Nursery
+) -> None:
+    # The library default (1 MiB) must not apply: the node's limit does.
+    pair, _, _ = make_pair(kind, tmp_path, nursery, 2 * MiB)
+    await pair.listen()
+    big = bytes(range(256)) * (6 * 1024)  # 1.5 MiB
+    async with pair.connect() as client:
+        with trio.fail_after(10):
+            await client.send(big)
+            assert await client.receive() == b"echo:" + big
+    nursery.cancel_scope.cancel()
+
+
+async def test_oversized_message_closes_with_1009(
+    kind: str, tmp_path: Path, nursery: trio.Nursery
+) -> None:
+    pair, _, _ = make_pair(kind, tmp_path, nursery, 64 * 1024)
+    await pair.listen()
+    async with pair.connect() as client:
+        with trio.fail_after(10):
+            await client.send(b"x" * (64 * 1024 + 1))
+            with pytest.raises(TransportClosed) as info:
+                while True:
+                    await client.receive()
+            assert info.value.code == 1009
+            assert client.closed
+    nursery.cancel_scope.cancel()
+
+
+async def test_close_reason_reaches_the_other_side(
+    kind: str, tmp_path: Path, nursery: trio.Nursery
+) -> None:
+    pair, _, _ = make_pair(kind, tmp_path, nursery, 2 * MiB)
+    await pair.listen()
+    async with pair.connect() as client:
+        server = await pair.next_accepted()
+        await server.aclose("go away", 1008)
+        with trio.fail_after(5), pytest.raises(TransportClosed) as info:
+            await client.receive()
+        assert "go away" in info.value.reason and info.value.code == 1008
+        with pytest.raises(TransportClosed):
+            await client.send(b"after close")
+        await client.aclose()  # idempotent
+        await client.aclose()
+    nursery.cancel_scope.cancel()
+
+
+async def test_admit_refuses_before_anything(
+    kind: str, tmp_path: Path, nursery: trio.Nursery
+) -> None:
+    pair, _, _ = make_pair(kind, tmp_path, nursery, 2 * MiB)
+    asked: list[str] = []
+
+    def admit(host: str) -> bool:
+        asked.append(host)
+        return False
+
+    await pair.listen(admit=admit)
+    with trio.fail_after(5), pytest.raises(DialError):
+        async with pair.connect():
+            pass  # pragma: no cover
+    assert asked == ["127.0.0.1"]
+    nursery.cancel_scope.cancel()
+
+
+async def test_handler_error_does_not_reach_listener(
+    kind: str, tmp_path: Path, nursery: trio.Nursery
+) -> None:
+    pair, _, _ = make_pair(kind, tmp_path, nursery, 2 * MiB)
+    await pair.listen(handler_raises=True)
+    for _ in range(2):
+        async with pair.connect() as client:
+            await pair.next_accepted()
+            with trio.fail_after(5), pytest.raises(TransportClosed):
+                await client.receive()
+    nursery.cancel_scope.cancel()
+
+
+async def test_connect_to_nothing_is_a_dial_error(
+    kind: str, tmp_path: Path, nursery: trio.Nursery
+) -> None:
+    pair, _, _ = make_pair(kind, tmp_path, nursery, 2 * MiB)
+    await pair.listen()
+    port = pair.port
+    nursery.cancel_scope.cancel()
+    await trio.lowlevel.checkpoint()
+    pair.port = port
+    with trio.fail_after(5), pytest.raises(DialError):
+        async with pair.connect():
+            pass  # pragma: no cover

@@ -1,0 +1,335 @@
+"""One peer connection: handshake, request/response by id, announcements, heartbeat, limits.
+
+Rules for incoming messages after the handshake (checked in this order):
+
+1. the envelope must decode and its type must be known; its size must fit the type's cap; the
+   peer must be within the type's rate limit;
+2. ``handshake`` / ``handshake_ack`` again: protocol violation;
+3. a message *with an id* whose type is a reply type (``REPLY_TYPES`` values, or ``error``)
+   answers one of our open requests with that id and the expected type; an id that matches no
+   open request is an unsolicited reply, a protocol violation (a late reply to a request that
+   already timed out is dropped quietly);
+4. anything else goes to the handler registered for its type, in its own task. A handler's
+   return value answers a request that carried an id; a request with an id always gets an
+   answer: the reply, or ``Error`` (no handler, :class:`RequestRefused`, nothing to return);
+5. ``error`` without an id is logged and ignored.
+
+A handler that raises closes this connection only (:class:`HandlerFailed`). Who logs and bans
+is the owner's business (:mod:`trionode.peers.node`): this module raises, says who is at fault,
+and never swallows cancellation.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import trio
+
+from trionode.nursery import unwrapped_exception_groups
+from trionode.peers.errors import (
+    ConnectionClosedError,
+    HandlerFailed,
+    PeerErrorReply,
+    RemoteProtocolError,
+    RequestRefused,
+    RequestTimeout,
+    TransportClosed,
+    UnsolicitedReply,
+)
+from trionode.peers.handshake import HandshakeMachine
+from trionode.peers.limits import PeerLimits, RateLimiter
+from trionode.peers.transport import PeerStream
+from trionode.protocols import REPLY_TYPES, decode_message, make_message, message_type_of
+from trionode.protocols import ProtocolMessageTypes as T
+from trionode.protocols.peer_protocol import PeerInfo
+from trionode.protocols.shared_protocol import Error, ErrorCode, Handshake, NodeType
+from trionode.wire import DecodeError, Message, Streamable, bytes32, int16, uint16
+
+__all__ = ["Handler", "HandlerLookup", "PeerConnection"]
+
+logger = logging.getLogger(__name__)
+
+# A handler gets the decoded payload and the connection it came on; it returns the reply to a
+# request (or None).
+Handler = Callable[[Any, "PeerConnection"], Awaitable[Streamable | None]]
+HandlerLookup = Callable[[T], Handler | None]
+
+REPLY_MESSAGE_TYPES: frozenset[T] = frozenset(REPLY_TYPES.values()) | {T.error}
+HANDSHAKE_TYPES: frozenset[T] = frozenset({T.handshake, T.handshake_ack})
+# Remember this many timed-out request ids, so a late reply is not taken for an unsolicited one.
+_EXPIRED_IDS = 256
+
+
+class _Pending:
+    __slots__ = ("expected", "done", "reply", "closed")
+
+    def __init__(self, expected: T) -> None:
+        self.expected = expected
+        self.done = trio.Event()
+        self.reply: Any = None
+        self.closed = False
+
+
+class PeerConnection:
+    """A connection to one peer over a :class:`PeerStream`.
+
+    The owner drives it: ``await conn.handshake(machine)`` under the handshake deadline, then
+    ``await conn.serve(lookup)`` until the connection ends. Other tasks may call
+    :meth:`request`, :meth:`send` and :meth:`close` while it serves.
+    """
+
+    def __init__(self, stream: PeerStream, limits: PeerLimits) -> None:
+        self.stream = stream
+        self.limits = limits
+        self.node_id: bytes32 = stream.remote_node_id
+        self.host = stream.remote_host
+        self.port = stream.remote_port
+        self.outbound = stream.outbound
+        self.peer_handshake: Handshake | None = None
+        self.node_type: NodeType | None = None
+        self.close_reason: str | None = None
+        self.connected_at = 0.0
+        self.last_heard = 0.0
+        self._rates = RateLimiter(limits)
+        self._pending: dict[int, _Pending] = {}
+        self._expired: collections.deque[int] = collections.deque(maxlen=_EXPIRED_IDS)
+        self._next_id = 0
+        self._cancel_scope: trio.CancelScope | None = None
+        self._handlers_free = trio.Semaphore(limits.max_concurrent_handlers)
+        self._serving = False
+        self.closed = trio.Event()
+
+    def __repr__(self) -> str:
+        kind = self.node_type.name.lower() if self.node_type is not None else "peer"
+        direction = "->" if self.outbound else "<-"
+        return f"<{kind} {direction} {self.host}:{self.port} {self.node_id.hex()[:8]}>"
+
+    @property
+    def peer_info(self) -> PeerInfo | None:
+        """Where this peer's server listens (its IP and the port of its Handshake)."""
+        if self.peer_handshake is None:
+            return None
+        return PeerInfo(self.host, self.peer_handshake.server_port)
+
+    # -- the owner's side ----------------------------------------------------------------
+
+    async def handshake(self, machine: HandshakeMachine) -> Handshake:
+        """Run the handshake; the caller applies the deadline. Raises HandshakeError,
+        RemoteProtocolError or TransportClosed."""
+        await self._send_message(machine.start())
+        while not machine.complete:
+            data = await self.stream.receive()
+            self._heard()
+            msg = self._envelope(data)
+            for out in machine.receive(msg):
+                await self._send_message(out)
+        assert machine.peer is not None and machine.peer_node_type is not None
+        self.peer_handshake = machine.peer
+        self.node_type = machine.peer_node_type
+        self.connected_at = trio.current_time()
+        return machine.peer
+
+    async def serve(self, lookup: HandlerLookup) -> None:
+        """Read and dispatch until the connection ends.
+
+        Returns after :meth:`close`; raises TransportClosed if the peer went away,
+        RemoteProtocolError if it misbehaved, HandlerFailed if one of our handlers raised.
+        """
+        if self._serving:
+            raise RuntimeError("serve() called twice")
+        self._serving = True
+        self._heard()
+        try:
+            with unwrapped_exception_groups(), trio.CancelScope() as scope:
+                self._cancel_scope = scope
+                if self.close_reason is not None:
+                    scope.cancel()
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._heartbeat)
+                    await self._read_loop(nursery, lookup)
+        finally:
+            self._cancel_scope = None
+            self._fail_pending()
+            self.closed.set()
+
+    def close(self, reason: str) -> None:
+        """Ask the connection to end (``serve`` returns); the owner closes the stream."""
+        if self.close_reason is None:
+            self.close_reason = reason
+        if self._cancel_scope is not None:
+            self._cancel_scope.cancel()
+
+    # -- for everyone ---------------------------------------------------------------------
+
+    async def request(self, payload: Streamable, *, reply_within: float | None = None) -> Any:
+        """Send a request and return the reply payload.
+
+        Raises RequestTimeout after ``reply_within`` seconds (default
+        ``limits.request_timeout``),
+        PeerErrorReply if the peer answered ``Error``, ConnectionClosedError if the connection
+        ended first. ValueError if ``payload`` is not a request type.
+        """
+        mtype = message_type_of(payload)
+        expected = REPLY_TYPES.get(mtype)
+        if expected is None or mtype in HANDSHAKE_TYPES:
+            raise ValueError(f"{mtype.name} is not a request")
+        if self.closed.is_set() or self.close_reason is not None:
+            raise ConnectionClosedError(f"{self!r} is closed")
+        msg_id = self._allocate_id()
+        pending = _Pending(expected)
+        self._pending[msg_id] = pending
+        try:
+            try:
+                await self._send_message(make_message(payload, id=msg_id))
+            except TransportClosed as exc:
+                raise ConnectionClosedError(f"{self!r} closed: {exc.reason}") from None
+            wait = self.limits.request_timeout if reply_within is None else reply_within
+            with trio.move_on_after(wait):
+                await pending.done.wait()
+            if not pending.done.is_set():
+                raise RequestTimeout(f"no reply to {mtype.name} from {self!r} within {wait:g} s")
+            if pending.closed:
+                raise ConnectionClosedError(f"{self!r} closed before replying to {mtype.name}")
+            if isinstance(pending.reply, Error):
+                raise PeerErrorReply(int(pending.reply.code), pending.reply.message)
+            return pending.reply
+        finally:
+            del self._pending[msg_id]
+            if not pending.done.is_set():
+                # Timed out or cancelled: a late reply is expected, not a violation.
+                self._expired.append(msg_id)
+
+    async def send(self, payload: Streamable) -> None:
+        """Send an announcement (no id). Raises ConnectionClosedError if the connection ended."""
+        try:
+            await self._send_message(make_message(payload))
+        except TransportClosed as exc:
+            raise ConnectionClosedError(f"{self!r} closed: {exc.reason}") from None
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _heard(self) -> None:
+        self.last_heard = trio.current_time()
+
+    def _allocate_id(self) -> int:
+        if len(self._pending) >= 0x10000:
+            raise RuntimeError(f"65536 requests already open on {self!r}")
+        while True:
+            msg_id = self._next_id
+            self._next_id = (self._next_id + 1) & 0xFFFF
+            if msg_id not in self._pending and msg_id not in self._expired:
+                return msg_id
+
+    async def _send_message(self, msg: Message) -> None:
+        data = bytes(msg)
+        if len(data) > self.limits.max_message_size:
+            raise ValueError(f"message of {len(data)} bytes is above the maximum message size")
+        logger.debug("%r: sending %s id=%s", self, T(msg.type).name, msg.id)
+        await self.stream.send(data)
+
+    def _envelope(self, data: bytes) -> Message:
+        """Parse one raw message and apply size and rate limits before decoding the payload."""
+        if not data:
+            raise RemoteProtocolError("empty message")
+        try:
+            mtype = T(data[0])
+        except ValueError:
+            raise RemoteProtocolError(f"unknown message type {data[0]}") from None
+        self.limits.check_size(mtype, len(data))
+        self._rates.check(mtype, trio.current_time())
+        try:
+            return Message.from_bytes(data)
+        except DecodeError as exc:
+            raise RemoteProtocolError(f"undecodable {mtype.name} envelope: {exc}") from None
+
+    def _fail_pending(self) -> None:
+        for pending in self._pending.values():
+            if not pending.done.is_set():
+                pending.closed = True
+                pending.done.set()
+
+    async def _heartbeat(self) -> None:
+        interval = self.limits.ping_interval
+        while True:
+            await trio.sleep(interval)
+            with trio.move_on_after(interval):
+                await self.stream.ping()
+                self._heard()
+            silent = trio.current_time() - self.last_heard
+            if silent >= self.limits.idle_timeout:
+                raise RemoteProtocolError(f"silent for {silent:.0f} s", ban_seconds=0)
+
+    async def _read_loop(self, nursery: trio.Nursery, lookup: HandlerLookup) -> None:
+        while True:
+            data = await self.stream.receive()
+            self._heard()
+            msg = self._envelope(data)
+            try:
+                mtype, payload = decode_message(msg)
+            except DecodeError as exc:
+                raise RemoteProtocolError(f"undecodable message: {exc}") from None
+            logger.debug("%r: received %s id=%s", self, mtype.name, msg.id)
+            if mtype in HANDSHAKE_TYPES:
+                raise RemoteProtocolError(f"{mtype.name} after the handshake completed")
+            if msg.id is not None and mtype in REPLY_MESSAGE_TYPES:
+                self._deliver_reply(mtype, int(msg.id), payload)
+                continue
+            if mtype is T.error:
+                logger.info("%r sent Error %d: %s", self, payload.code, payload.message)
+                continue
+            await self._handlers_free.acquire()
+            nursery.start_soon(self._handle, mtype, msg.id, payload, lookup)
+
+    def _deliver_reply(self, mtype: T, msg_id: int, payload: Any) -> None:
+        pending = self._pending.get(msg_id)
+        if pending is None or pending.done.is_set():
+            if msg_id in self._expired:
+                logger.debug(
+                    "%r: late %s for timed-out request %d dropped", self, mtype.name, msg_id
+                )
+                return
+            raise UnsolicitedReply(f"{mtype.name} with id {msg_id} answers no open request")
+        if mtype is not pending.expected and mtype is not T.error:
+            raise UnsolicitedReply(
+                f"{mtype.name} with id {msg_id} where {pending.expected.name} was expected"
+            )
+        pending.reply = payload
+        pending.done.set()
+
+    async def _handle(
+        self, mtype: T, msg_id: uint16 | None, payload: Any, lookup: HandlerLookup
+    ) -> None:
+        try:
+            handler = lookup(mtype)
+            reply: Streamable | None
+            if handler is None:
+                logger.debug("%r: no handler for %s", self, mtype.name)
+                reply = Error(int16(ErrorCode.NOT_SUPPORTED), f"{mtype.name} is not served here")
+            else:
+                try:
+                    reply = await handler(payload, self)
+                except RequestRefused as refused:
+                    reply = Error(int16(refused.code), refused.message)
+                except (RemoteProtocolError, TransportClosed, ConnectionClosedError):
+                    raise
+                except Exception as exc:
+                    raise HandlerFailed(mtype.name, exc) from exc
+            if msg_id is None:
+                return  # an announcement: nothing to answer
+            if reply is None:
+                reply = Error(int16(ErrorCode.NOT_FOUND), f"no answer to {mtype.name}")
+            expected = REPLY_TYPES.get(mtype)
+            reply_type = message_type_of(reply)
+            if reply_type is not T.error and reply_type is not expected:
+                raise HandlerFailed(
+                    mtype.name, TypeError(f"handler returned {reply_type.name} for {mtype.name}")
+                )
+            try:
+                await self._send_message(make_message(reply, id=msg_id))
+            except TransportClosed:
+                return  # the read loop sees the close and ends the connection
+        finally:
+            self._handlers_free.release()
