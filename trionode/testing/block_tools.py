@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import attrs
@@ -76,6 +76,10 @@ logger = logging.getLogger(__name__)
 #: Timestamp of a genesis block unless a test gives one (deterministic; in the past).
 GENESIS_TIMESTAMP = 1_700_000_000
 WALLET_PATH_PREFIX: tuple[int, ...] = (12381, 8444, 2)
+
+
+#: Gives the transactions of the block to be made on top of a chain.
+TxSource = Callable[[Sequence[FullBlock]], Sequence[Transaction]]
 
 
 class NoProofError(Exception):
@@ -327,18 +331,31 @@ class BlockTools:
         *,
         parent_chain: Sequence[FullBlock] | None = None,
         timestamps: Sequence[int] | None = None,
-        transactions: Mapping[int, Sequence[Transaction]] | None = None,
+        transactions: Mapping[int, Sequence[Transaction]] | TxSource | None = None,
         seed: int = 0,
+        on_block: Callable[[list[FullBlock]], None] | None = None,
     ) -> list[FullBlock]:
         """``parent_chain`` (a chain from genesis; empty or None to start one) followed by ``n``
         new blocks. To fork, pass a prefix of an existing chain (``chain[: h + 1]``) and a
         different ``seed`` (rewards then go to wallet key ``seed``, so the blocks differ).
         ``timestamps[i]`` / ``transactions[i]`` are for the i-th new block (default: parent
-        timestamp + BLOCK_TIME_TARGET; no transactions)."""
+        timestamp + BLOCK_TIME_TARGET; no transactions). ``transactions`` may also be a function
+        of the chain so far giving the next block's transactions. ``on_block(chain)`` is called
+        after each new block (e.g. to save progress; a later dead end may still replace it)."""
         base = list(parent_chain or [])
         if timestamps is not None and len(timestamps) != n:
             raise ValueError(f"need {n} timestamps, got {len(timestamps)}")
-        txs = transactions or {}
+        if transactions is None or isinstance(transactions, Mapping):
+            table = transactions or {}
+
+            def txs_for(chain: list[FullBlock], i: int) -> Sequence[Transaction]:
+                return table.get(i, ())
+        else:
+            source = transactions
+
+            def txs_for(chain: list[FullBlock], i: int) -> Sequence[Transaction]:
+                return source(chain)
+
         new: list[FullBlock] = []
         rank = [0] * n
         while len(new) < n:
@@ -347,7 +364,7 @@ class BlockTools:
                 block = self.next_block(
                     base + new,
                     timestamp=None if timestamps is None else timestamps[i],
-                    transactions=txs.get(i, ()),
+                    transactions=txs_for(base + new, i),
                     seed=seed,
                     candidate=rank[i],
                 )
@@ -362,6 +379,8 @@ class BlockTools:
                 rank[i - 1] += 1
                 continue
             new.append(block)
+            if on_block is not None:
+                on_block(base + new)
         return base + new
 
     def _challenge_for_child(self, parent: HeaderBlock | None) -> bytes32:
