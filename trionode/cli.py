@@ -10,6 +10,8 @@ import sys
 from collections.abc import Sequence
 
 from trionode import __version__
+from trionode.keys import cli as keys_cli
+from trionode.plotting import cli as plots_cli
 
 ROLES = ("full_node", "farmer", "harvester", "timelord", "introducer")
 
@@ -29,7 +31,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="run a node of this role: {%(choices)s}",
         metavar="{" + ",".join(ROLES) + "}",
     )
-    parser.add_argument("--root", help="the node's root directory (keys, config, database)")
+    parser.add_argument(
+        "--root",
+        default=argparse.SUPPRESS,
+        metavar="DIR",
+        help="the node's root directory: keys, certificates, config, database "
+        "(default: $TRIONODE_ROOT or ~/.trionode)",
+    )
     parser.add_argument("--port", type=int, help="port to listen on (0 picks a free one)")
     parser.add_argument("--rpc-port", type=int, help="port of the local JSON RPC")
     parser.add_argument("--network", help="network name: testnet, devnet or sim")
@@ -39,12 +47,20 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("DEBUG", "INFO", "WARNING", "ERROR"),
         help="logging level (default INFO)",
     )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    keys_cli.register(subparsers)
+    plots_cli.register(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is not None:
+        if args.role is not None:
+            parser.error(f"--role cannot be combined with the {args.command!r} command")
+        return int(handler(args))
     if args.role is None:
         parser.print_help()
         return 2
