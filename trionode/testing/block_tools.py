@@ -38,6 +38,7 @@ from trionode.consensus import (
     body_cost,
     challenge_hash_for_child,
     expected_pos_challenge,
+    filter_hash,
     iterations_for_quality,
     make_challenge,
     make_header_data,
@@ -293,14 +294,7 @@ class BlockTools:
         challenge_hash = self._challenge_for_child(parent)
         total = int(unfinished.header.data.total_iters)
         iterations = total - (0 if parent is None else int(parent.header.data.total_iters))
-        out = prove_vdf(self.constants, challenge_hash, iterations)
-        pot = ProofOfTime(
-            challenge_hash,
-            uint64(iterations),
-            ClassgroupElement(bytes100(out[:100])),
-            uint8(0),
-            out[100:],
-        )
+        pot = self.prove_time(challenge_hash, iterations)
         challenge = make_challenge(
             answered_challenge=challenge_hash,
             pos=unfinished.proof_of_space,
@@ -389,19 +383,61 @@ class BlockTools:
             raise ValueError("the parent block is unfinished")
         return challenge_hash
 
-    # -- re-signing (for tests that break one rule) ----------------------------------------
+    # -- rebuilding (for tests that break exactly one rule) --------------------------------
 
     def resign(self, block: FullBlock) -> FullBlock:
         """``block`` with its plot signature made again over its (changed) header data."""
-        header = Header(
-            block.header.data, self.sign_header_data(block.proof_of_space, block.header.data)
-        )
-        return block.replace(header=header)
+        signature = self.sign_header_data(block.proof_of_space, block.header.data)
+        return block.replace(header=Header(block.header.data, signature))
 
-    def with_header_data(self, block: FullBlock, **changes: object) -> FullBlock:
-        """``block`` with header data fields changed and the plot signature made again."""
-        return self.resign(
-            block.replace(header=block.header.replace(data=block.header.data.replace(**changes)))
+    def rebuild(
+        self,
+        block: FullBlock,
+        *,
+        pos: ProofOfSpace | None = None,
+        body: Body | None = None,
+        pot: ProofOfTime | None = None,
+        header_changes: Mapping[str, object] | None = None,
+        challenge_changes: Mapping[str, object] | None = None,
+    ) -> FullBlock:
+        """``block`` with some parts replaced and everything derived from them made consistent
+        again: header proof_of_space_hash, body_hash and filter_hash follow the new pos and
+        body, then ``header_changes`` apply, the plot signature is made again, and a finished
+        block's challenge is recomputed (then ``challenge_changes`` apply). So a test changes
+        exactly the thing it means to break."""
+        pos = block.proof_of_space if pos is None else pos
+        body = block.body if body is None else body
+        data = block.header.data.replace(
+            proof_of_space_hash=pos.get_hash(),
+            body_hash=body.get_hash(),
+            filter_hash=filter_hash(body, int(block.header.data.height)),
+        )
+        if header_changes:
+            data = data.replace(**header_changes)
+        header = Header(data, self.sign_header_data(pos, data))
+        rebuilt = block.replace(proof_of_space=pos, body=body, header=header)
+        pot = block.proof_of_time if pot is None else pot
+        if pot is None or block.challenge is None:
+            return rebuilt
+        challenge = make_challenge(
+            answered_challenge=block.challenge.prev_challenge_hash,
+            pos=pos,
+            pot=pot,
+            header_data=data,
+        )
+        if challenge_changes:
+            challenge = challenge.replace(**challenge_changes)
+        return rebuilt.replace(proof_of_time=pot, challenge=challenge)
+
+    def prove_time(self, challenge_hash: bytes32, iterations: int) -> ProofOfTime:
+        """A real proof of time from the start form for ``challenge_hash``."""
+        out = prove_vdf(self.constants, challenge_hash, iterations)
+        return ProofOfTime(
+            challenge_hash,
+            uint64(iterations),
+            ClassgroupElement(bytes100(out[:100])),
+            uint8(0),
+            out[100:],
         )
 
     # -- chain state (what the Blockchain would gather) ------------------------------------
@@ -434,7 +470,7 @@ class BlockTools:
         ]
 
 
-def _ancestors(chain: Sequence[FullBlock]):  # type: ignore[no-untyped-def]
+def _ancestors(chain: Sequence[FullBlock]) -> Callable[[int], HeaderBlock]:
     def ancestor(height: int) -> HeaderBlock:
         block = chain[height]
         assert block.height == height, "chains are indexed by height"
