@@ -111,3 +111,10 @@ def fake_delta(block: FullBlock, salt: int = 0, removals: tuple[bytes32, ...] = 
     """The coin change of a fake block: its coinbase coin, spending ``removals``."""
     coin = coinbase_coin(int(block.height), salt)
     return BlockDelta(int(block.height), block.header_hash, ((coin, True),), removals)
+
+
+def reward_coin(block: FullBlock) -> Coin:
+    """The coinbase coin ``block`` creates."""
+    from trionode.consensus import block_additions
+
+    return block_additions(block)[0]

@@ -1,0 +1,635 @@
+"""The chain state a full node keeps: tips, the heaviest chain's height map, its coin set.
+
+``Blockchain`` sits on a :class:`~trionode.storage.ChainStore`. Adding blocks goes in three
+phases:
+
+1. *gather* (event loop, under the state lock, one store hop for the whole batch): for each block
+   the :class:`~trionode.consensus.ValidationContext` of its own chain at its parent - parent
+   header, difficulty, median timestamp and the coins it spends as that chain sees them (the
+   heaviest chain's coin set at the fork point, plus and minus the fork blocks' coins).
+2. *verify* (worker threads, up to ``validation_workers`` at once, no lock): ``validate_block``;
+   chiapos, chiavdf and blspy release the GIL, so blocks really verify in parallel and the event
+   loop stays free.
+3. *commit* (under the lock, one write hop per block, in order): the block, the new tip set and,
+   when it becomes the heaviest tip, the height map and coin-set change of the reorg, all in one
+   transaction; the in-memory view is updated only after that transaction committed.
+
+A block's context depends only on its own chain, which never changes once its blocks are stored,
+so a context gathered before another block committed is still right when this one commits.
+
+Tips (PROTOCOL.md): the NUMBER_OF_TIPS heaviest blocks; a block becomes a tip when fewer exist or
+it outweighs the lightest; among equal weights the block seen (stored) first wins, which keeps the
+heaviest tip stable under ties. Tips may lie on one chain.
+
+Memory: an index entry (height, prev hash, weight, seen order) per stored block and the height
+map (a hash per height) are kept in memory; headers and per-block coin changes are cached (LRU).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+
+import trio
+from sqlalchemy import Connection
+
+from trionode.blockchain.caches import LRU
+from trionode.blockchain.results import AddBlockResult, AddBlockStatus, ChainEvent
+from trionode.consensus import (
+    CoinRecord,
+    ConsensusConstants,
+    Err,
+    ValidationContext,
+    block_additions,
+    block_removals,
+    median_timestamp,
+    next_difficulty,
+    next_ips,
+    validate_block,
+    validate_header_block,
+    validate_unfinished_block,
+)
+from trionode.protocols.chain_types import Coin, FullBlock, HeaderBlock
+from trionode.storage import BlockCommit, BlockDelta, BlockInfo, ChainStore, StoreCorruptError
+from trionode.storage.chain_store import coin_records_sync, full_blocks_sync, header_blocks_sync
+from trionode.wire import bytes32
+
+logger = logging.getLogger(__name__)
+
+AnyBlock = FullBlock | HeaderBlock
+
+HEADER_CACHE_SIZE = 4096
+DELTA_CACHE_SIZE = 1024
+DEFAULT_VALIDATION_WORKERS = 2
+
+
+def block_delta(block: FullBlock) -> BlockDelta:
+    """The coin-set change of ``block``: its coinbase and fees coins (flagged), outputs, spends."""
+    additions = block_additions(block)  # coinbase coin, fees coin, then outputs
+    return BlockDelta(
+        int(block.height),
+        block.header_hash,
+        tuple((coin, i < 2) for i, coin in enumerate(additions)),
+        tuple(block_removals(block)),
+    )
+
+
+def _as_header(block: AnyBlock) -> HeaderBlock:
+    return block if isinstance(block, HeaderBlock) else block.header_block()
+
+
+class Blockchain:
+    """Tips, height map and coin set of one network, persisted in a :class:`ChainStore`.
+
+    Create with ``await Blockchain.create(store, constants)``. The caller owns the store.
+    """
+
+    def __init__(
+        self,
+        store: ChainStore,
+        constants: ConsensusConstants,
+        *,
+        validation_workers: int = DEFAULT_VALIDATION_WORKERS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.constants = constants
+        self._clock = clock
+        self._verify_limiter = trio.CapacityLimiter(validation_workers)
+        self._lock = trio.Lock()
+        self._blocks: dict[bytes32, BlockInfo] = {}
+        self._height_map: list[bytes32] = []
+        self._tips: list[bytes32] = []  # heaviest first
+        self._tip_headers: dict[bytes32, HeaderBlock] = {}
+        self._next_seen = 0
+        self._headers: LRU[bytes32, HeaderBlock] = LRU(HEADER_CACHE_SIZE)
+        self._deltas: LRU[bytes32, BlockDelta] = LRU(DELTA_CACHE_SIZE)
+        self._subscribers: list[trio.MemorySendChannel[ChainEvent]] = []
+
+    @classmethod
+    async def create(
+        cls,
+        store: ChainStore,
+        constants: ConsensusConstants,
+        *,
+        validation_workers: int = DEFAULT_VALIDATION_WORKERS,
+        clock: Callable[[], float] = time.time,
+    ) -> Blockchain:
+        """Load tips and the height map from ``store`` (which ``ChainStore.open`` checked).
+
+        Raises :class:`StoreCorruptError` if what is loaded does not hang together.
+        """
+        self = cls(store, constants, validation_workers=validation_workers, clock=clock)
+        state = await store.load_state()
+        self._blocks = state.blocks
+        self._height_map = state.height_map
+        for tip in state.tips:
+            if tip not in self._blocks:
+                raise StoreCorruptError("tip_missing", f"tip {tip.hex()} is not a stored block")
+        self._tips = sorted(state.tips, key=self._tip_key)
+        if len(self._tips) > constants.NUMBER_OF_TIPS:
+            raise StoreCorruptError(
+                "too_many_tips",
+                f"{len(self._tips)} tips stored, at most {constants.NUMBER_OF_TIPS}",
+            )
+        if self._tips and self._height_map[-1:] != self._tips[:1]:
+            raise StoreCorruptError(
+                "heaviest_tip_mismatch", "the heaviest tip is not the top of the height map"
+            )
+        self._next_seen = 1 + max((i.seen for i in self._blocks.values()), default=-1)
+        if self._tips:
+            headers = await store.get_header_blocks(self._tips)
+            missing = [t.hex() for t in self._tips if t not in headers]
+            if missing:
+                raise StoreCorruptError("header_block_missing", f"tips {missing} have no header")
+            self._tip_headers = headers
+            peak = headers[self._tips[0]]
+            logger.info(
+                "chain loaded: %d blocks, heaviest tip at height %d (weight %d) %s",
+                len(self._blocks),
+                peak.height,
+                peak.weight,
+                peak.header_hash.hex()[:16],
+            )
+        else:
+            logger.info("chain loaded: empty, waiting for a genesis block")
+        return self
+
+    # -- read-only views ---------------------------------------------------------------------
+
+    def _tip_key(self, header_hash: bytes32) -> tuple[int, int]:
+        info = self._blocks[header_hash]
+        return (-info.weight, info.seen)
+
+    def get_tips(self) -> list[HeaderBlock]:
+        """The tips, heaviest first."""
+        return [self._tip_headers[t] for t in self._tips]
+
+    def get_peak(self) -> HeaderBlock | None:
+        """The heaviest tip, None while the chain is empty."""
+        return self._tip_headers[self._tips[0]] if self._tips else None
+
+    @property
+    def peak_height(self) -> int | None:
+        """Height of the heaviest tip, None while the chain is empty."""
+        return len(self._height_map) - 1 if self._height_map else None
+
+    def contains_block(self, header_hash: bytes32) -> bool:
+        return header_hash in self._blocks
+
+    def block_info(self, header_hash: bytes32) -> BlockInfo | None:
+        return self._blocks.get(header_hash)
+
+    def height_to_hash(self, height: int) -> bytes32 | None:
+        """The hash at ``height`` on the heaviest chain."""
+        return self._height_map[height] if 0 <= height < len(self._height_map) else None
+
+    def is_on_heaviest_chain(self, header_hash: bytes32) -> bool:
+        info = self._blocks.get(header_hash)
+        return info is not None and self.height_to_hash(info.height) == header_hash
+
+    def get_header_hashes(self, tip_hash: bytes32 | None = None) -> list[bytes32]:
+        """Hashes of the chain from height 0 to ``tip_hash`` (default: the heaviest tip).
+
+        Raises KeyError for a block that is not stored.
+        """
+        if tip_hash is None:
+            return list(self._height_map)
+        fork_height, fork = self._view(tip_hash, {})
+        return self._height_map[: fork_height + 1] + fork
+
+    def _hashes_at(self, heights: Sequence[int], tip_hash: bytes32 | None) -> list[bytes32]:
+        fork: list[bytes32] = []
+        if tip_hash is None:
+            fork_height = len(self._height_map) - 1
+        else:
+            fork_height, fork = self._view(tip_hash, {})
+        top = fork_height + len(fork)
+        out = []
+        for h in heights:
+            if not 0 <= h <= top:
+                raise ValueError(f"height {h} is not on the chain (top height {top})")
+            out.append(self._height_map[h] if h <= fork_height else fork[h - fork_height - 1])
+        return out
+
+    async def get_block(self, header_hash: bytes32) -> FullBlock | None:
+        return await self.store.get_full_block(header_hash)
+
+    async def get_header_block(self, header_hash: bytes32) -> HeaderBlock | None:
+        header = self._headers.get(header_hash)
+        if header is None:
+            header = await self.store.get_header_block(header_hash)
+            if header is not None:
+                self._headers.put(header_hash, header)
+        return header
+
+    async def get_blocks_at(
+        self, heights: Sequence[int], tip_hash: bytes32 | None = None
+    ) -> list[FullBlock]:
+        """Full blocks at ``heights`` on the chain of ``tip_hash`` (default: heaviest), in order.
+
+        Raises ValueError for a height above that tip, KeyError for an unknown tip.
+        """
+        hashes = self._hashes_at(heights, tip_hash)
+        found = await self.store.get_full_blocks(hashes)
+        return [found[h] for h in hashes]
+
+    async def get_header_blocks_at(
+        self, heights: Sequence[int], tip_hash: bytes32 | None = None
+    ) -> list[HeaderBlock]:
+        """Header blocks at ``heights`` on the chain of ``tip_hash`` (default: heaviest)."""
+        hashes = self._hashes_at(heights, tip_hash)
+        cached = {h: hb for h in hashes if (hb := self._headers.get(h)) is not None}
+        missing = [h for h in hashes if h not in cached]
+        if missing:
+            cached.update(await self.store.get_header_blocks(missing))
+        return [cached[h] for h in hashes]
+
+    async def get_coin_record(self, coin_id: bytes32) -> CoinRecord | None:
+        """The coin as the heaviest chain sees it (None if it does not exist there)."""
+        return await self.store.get_coin_record(coin_id)
+
+    async def get_coin_records(self, coin_ids: Sequence[bytes32]) -> dict[bytes32, CoinRecord]:
+        return await self.store.get_coin_records(coin_ids)
+
+    async def get_coin_records_by_puzzle_hash(
+        self, puzzle_hash: bytes32, *, include_spent: bool = True
+    ) -> list[CoinRecord]:
+        return await self.store.get_coin_records_by_puzzle_hash(
+            puzzle_hash, include_spent=include_spent
+        )
+
+    async def get_next_difficulty(self, parent_hash: bytes32 | None = None) -> int:
+        """Difficulty of a child of ``parent_hash`` (default: the heaviest tip; genesis value
+        while the chain is empty). Raises KeyError for an unknown parent."""
+        return (await self._next_params(parent_hash))[0]
+
+    async def get_next_ips(self, parent_hash: bytes32 | None = None) -> int:
+        """ProofOfTimeRate estimate for a child of ``parent_hash`` (default: heaviest tip)."""
+        return (await self._next_params(parent_hash))[1]
+
+    async def _next_params(self, parent_hash: bytes32 | None) -> tuple[int, int]:
+        if parent_hash is None and self._tips:
+            parent_hash = self._tips[0]
+        if parent_hash is not None and parent_hash not in self._blocks:
+            raise KeyError(parent_hash)
+        async with self._lock:
+            return await self.store.read(self._params_sync, parent_hash)
+
+    def subscribe(self, buffer: int = 16) -> trio.MemoryReceiveChannel[ChainEvent]:
+        """A channel of :class:`ChainEvent`, one per change of the tip set.
+
+        The caller owns (and closes) the receive end. A subscriber that lets ``buffer`` events
+        pile up misses the newer ones (they are dropped, not queued without bound); the current
+        state is always available from :meth:`get_peak` / :meth:`get_tips`.
+        """
+        send, receive = trio.open_memory_channel[ChainEvent](buffer)
+        self._subscribers.append(send)
+        return receive
+
+    # -- adding blocks ------------------------------------------------------------------------
+
+    async def add_block(self, block: FullBlock) -> AddBlockResult:
+        """Validate ``block`` fully and, if valid and new, store it (see the module docstring)."""
+        return (await self.add_blocks([block]))[0]
+
+    async def add_blocks(self, blocks: Sequence[FullBlock]) -> list[AddBlockResult]:
+        """Add several blocks: contexts gathered in one hop, verified in parallel, committed in
+        order. A block may have its parent earlier in ``blocks``. Results are in input order;
+        a block whose parent turned out invalid is DISCONNECTED."""
+        results: list[AddBlockResult | None] = [None] * len(blocks)
+        pending: dict[bytes32, FullBlock] = {}
+        jobs: list[int] = []
+        async with self._lock:
+            for i, block in enumerate(blocks):
+                result = self._precheck(block, pending)
+                if result is not None:
+                    results[i] = result
+                    continue
+                pending[block.header_hash] = block
+                jobs.append(i)
+            if jobs:
+                contexts = await self.store.read(
+                    self._gather_sync, [blocks[i] for i in jobs], pending, int(self._clock())
+                )
+        if jobs:
+            errors: dict[int, Err | None] = {}
+
+            async def verify(i: int, ctx: ValidationContext) -> None:
+                errors[i] = await trio.to_thread.run_sync(
+                    validate_block, self.constants, blocks[i], ctx, limiter=self._verify_limiter
+                )
+
+            async with trio.open_nursery() as nursery:
+                for i, ctx in zip(jobs, contexts, strict=True):
+                    nursery.start_soon(verify, i, ctx)
+            async with self._lock:
+                for i in jobs:
+                    results[i] = await self._commit_checked(blocks[i], errors[i])
+        done = [r for r in results if r is not None]
+        assert len(done) == len(blocks)
+        return done
+
+    def _precheck(
+        self, block: FullBlock, pending: Mapping[bytes32, FullBlock]
+    ) -> AddBlockResult | None:
+        header_hash = block.header_hash
+        if header_hash in self._blocks or header_hash in pending:
+            return AddBlockResult(AddBlockStatus.ALREADY_HAVE)
+        if block.height != 0 and not (
+            block.prev_header_hash in self._blocks or block.prev_header_hash in pending
+        ):
+            return AddBlockResult(AddBlockStatus.DISCONNECTED)
+        return None
+
+    async def _commit_checked(self, block: FullBlock, error: Err | None) -> AddBlockResult:
+        if error is not None:
+            logger.info(
+                "invalid block %s at height %d: %s",
+                block.header_hash.hex()[:16],
+                block.height,
+                error.name,
+            )
+            return AddBlockResult(AddBlockStatus.INVALID, error=error)
+        pre = self._precheck(block, {})
+        if pre is not None:  # committed meanwhile, or its parent in the batch was invalid
+            return pre
+        return await self._commit(block)
+
+    async def _commit(self, block: FullBlock) -> AddBlockResult:
+        header_hash = block.header_hash
+        info = BlockInfo(
+            header_hash,
+            int(block.height),
+            block.prev_header_hash,
+            int(block.weight),
+            self._next_seen,
+        )
+        tips = [self._blocks[t] for t in self._tips]
+        new_tips: tuple[bytes32, ...] | None = None
+        if len(tips) < self.constants.NUMBER_OF_TIPS or info.weight > min(t.weight for t in tips):
+            ranked = sorted([*tips, info], key=lambda i: (-i.weight, i.seen))
+            new_tips = tuple(i.header_hash for i in ranked[: self.constants.NUMBER_OF_TIPS])
+        new_peak = new_tips is not None and new_tips[0] == header_hash
+        fork_height: int | None = None
+        fork: list[bytes32] = []
+        apply: tuple[BlockDelta, ...] = ()
+        delta = block_delta(block)
+        if new_peak:
+            fork_height, fork = self._view(header_hash, {header_hash: block})
+            earlier: list[BlockDelta] = []
+            if len(fork) > 1:
+                earlier = await self.store.read(self._deltas_sync, fork[:-1], {})
+            apply = (*earlier, delta)
+        await self.store.commit(BlockCommit(block, info.seen, new_tips, fork_height, apply))
+
+        # The transaction committed: bring the in-memory view in line, without a checkpoint.
+        self._blocks[header_hash] = info
+        self._next_seen += 1
+        header = block.header_block()
+        self._headers.put(header_hash, header)
+        self._deltas.put(header_hash, delta)
+        if new_tips is not None:
+            self._tip_headers = {
+                t: header if t == header_hash else self._tip_headers[t] for t in new_tips
+            }
+            self._tips = list(new_tips)
+        if new_peak:
+            assert fork_height is not None
+            reorg = fork_height < len(self._height_map) - 1
+            del self._height_map[fork_height + 1 :]
+            self._height_map.extend(fork)
+            if reorg:
+                logger.info(
+                    "reorg: new heaviest tip %s at height %d, fork at height %d",
+                    header_hash.hex()[:16],
+                    block.height,
+                    fork_height,
+                )
+            else:
+                logger.info(
+                    "new heaviest tip %s at height %d (weight %d)",
+                    header_hash.hex()[:16],
+                    block.height,
+                    block.weight,
+                )
+        if new_tips is not None:
+            self._notify(
+                ChainEvent(self._tip_headers[self._tips[0]], new_tips, new_peak, fork_height)
+            )
+            return AddBlockResult(
+                AddBlockStatus.ADDED_TO_TIP, new_peak=new_peak, fork_height=fork_height
+            )
+        return AddBlockResult(AddBlockStatus.ADDED_AS_ORPHAN)
+
+    def _notify(self, event: ChainEvent) -> None:
+        for send in list(self._subscribers):
+            try:
+                send.send_nowait(event)
+            except trio.WouldBlock:
+                logger.debug("chain subscriber is behind; dropped an event")
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                self._subscribers.remove(send)
+                send.close()
+
+    # -- validation helpers for other roles --------------------------------------------------
+
+    async def validate_unfinished(self, block: FullBlock) -> Err | None:
+        """Validate an unfinished block (no proof of time yet) against its parent's chain."""
+        if block.height != 0 and block.prev_header_hash not in self._blocks:
+            return Err.UNKNOWN_PARENT
+        async with self._lock:
+            (ctx,) = await self.store.read(self._gather_sync, [block], {}, int(self._clock()))
+        return await trio.to_thread.run_sync(
+            validate_unfinished_block, self.constants, block, ctx, limiter=self._verify_limiter
+        )
+
+    async def validate_header_blocks(self, headers: Sequence[HeaderBlock]) -> list[Err | None]:
+        """Validate a run of header blocks (header sync) in parallel, storing nothing.
+
+        Each header's parent must be stored or earlier in ``headers``; otherwise its result is
+        ``Err.UNKNOWN_PARENT``.
+        """
+        pending: dict[bytes32, HeaderBlock] = {}
+        jobs: list[int] = []
+        errors: list[Err | None] = [Err.UNKNOWN_PARENT] * len(headers)
+        for i, header in enumerate(headers):
+            if (
+                header.height == 0
+                or header.prev_header_hash in self._blocks
+                or (header.prev_header_hash in pending)
+            ):
+                pending.setdefault(header.header_hash, header)
+                jobs.append(i)
+        async with self._lock:
+            pending = {h: b for h, b in pending.items() if h not in self._blocks}
+            contexts = await self.store.read(
+                self._gather_sync, [headers[i] for i in jobs], pending, int(self._clock())
+            )
+
+        async def verify(i: int, ctx: ValidationContext) -> None:
+            errors[i] = await trio.to_thread.run_sync(
+                validate_header_block, self.constants, headers[i], ctx, limiter=self._verify_limiter
+            )
+
+        async with trio.open_nursery() as nursery:
+            for i, ctx in zip(jobs, contexts, strict=True):
+                nursery.start_soon(verify, i, ctx)
+        return errors
+
+    # -- chain views (event loop or, under the lock, the gathering thread) -------------------
+
+    def _view(self, top: bytes32, pending: Mapping[bytes32, AnyBlock]) -> tuple[int, list[bytes32]]:
+        """The chain ending at ``top`` as (fork_height, fork): heights up to fork_height are the
+        heaviest chain's, then the hashes in ``fork`` (ascending, ending with ``top``)."""
+        fork: list[bytes32] = []
+        h = top
+        fork_height = -1
+        while True:
+            info = self._blocks.get(h)
+            if info is not None:
+                height, prev = info.height, info.prev_hash
+                if height < len(self._height_map) and self._height_map[height] == h:
+                    fork_height = height
+                    break
+            else:
+                block = pending.get(h)
+                if block is None:
+                    raise KeyError(h)
+                height, prev = int(block.height), block.prev_header_hash
+            fork.append(h)
+            if height == 0:
+                break
+            h = prev
+        fork.reverse()
+        return fork_height, fork
+
+    # -- sync functions run in a store hop -------------------------------------------------------
+
+    def _header_sync(
+        self, conn: Connection, header_hash: bytes32, pending: Mapping[bytes32, AnyBlock]
+    ) -> HeaderBlock:
+        block = pending.get(header_hash)
+        if block is not None:
+            return _as_header(block)
+        header = self._headers.get(header_hash)
+        if header is None:
+            header = header_blocks_sync(conn, [header_hash]).get(header_hash)
+            if header is None:
+                raise StoreCorruptError(
+                    "header_block_missing", f"no header block for {header_hash.hex()}"
+                )
+            self._headers.put(header_hash, header)
+        return header
+
+    def _ancestry_sync(
+        self, conn: Connection, parent_hash: bytes32 | None, pending: Mapping[bytes32, AnyBlock]
+    ) -> tuple[HeaderBlock | None, Callable[[int], HeaderBlock], int, list[bytes32]]:
+        if parent_hash is None:
+            return None, _no_ancestor, -1, []
+        fork_height, fork = self._view(parent_hash, pending)
+        height_map = self._height_map
+
+        def ancestor(height: int) -> HeaderBlock:
+            h = height_map[height] if height <= fork_height else fork[height - fork_height - 1]
+            return self._header_sync(conn, h, pending)
+
+        return self._header_sync(conn, parent_hash, pending), ancestor, fork_height, fork
+
+    def _params_sync(self, conn: Connection, parent_hash: bytes32 | None) -> tuple[int, int]:
+        parent, ancestor, _, _ = self._ancestry_sync(conn, parent_hash, {})
+        return (
+            next_difficulty(self.constants, parent, ancestor),
+            next_ips(self.constants, parent, ancestor),
+        )
+
+    def _gather_sync(
+        self,
+        conn: Connection,
+        blocks: Sequence[AnyBlock],
+        pending: Mapping[bytes32, AnyBlock],
+        now: int,
+    ) -> list[ValidationContext]:
+        contexts = []
+        for block in blocks:
+            parent_hash = None if block.height == 0 else block.prev_header_hash
+            parent, ancestor, fork_height, fork = self._ancestry_sync(conn, parent_hash, pending)
+            coins: dict[bytes32, CoinRecord] = {}
+            if isinstance(block, FullBlock):
+                removals = block_removals(block)
+                if removals:
+                    coins = self._coins_sync(conn, removals, fork_height, fork, pending)
+            contexts.append(
+                ValidationContext(
+                    parent=parent,
+                    difficulty=next_difficulty(self.constants, parent, ancestor),
+                    median_timestamp=median_timestamp(self.constants, parent, ancestor),
+                    now=now,
+                    coins=coins,
+                )
+            )
+        return contexts
+
+    def _deltas_sync(
+        self, conn: Connection, hashes: Sequence[bytes32], pending: Mapping[bytes32, AnyBlock]
+    ) -> list[BlockDelta]:
+        found: dict[bytes32, BlockDelta] = {}
+        for h in hashes:
+            block = pending.get(h)
+            if isinstance(block, FullBlock):
+                found[h] = block_delta(block)
+            elif (cached := self._deltas.get(h)) is not None:
+                found[h] = cached
+        missing = [h for h in hashes if h not in found]
+        if missing:
+            stored = full_blocks_sync(conn, missing)
+            for h in missing:
+                if h not in stored:
+                    raise StoreCorruptError("block_missing", f"block {h.hex()} is not stored")
+                found[h] = block_delta(stored[h])
+                self._deltas.put(h, found[h])
+        return [found[h] for h in hashes]
+
+    def _coins_sync(
+        self,
+        conn: Connection,
+        removals: Sequence[bytes32],
+        fork_height: int,
+        fork: Sequence[bytes32],
+        pending: Mapping[bytes32, AnyBlock],
+    ) -> dict[bytes32, CoinRecord]:
+        """The spent coins as the chain (heaviest chain to fork_height, then ``fork``) sees them."""
+        wanted = set(removals)
+        created: dict[bytes32, tuple[Coin, int, bool]] = {}
+        spent: dict[bytes32, int] = {}
+        for delta in self._deltas_sync(conn, fork, pending):
+            for coin, coinbase in delta.additions:
+                coin_id = coin.name()
+                if coin_id in wanted:
+                    created[coin_id] = (coin, delta.height, coinbase)
+            for coin_id in delta.removals:
+                if coin_id in wanted:
+                    spent[coin_id] = delta.height
+        heaviest = coin_records_sync(conn, [c for c in wanted if c not in created])
+        out: dict[bytes32, CoinRecord] = {}
+        for coin_id in wanted:
+            if coin_id in created:
+                coin, height, coinbase = created[coin_id]
+                out[coin_id] = CoinRecord(coin, height, spent.get(coin_id), coinbase)
+                continue
+            record = heaviest.get(coin_id)
+            if record is None or record.confirmed_height > fork_height:
+                continue  # does not exist on this chain
+            spent_height = record.spent_height
+            if spent_height is not None and spent_height > fork_height:
+                spent_height = None  # spent only on the heaviest chain after the fork
+            spent_height = spent.get(coin_id, spent_height)
+            out[coin_id] = CoinRecord(
+                record.coin, record.confirmed_height, spent_height, record.coinbase
+            )
+        return out
+
+
+def _no_ancestor(height: int) -> HeaderBlock:
+    raise KeyError(f"a block at height 0 has no ancestor at height {height}")
