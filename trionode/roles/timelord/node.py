@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 
 import trio
 
+from trionode.peers.errors import PeerRequestError
 from trionode.protocols.chain_types import ClassgroupElement, ProofOfTime
 from trionode.protocols.timelord_protocol import (
     ChallengeStart,
@@ -121,7 +122,7 @@ class Timelord:
         try:
             await self._send(msg)
             self.proofs_sent += 1
-        except (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionError) as exc:
+        except PeerRequestError as exc:
             logger.warning(
                 "could not send proof of time (%s); keeping it for the next connection", exc
             )

@@ -1,0 +1,1 @@
+"""``python -m trionode devnet``: a whole local network of separate processes that makes blocks."""

@@ -1,0 +1,99 @@
+"""Start-up of the farmer: keys, a listener for harvesters (private CA) and the link to its full
+node (public network CA)."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from pathlib import Path
+
+import attrs
+import trio
+
+from trionode import runfiles
+from trionode.consensus import get_constants
+from trionode.keys.keychain import Keychain
+from trionode.peers.connection import PeerConnection
+from trionode.peers.identity import NodeIdentity, make_websocket_transport
+from trionode.peers.node import PeerNode, PeerNodeConfig
+from trionode.protocols.harvester_protocol import HarvesterHandshake
+from trionode.protocols.shared_protocol import NodeType
+from trionode.roles.farmer.api import FarmerAPI
+from trionode.roles.farmer.node import FarmerState
+from trionode.roles.greeter import greet_new_connections
+from trionode.roles.runtime import write_ready
+from trionode.roles.upstream import keep_connected
+
+logger = logging.getLogger(__name__)
+
+
+@attrs.frozen
+class FarmerConfig:
+    root: Path
+    network: str
+    full_node: tuple[str, int]
+    port: int = 8447
+    host: str = "127.0.0.1"
+
+
+class Farmer:
+    def __init__(self, config: FarmerConfig) -> None:
+        self.config = config
+        self.constants = get_constants(config.network)
+        keys = Keychain(config.root).farm_keys()
+        self.state = FarmerState(self.constants, keys)
+        network_id = self.constants.genesis_challenge
+        self.harvester_node = PeerNode(
+            PeerNodeConfig(
+                network_id=network_id,
+                node_type=NodeType.FARMER,
+                host=config.host,
+                port=config.port,
+                accepted_node_types=frozenset({NodeType.HARVESTER}),
+            ),
+            make_websocket_transport(NodeIdentity.private(config.root, "farmer")),
+        )
+        # The full-node side listens too (every node is a server) on a port of the OS's choice.
+        self.full_node_side = PeerNode(
+            PeerNodeConfig(
+                network_id=network_id,
+                node_type=NodeType.FARMER,
+                host=config.host,
+                port=0,
+                accepted_node_types=frozenset({NodeType.FULL_NODE}),
+            ),
+            make_websocket_transport(NodeIdentity.public(config.root, "farmer")),
+        )
+        self.api = FarmerAPI(self.state, self.harvester_node, self.full_node_side)
+        self.harvester_node.register_api(self.api)
+        self.full_node_side.register_api(self.api)
+
+    async def _greet_harvester(self, conn: PeerConnection) -> None:
+        keys = self.state.keys
+        await conn.send(HarvesterHandshake([keys.farmer_pk], [keys.pool_pk]))
+        latest = self.state.latest()
+        if latest is not None:
+            await conn.send(self.state.signage_point(latest))
+
+    async def run(self, *, task_status: trio.TaskStatus[Farmer] = trio.TASK_STATUS_IGNORED) -> None:
+        runfiles.clear(self.config.root, "farmer")
+        async with trio.open_nursery() as nursery:
+            await nursery.start(self.harvester_node.run)
+            await nursery.start(self.full_node_side.run)
+            await self.harvester_node.start_service(
+                "greet-harvesters",
+                greet_new_connections,
+                self.harvester_node,
+                self._greet_harvester,
+            )
+            host, port = self.config.full_node
+            await self.full_node_side.start_service(
+                "full-node-link",
+                functools.partial(keep_connected, what="full node"),
+                self.full_node_side,
+                host,
+                port,
+            )
+            assert self.harvester_node.port is not None
+            write_ready(self.config.root, "farmer", self.harvester_node.port)
+            task_status.started(self)

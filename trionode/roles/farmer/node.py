@@ -1,0 +1,71 @@
+"""Farmer state: what the full node said about the chain, and the proofs harvesters found."""
+
+from __future__ import annotations
+
+import collections
+
+import attrs
+
+from trionode.consensus import ConsensusConstants
+from trionode.keys.keychain import FarmKeys
+from trionode.protocols.farmer_protocol import ProofOfSpaceFinalized
+from trionode.protocols.harvester_protocol import NewSignagePointHarvester, RespondPlots
+from trionode.wire import bytes32, uint8, uint64
+
+# How many iterations past the expected block time a proof may need and still be propagated.
+PROPAGATION_FACTOR = 20
+MAX_CHALLENGES = 32
+
+
+@attrs.define
+class FarmerState:
+    constants: ConsensusConstants
+    keys: FarmKeys
+    ips: int = 0
+    challenges: collections.OrderedDict[bytes32, ProofOfSpaceFinalized] = attrs.field(
+        factory=collections.OrderedDict
+    )
+    best_weight: int = 0
+    harvester_plots: dict[bytes32, RespondPlots] = attrs.field(factory=dict)
+    headers_signed: int = 0
+
+    def __attrs_post_init__(self) -> None:
+        if not self.ips:
+            self.ips = self.constants.IPS_STARTING
+
+    def iteration_threshold(self) -> int:
+        """Proofs needing more iterations than this are not worth propagating."""
+        return max(
+            2 * self.constants.MIN_ITERS,
+            self.ips * self.constants.BLOCK_TIME_TARGET * PROPAGATION_FACTOR,
+        )
+
+    def new_challenge(self, msg: ProofOfSpaceFinalized) -> bool:
+        """Record a finalized challenge; True if it is worth farming (not behind the best)."""
+        if msg.challenge_hash in self.challenges:
+            return False
+        self.challenges[msg.challenge_hash] = msg
+        while len(self.challenges) > MAX_CHALLENGES:
+            self.challenges.popitem(last=False)
+        if msg.weight < self.best_weight:
+            return False
+        self.best_weight = int(msg.weight)
+        return True
+
+    def signage_point(self, msg: ProofOfSpaceFinalized) -> NewSignagePointHarvester:
+        # This consensus has one signage point per challenge: index 0, sp_hash = challenge.
+        return NewSignagePointHarvester(
+            challenge_hash=msg.challenge_hash,
+            difficulty=msg.difficulty,
+            sub_slot_iters=uint64(min(self.iteration_threshold(), 2**64 - 1)),
+            signage_point_index=uint8(0),
+            sp_hash=msg.challenge_hash,
+            pool_difficulties=[],
+        )
+
+    def latest(self) -> ProofOfSpaceFinalized | None:
+        best = None
+        for msg in self.challenges.values():
+            if best is None or msg.weight >= best.weight:
+                best = msg
+        return best

@@ -1,0 +1,98 @@
+"""Start-up of the harvester: plots, the link to its farmer, the plot directory watcher."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from pathlib import Path
+
+import attrs
+import trio
+
+from trionode import runfiles
+from trionode.consensus import get_constants
+from trionode.peers.errors import ConnectionClosedError
+from trionode.peers.identity import NodeIdentity, make_websocket_transport
+from trionode.peers.node import PeerNode, PeerNodeConfig
+from trionode.plotting.manager import PlotManager, RefreshResult
+from trionode.protocols.shared_protocol import NodeType
+from trionode.roles.harvester.api import HarvesterAPI
+from trionode.roles.runtime import write_ready
+from trionode.roles.upstream import keep_connected
+
+logger = logging.getLogger(__name__)
+
+
+@attrs.frozen
+class HarvesterConfig:
+    root: Path
+    network: str
+    farmer: tuple[str, int]
+    plot_dirs: tuple[Path, ...]
+    port: int = 8448
+    host: str = "127.0.0.1"
+    refresh_interval: float = 10.0
+
+
+class Harvester:
+    def __init__(self, config: HarvesterConfig) -> None:
+        self.config = config
+        self.constants = get_constants(config.network)
+        self.plots = PlotManager(config.plot_dirs)
+        self.api = HarvesterAPI(self.constants, self.plots)
+        identity = NodeIdentity.private(config.root, "harvester")
+        self.node = PeerNode(
+            PeerNodeConfig(
+                network_id=self.constants.genesis_challenge,
+                node_type=NodeType.HARVESTER,
+                host=config.host,
+                port=config.port,
+                accepted_node_types=frozenset({NodeType.FARMER}),
+            ),
+            make_websocket_transport(identity),
+            self.api,
+        )
+
+    async def run(
+        self, *, task_status: trio.TaskStatus[Harvester] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        runfiles.clear(self.config.root, "harvester")
+        async with trio.open_nursery() as nursery:
+            await nursery.start(self.node.run)
+            first: RefreshResult = await self.node.start_service("plot-watch", self._watch_plots)
+            logger.info(
+                "plots: %d loaded, %d failed to open, in %s",
+                len(self.plots.plots),
+                len(self.plots.failed_to_open_filenames),
+                ", ".join(map(str, self.config.plot_dirs)),
+            )
+            del first
+            host, port = self.config.farmer
+            await self.node.start_service(
+                "farmer-link",
+                functools.partial(keep_connected, what="farmer"),
+                self.node,
+                host,
+                port,
+            )
+            assert self.node.port is not None
+            write_ready(self.config.root, "harvester", self.node.port)
+            task_status.started(self)
+
+    async def _watch_plots(self, *, task_status: trio.TaskStatus[RefreshResult]) -> None:
+        """Rescan the plot directories every ``refresh_interval`` s; tell the farmer of changes
+        (seed 001: respond_plots "is also sent whenever a new plot is loaded")."""
+        result = await trio.to_thread.run_sync(self.plots.refresh)
+        task_status.started(result)
+        while True:
+            await trio.sleep(self.config.refresh_interval)
+            result = await trio.to_thread.run_sync(self.plots.refresh)
+            if not result.changed:
+                continue
+            logger.info("plot directory changed: %s", result)
+            for conn in self.node.get_connections(NodeType.FARMER):
+                with trio.move_on_after(10):
+                    try:
+                        await conn.send(self.plots.respond_plots())
+                    except ConnectionClosedError:
+                        pass  # the redial loop takes care of the farmer link

@@ -1,0 +1,87 @@
+"""Start-up of the timelord: VDF workers and the link to its full node."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from pathlib import Path
+
+import attrs
+import trio
+
+from trionode import runfiles
+from trionode.consensus import get_constants
+from trionode.peers.connection import PeerConnection
+from trionode.peers.errors import ConnectionClosedError
+from trionode.peers.identity import NodeIdentity, make_websocket_transport
+from trionode.peers.node import PeerNode, PeerNodeConfig
+from trionode.protocols.shared_protocol import NodeType
+from trionode.protocols.timelord_protocol import ProofOfTimeFinished
+from trionode.roles.runtime import write_ready
+from trionode.roles.timelord.api import TimelordAPI
+from trionode.roles.timelord.node import Timelord
+from trionode.roles.upstream import keep_connected
+
+logger = logging.getLogger(__name__)
+
+
+@attrs.frozen
+class TimelordConfig:
+    root: Path
+    network: str
+    full_node: tuple[str, int]
+    port: int = 8446
+    host: str = "127.0.0.1"
+    workers: int = 1
+    use_processes: bool = True
+
+
+class TimelordService:
+    def __init__(self, config: TimelordConfig) -> None:
+        self.config = config
+        self.constants = get_constants(config.network)
+        self.timelord = Timelord(
+            self.constants.DISCRIMINANT_SIZE_BITS,
+            self._send,
+            workers=config.workers,
+            use_processes=config.use_processes,
+        )
+        self.node = PeerNode(
+            PeerNodeConfig(
+                network_id=self.constants.genesis_challenge,
+                node_type=NodeType.TIMELORD,
+                host=config.host,
+                port=config.port,
+                accepted_node_types=frozenset({NodeType.FULL_NODE}),
+            ),
+            make_websocket_transport(NodeIdentity.public(config.root, "timelord")),
+            TimelordAPI(self.timelord),
+        )
+
+    async def _send(self, msg: ProofOfTimeFinished) -> None:
+        nodes = self.node.get_connections(NodeType.FULL_NODE)
+        if not nodes:
+            raise ConnectionClosedError("no full node connected")
+        await nodes[0].send(msg)
+
+    async def _on_connect(self, conn: PeerConnection) -> None:
+        await self.timelord.resend_pending()
+
+    async def run(
+        self, *, task_status: trio.TaskStatus[TimelordService] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        runfiles.clear(self.config.root, "timelord")
+        async with trio.open_nursery() as nursery:
+            await nursery.start(self.node.run)
+            await self.node.start_service("vdf", self.timelord.run)
+            host, port = self.config.full_node
+            await self.node.start_service(
+                "full-node-link",
+                functools.partial(keep_connected, what="full node", on_connect=self._on_connect),
+                self.node,
+                host,
+                port,
+            )
+            assert self.node.port is not None
+            write_ready(self.config.root, "timelord", self.node.port)
+            task_status.started(self)

@@ -1,0 +1,68 @@
+"""Keeping an outbound connection up: dial, serve until it drops, redial with backoff.
+
+Farmer -> full node, timelord -> full node and harvester -> farmer are such links (PROTOCOL.md,
+Who dials whom). The loop runs as a permanent child of the role; it only returns by being
+cancelled.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+import trio
+
+from trionode.peers.connection import PeerConnection
+from trionode.peers.errors import DialError, RemoteProtocolError, TransportClosed
+from trionode.peers.node import PeerNode
+
+logger = logging.getLogger(__name__)
+
+OnConnect = Callable[[PeerConnection], Awaitable[None]]
+
+
+async def keep_connected(
+    node: PeerNode,
+    host: str,
+    port: int,
+    *,
+    what: str,
+    on_connect: OnConnect | None = None,
+    backoff_initial: float = 0.5,
+    backoff_max: float = 10.0,
+) -> None:
+    """Hold a connection to ``host:port`` open forever, redialling with exponential backoff."""
+    delay = backoff_initial
+    while True:
+        try:
+            with trio.fail_after(node.limits.handshake_timeout + 5):
+                conn = await node.connect(host, port)
+        except (DialError, RemoteProtocolError, TransportClosed, OSError, trio.TooSlowError) as exc:
+            logger.warning(
+                "cannot reach %s at %s:%d (%s); retrying in %.1f s", what, host, port, exc, delay
+            )
+            await trio.sleep(delay)
+            delay = min(delay * 2, backoff_max)
+            continue
+        logger.info("connected to %s at %s:%d", what, host, port)
+        delay = backoff_initial
+        if on_connect is not None:
+            await on_connect(conn)
+        await conn.closed.wait()
+        logger.warning("lost %s at %s:%d (%s); redialling", what, host, port, conn.close_reason)
+        await trio.sleep(delay)
+
+
+def parse_host_port(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[v6]:PORT`` too) -> (host, port); ValueError with the reason."""
+    host, sep, port_text = text.rpartition(":")
+    if not sep or not host:
+        raise ValueError(f"{text!r} is not HOST:PORT")
+    host = host.strip("[]")
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise ValueError(f"{text!r}: port {port_text!r} is not a number") from None
+    if not 0 < port < 65536:
+        raise ValueError(f"{text!r}: port {port} is out of range 1-65535")
+    return host, port
