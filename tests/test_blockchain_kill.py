@@ -1,4 +1,5 @@
-"""kill -9 of a process in the middle of adding blocks: the store it leaves opens (integrity
+"""kill -9 of a process in the middle of adding blocks (SQLite, and PostgreSQL when available):
+the store it leaves opens (integrity
 check passes), holds every block the process reported committed, and adding the rest resumes."""
 
 from __future__ import annotations
@@ -7,10 +8,13 @@ import os
 import random
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 import trio
 
+from tests.chain_store_helpers import BACKENDS, backend_url
 from tests.chain_writer_child import write_blocks
 from trionode.blockchain import Blockchain
 from trionode.protocols.chain_types import FullBlock
@@ -59,15 +63,21 @@ async def run_child(
     return lines, code
 
 
+@pytest.fixture(params=BACKENDS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    with backend_url(request.param, tmp_path) as url:
+        yield url
+
+
 async def test_kill_9_while_adding_blocks(
-    tmp_path: Path, block_tools: BlockTools, chain_30: list[FullBlock]
+    tmp_path: Path, store_url: str, block_tools: BlockTools, chain_30: list[FullBlock]
 ) -> None:
     # 30 blocks, then a heavier fork from height 24: the last commits are a reorg.
     fork = block_tools.make_chain(8, parent_chain=chain_30[:24], seed=5)
     blocks = chain_30 + fork[24:]
     blocks_file = tmp_path / "blocks.bin"
     write_blocks(blocks_file, blocks)
-    url = f"sqlite:///{tmp_path / 'db' / 'chain.sqlite'}"
+    url = store_url
 
     seed = int.from_bytes(os.urandom(4), "big")
     rng = random.Random(seed)
