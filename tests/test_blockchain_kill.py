@@ -1,6 +1,6 @@
 """kill -9 of a process in the middle of adding blocks (SQLite, and PostgreSQL when available):
-the store it leaves opens (integrity
-check passes), holds every block the process reported committed, and adding the rest resumes."""
+the store it leaves opens (integrity check passes), holds every block the process reported
+committed, and adding the rest resumes."""
 
 from __future__ import annotations
 
