@@ -315,3 +315,18 @@ async def test_sqlite_file_uses_wal(tmp_path: Path) -> None:
     assert journal == "wal"
     assert sync == 2  # FULL
     assert default_db_path(tmp_path, "sim").exists()
+
+
+async def test_garbage_file_is_a_corrupt_store(tmp_path: Path) -> None:
+    path = tmp_path / "db" / "chain.sqlite"
+    path.parent.mkdir()
+    path.write_bytes(b"this is not a database, just some bytes" * 100)
+    with pytest.raises(StoreCorruptError) as info:
+        await ChainStore.open(f"sqlite:///{path}")
+    assert info.value.problem == "unreadable"
+
+
+async def test_unreachable_database_is_a_store_error(tmp_path: Path) -> None:
+    (tmp_path / "dir.sqlite").mkdir()  # a directory where the database file should be
+    with pytest.raises(StoreError, match="cannot open the chain store"):
+        await ChainStore.open(f"sqlite:///{tmp_path / 'dir.sqlite'}")

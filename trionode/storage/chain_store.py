@@ -28,12 +28,13 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import DatabaseError, OperationalError
 
 from trionode.consensus.context import CoinRecord
 from trionode.protocols.chain_types import Coin, FullBlock, HeaderBlock
 from trionode.storage import schema as s
 from trionode.storage.engine import StoreRunner, make_engine
-from trionode.storage.errors import SchemaVersionError, StoreCorruptError
+from trionode.storage.errors import SchemaVersionError, StoreCorruptError, StoreError
 from trionode.wire import bytes32, uint64
 
 logger = logging.getLogger(__name__)
@@ -458,8 +459,10 @@ class ChainStore:
     async def open(cls, url: str, *, readers: int = 4, check: bool = True) -> ChainStore:
         """Open (creating the schema on first use) and, with ``check``, verify the store.
 
-        Raises :class:`SchemaVersionError` for a store of another schema version and
-        :class:`StoreCorruptError` for an inconsistent one; the engine is disposed then.
+        Raises :class:`SchemaVersionError` for a store of another schema version,
+        :class:`StoreCorruptError` for an inconsistent or unreadable one (e.g. a file that is not
+        a database) and :class:`StoreError` when the database cannot be reached or opened; the
+        engine is disposed then.
         """
         engine = make_engine(url, pool_size=readers + 1)
         runner = StoreRunner(engine, readers=readers)
@@ -470,6 +473,12 @@ class ChainStore:
                 logger.info("created chain store schema v%d in %s", s.SCHEMA_VERSION, store.where)
             elif check:
                 await store.check_integrity()
+        except OperationalError as exc:
+            runner.close_now()
+            raise StoreError(f"cannot open the chain store {store.where}: {exc.orig}") from exc
+        except DatabaseError as exc:
+            runner.close_now()
+            raise StoreCorruptError("unreadable", f"{store.where}: {exc.orig}") from exc
         except BaseException:
             runner.close_now()
             raise
