@@ -330,3 +330,6 @@ async def test_unreachable_database_is_a_store_error(tmp_path: Path) -> None:
     (tmp_path / "dir.sqlite").mkdir()  # a directory where the database file should be
     with pytest.raises(StoreError, match="cannot open the chain store"):
         await ChainStore.open(f"sqlite:///{tmp_path / 'dir.sqlite'}")
+    # Nothing listens on port 1 of the loopback: connection refused.
+    with pytest.raises(StoreError, match="cannot open the chain store"):
+        await ChainStore.open("postgresql+psycopg://nobody:secret@127.0.0.1:1/none")
