@@ -333,16 +333,17 @@ async def test_fork_context_coins(chain: Blockchain, chains: Chains, bt: BlockTo
     await add_expect(chain, fork[11], ADDED)  # outweighs main 10, the lightest tip
     # A fork block spending a coin the fork already spent: double spend on its chain.
     tx = bt.spend_coins([reward_coin(fork[5])])
-    again = bt.make_chain(1, parent_chain=fork, seed=1, transactions={0: [tx]})[-1]
+    # (Parents that already have a child are used: their challenge surely has a proof.)
+    again = bt.make_chain(1, parent_chain=fork[:11], seed=1, transactions={0: [tx]})[-1]
     result = await chain.add_block(again)
     assert result.status is AddBlockStatus.INVALID and result.error is Err.DOUBLE_SPEND
     # A fork block spending a coin that exists only on main after the fork point.
     tx = bt.spend_coins([reward_coin(main[8])])
-    foreign = bt.make_chain(1, parent_chain=fork, seed=1, transactions={0: [tx]})[-1]
+    foreign = bt.make_chain(1, parent_chain=fork[:11], seed=1, transactions={0: [tx]})[-1]
     result = await chain.add_block(foreign)
     assert result.status is AddBlockStatus.INVALID and result.error is Err.UNKNOWN_COIN
     # The same spend on main is fine.
-    ok = bt.make_chain(1, parent_chain=main, transactions={0: [tx]})[-1]
+    ok = bt.make_chain(1, parent_chain=main[:12], transactions={0: [tx]})[-1]
     await add_expect(chain, ok, ADDED)
 
 
