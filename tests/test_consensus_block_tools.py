@@ -32,13 +32,21 @@ def test_fork_from_any_block(block_tools: BlockTools, chain_20: list[FullBlock])
 
 
 def test_best_proof_is_used(block_tools: BlockTools, chain_20: list[FullBlock]) -> None:
+    """Each block uses its parent's best proof, unless that one leads to a dead end (no plot
+    can answer the challenge it would make)."""
     for parent, block in zip(chain_20, chain_20[1:], strict=False):
+        difficulty = int(block.weight) - int(parent.weight)
         candidates = block_tools.proof_candidates(
             parent.challenge.get_hash(),  # type: ignore[union-attr]
-            int(block.weight) - int(parent.weight),
+            difficulty,
         )
         assert block.proof_of_time is not None
-        assert block.proof_of_time.number_of_iterations == candidates[0].iterations
+        rank = [c.iterations for c in candidates].index(block.proof_of_time.number_of_iterations)
+        prefix = chain_20[: block.height]
+        for better in range(rank):
+            skipped = block_tools.next_block(prefix, candidate=better)
+            child_challenge = skipped.challenge.get_hash()  # type: ignore[union-attr]
+            assert block_tools.proof_candidates(child_challenge, difficulty) == []
 
 
 def test_dead_ends_are_backed_out_of(plot_dir: Path) -> None:

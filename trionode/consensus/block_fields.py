@@ -9,7 +9,8 @@ checks against the same functions, so the two cannot drift apart.
 - ``weight = parent weight + difficulty``; ``total_iters = parent total_iters + iterations``
   (0 for the "parent" of genesis).
 - ``Challenge(prev_challenge_hash = the challenge this block answered, proof_of_space_hash =
-  pos.get_hash(), proof_of_time_output_hash = pot.output.get_hash(), height, total_weight =
+  pos.get_hash(), proof_of_time_output_hash = proofs.pot_output_hash(pot) (a hash of the
+  output's value, see there), height, total_weight =
   header weight, total_iters = header total_iters)``.
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from trionode.consensus.coins import filter_hash
 from trionode.consensus.constants import ConsensusConstants
+from trionode.consensus.proofs import pot_output_hash
 from trionode.protocols.chain_types import (
     Body,
     Challenge,
@@ -83,17 +85,22 @@ def make_header_data(
 
 
 def make_challenge(
+    constants: ConsensusConstants,
     *,
     answered_challenge: bytes32,
     pos: ProofOfSpace,
     pot: ProofOfTime,
     header_data: HeaderData,
 ) -> Challenge:
-    """The Challenge a finished block carries; its hash is what the next block answers."""
+    """The Challenge a finished block carries; its hash is what the next block answers.
+    ValueError if the proof of time's output is not a valid form."""
+    output_hash = pot_output_hash(constants, pot)
+    if output_hash is None:
+        raise ValueError("the proof of time's output is not a valid class group form")
     return Challenge(
         prev_challenge_hash=answered_challenge,
         proof_of_space_hash=pos.get_hash(),
-        proof_of_time_output_hash=pot.output.get_hash(),
+        proof_of_time_output_hash=output_hash,
         height=header_data.height,
         total_weight=header_data.weight,
         total_iters=header_data.total_iters,

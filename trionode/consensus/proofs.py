@@ -127,18 +127,71 @@ def prove_vdf(constants: ConsensusConstants, challenge_hash: bytes, iterations: 
     return bytes(result)
 
 
+#: chiavdf's compressed-form flags for the identity and generator forms, whose other bytes it
+#: does not read.
+_BQFC_IS_1 = 0x04
+_BQFC_IS_GEN = 0x08
+
+
+def canonical_form(disc: str, data: bytes) -> bool:
+    """Is ``data`` the one canonical 100-byte encoding of a class group form?
+
+    chiavdf's verifier accepts some non-canonical encodings (ignored padding bits; anything
+    after the identity/generator flag byte). Its strict decoder rejects the former; the latter
+    must be the flag byte followed by zeros.
+    """
+    if len(data) != FORM_SIZE:
+        return False
+    if data[0] & (_BQFC_IS_1 | _BQFC_IS_GEN):
+        return data[0] in (_BQFC_IS_1, _BQFC_IS_GEN) and not any(data[1:])
+    try:
+        chiavdf.bqfc_deserialize(disc, data, True)
+    except (RuntimeError, ValueError):
+        return False
+    return True
+
+
+def pot_output_hash(constants: ConsensusConstants, pot: ProofOfTime) -> bytes32 | None:
+    """The Challenge's proof_of_time_output_hash: sha256 of the VDF output's *value*, not of its
+    100 bytes, or None if the output is not a valid form.
+
+    chiavdf's compressed form encoding is malleable (some padding bits of the last byte, and
+    everything after the flag byte of the generator/identity encodings, are ignored), so two
+    byte strings can carry the same output. Hashing the decoded form (chiavdf
+    ``bqfc_deserialize(strict=True)`` gives the integers a and b as bytes) makes the challenge,
+    and so the next block's challenge, independent of the encoding (``verify_pot`` also
+    rejects non-canonical encodings: two lines of defence against a relayed re-encoding
+    forking a node away from the honest chain). Hashed as
+    ``sha256(uint32 len(a) || a || uint32 len(b) || b)``.
+    """
+    disc = discriminant(bytes(pot.challenge_hash), constants.DISCRIMINANT_SIZE_BITS)
+    try:
+        a, b = chiavdf.bqfc_deserialize(disc, bytes(pot.output.data), True)
+    except (RuntimeError, ValueError):
+        return None
+    a, b = bytes(a), bytes(b)
+    data = len(a).to_bytes(4, "big") + a + len(b).to_bytes(4, "big") + b
+    return bytes32(hashlib.sha256(data).digest())
+
+
 def verify_pot(constants: ConsensusConstants, pot: ProofOfTime) -> bool:
     """Does ``pot`` prove ``number_of_iterations`` of the VDF from the start form for its
     challenge at the network's discriminant size?
 
     Only plain Wesolowski proofs (witness_type 0, a 100-byte witness, what ``chiavdf.prove``
-    returns) are accepted: it bounds the work a hostile proof can ask of a verifier.
+    returns) are accepted: it bounds the work a hostile proof can ask of a verifier. Output and
+    witness must be canonical encodings (``canonical_form``), so a block's bytes cannot be
+    altered without rejection.
     """
     if pot.witness_type != 0 or len(pot.witness) != FORM_SIZE:
         return False
     if pot.number_of_iterations <= 0:
         return False
     disc = discriminant(bytes(pot.challenge_hash), constants.DISCRIMINANT_SIZE_BITS)
+    if not (
+        canonical_form(disc, bytes(pot.output.data)) and canonical_form(disc, bytes(pot.witness))
+    ):
+        return False
     try:
         ok = chiavdf.verify_n_wesolowski(
             disc,

@@ -39,6 +39,7 @@ from trionode.consensus.proofs import (
     check_pos_proof,
     expected_pos_challenge,
     plot_passes_filter,
+    pot_output_hash,
     required_iterations,
     verify_pot,
 )
@@ -258,7 +259,10 @@ def _check_finished(
         return Err.INVALID_POT_CHALLENGE
     if pot.number_of_iterations != iterations:
         return Err.INVALID_POT_ITERATIONS
+    if pot_output_hash(constants, pot) is None:
+        return Err.INVALID_POT
     expected = make_challenge(
+        constants,
         answered_challenge=answered,
         pos=block.proof_of_space,
         pot=pot,

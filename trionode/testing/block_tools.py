@@ -296,6 +296,7 @@ class BlockTools:
         iterations = total - (0 if parent is None else int(parent.header.data.total_iters))
         pot = self.prove_time(challenge_hash, iterations)
         challenge = make_challenge(
+            self.constants,
             answered_challenge=challenge_hash,
             pos=unfinished.proof_of_space,
             pot=pot,
@@ -420,6 +421,7 @@ class BlockTools:
         if pot is None or block.challenge is None:
             return rebuilt
         challenge = make_challenge(
+            self.constants,
             answered_challenge=block.challenge.prev_challenge_hash,
             pos=pos,
             pot=pot,
