@@ -65,8 +65,19 @@ def _load(path: Path) -> list[FullBlock]:
     return blocks
 
 
+def _still_valid(chain: Sequence[FullBlock]) -> list[FullBlock]:
+    """The longest prefix of a cached chain that the current rules accept (a cache made by an
+    older version of the rules is regenerated from where it stops being valid)."""
+    ctxs = contexts(chain)
+    for block, ctx in zip(chain, ctxs, strict=True):
+        if validate_block(DEVNET, block, ctx) is not None:
+            print(f"  cached block {block.height} is invalid under the current rules")
+            return list(chain[: block.height])
+    return list(chain)
+
+
 def make_blocks(bt: BlockTools, n: int, cache: Path) -> tuple[list[FullBlock], float]:
-    chain = _load(cache)[:n]
+    chain = _still_valid(_load(cache)[:n])
     if len(chain) == n:
         return chain, 0.0
 
