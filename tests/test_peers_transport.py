@@ -99,7 +99,7 @@ async def test_node_ids_known_on_both_sides(
         assert client.remote_node_id == a.node_id and client.outbound
         assert server.remote_node_id == b.node_id and not server.outbound
         assert server.remote_host == "127.0.0.1"
-        nursery.cancel_scope.cancel()
+    nursery.cancel_scope.cancel()
 
 
 async def test_messages_in_order_both_ways(

@@ -54,8 +54,10 @@ class MemoryPeerStream(PeerStream):
         remote_port: int,
         outbound: bool,
         max_message_size: int,
+        remote_answers_pings: bool = True,
     ) -> None:
         self._pipe = pipe
+        self._remote_answers_pings = remote_answers_pings
         self._send = send
         self._receive = receive
         self.remote_node_id = remote_node_id
@@ -90,6 +92,10 @@ class MemoryPeerStream(PeerStream):
 
     async def ping(self) -> None:
         if self._pipe.close_reason is not None:
+            raise self._closed_error()
+        if not self._remote_answers_pings:
+            # A frozen peer: the pong never comes; only a close ends the wait.
+            await self._pipe.closed_event.wait()
             raise self._closed_error()
         await trio.lowlevel.checkpoint()
 
@@ -152,8 +158,11 @@ class MemoryTransport(Transport):
         local_node_id: bytes32,
         host: str = "127.0.0.1",
         max_message_size: int = MAX_MESSAGE_SIZE,
+        answer_pings: bool = True,
     ) -> None:
         self.local_node_id = local_node_id
+        # False simulates a frozen peer whose websocket never answers a ping.
+        self.answer_pings = answer_pings
         self._network = network
         self._host = host
         self._max = max_message_size
@@ -212,6 +221,7 @@ class MemoryTransport(Transport):
             remote_port=port,
             outbound=True,
             max_message_size=self._max,
+            remote_answers_pings=listener.transport.answer_pings,
         )
         theirs = MemoryPeerStream(
             pipe,
@@ -222,6 +232,7 @@ class MemoryTransport(Transport):
             remote_port=self._listen_port,
             outbound=False,
             max_message_size=listener.transport._max,
+            remote_answers_pings=self.answer_pings,
         )
         incoming = _Incoming(theirs)
         try:

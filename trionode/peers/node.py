@@ -108,6 +108,8 @@ class PeerNode:
         self._names = itertools.count()
         self._supervisor: Supervisor | None = None
         self._stop = trio.Event()
+        # Set once run() has closed everything.
+        self.stopped = trio.Event()
         self._connection_changed = trio.Event()
         for api in apis:
             self.register_api(api)
@@ -160,10 +162,21 @@ class PeerNode:
                 )
                 task_status.started(self)
                 await self._stop.wait()
-                logger.info("stopping: closing %d connections", len(self.connections))
+                await self._close_all()
             finally:
                 with trio.CancelScope(shield=True):
                     await supervisor.shutdown()
+                self.stopped.set()
+
+    async def _close_all(self) -> None:
+        """Close every connection from here, while the transports' reader tasks still run,
+        so each peer gets a clean websocket close (code 1001) instead of a cancelled socket."""
+        logger.info("stopping: closing %d connections", len(self.connections))
+        for conn in list(self.connections.values()):
+            conn.close("node shutting down")
+        with trio.move_on_after(self.limits.close_timeout + 1.0):
+            while self.connections:
+                await self.wait_connection_change()
 
     def stop(self) -> None:
         """Ask ``run()`` to close every connection and the listener, then return."""
@@ -194,6 +207,12 @@ class PeerNode:
             if (node_type is None or c.node_type is node_type)
             and (outbound is None or c.outbound == outbound)
         ]
+
+    @property
+    def connection_event(self) -> trio.Event:
+        """An event set at the next connect or disconnect (a fresh one after each). Take it
+        before checking the state it guards, so no change slips in between."""
+        return self._connection_changed
 
     async def wait_connection_change(self) -> None:
         """Return at the next connect or disconnect (an event barrier for tests and loops)."""
@@ -249,6 +268,8 @@ class PeerNode:
 
     def _admit(self, host: str) -> bool:
         """Before TLS: refuse banned IPs and inbound connections above the limit."""
+        if self._stop.is_set():
+            return False
         if self.bans.is_banned(host):
             logger.info("refusing banned %s", host)
             return False
@@ -283,7 +304,8 @@ class PeerNode:
                 task_status.started(conn)
             try:
                 await conn.serve(self._lookup)
-                reason, code = conn.close_reason or "closed", CLOSE_NORMAL
+                reason = conn.close_reason or "closed"
+                code = CLOSE_GOING_AWAY if self._stop.is_set() else CLOSE_NORMAL
             except (
                 RemoteProtocolError,
                 TransportClosed,
@@ -292,10 +314,12 @@ class PeerNode:
             ) as exc:
                 reason, code = self._fault(conn, exc, during_handshake=False)
         finally:
-            if registered:
-                self._unregister(conn)
+            # Close before unregistering: stop() waits for the table to empty before it
+            # cancels connection tasks, and the close handshake needs the reader task alive.
             await stream.aclose(reason, code)
             logger.warning("disconnected %r: %s", conn, reason)
+            if registered:
+                self._unregister(conn)
 
     async def _handshake(self, conn: PeerConnection) -> None:
         if self._handshaking >= self.limits.max_concurrent_handshakes:

@@ -72,7 +72,12 @@ class PeerTestNet:
         return NodeIdentity.public(self._root / name, role)
 
     def transport(
-        self, name: str, *, source: str = "127.0.0.1", limits: PeerLimits | None = None
+        self,
+        name: str,
+        *,
+        source: str = "127.0.0.1",
+        limits: PeerLimits | None = None,
+        answer_pings: bool = True,
     ) -> Transport:
         identity = self.identity(name)
         if self._memory is not None:
@@ -81,7 +86,10 @@ class PeerTestNet:
                 local_node_id=identity.node_id,
                 host=source,
                 max_message_size=(limits or PeerLimits()).max_message_size,
+                answer_pings=answer_pings,
             )
+        if not answer_pings:
+            raise ValueError("only the memory transport can simulate a frozen peer")
         return make_websocket_transport(identity, limits, local_address=source)
 
     async def node(
@@ -111,33 +119,39 @@ class PeerTestNet:
 
     @asynccontextmanager
     async def raw(
-        self, name: str, target: PeerNode, *, source: str = "127.0.0.2"
+        self, name: str, target: PeerNode, *, source: str = "127.0.0.2", answer_pings: bool = True
     ) -> AsyncIterator[PeerStream]:
         """A bare stream from a fresh identity at ``source`` to ``target``: no handshake,
         no limits, nothing checked. For playing the hostile peer."""
         assert target.port is not None
-        async with self.transport(name, source=source).connect(
-            target.config.host, target.port
-        ) as stream:
+        transport = self.transport(name, source=source, answer_pings=answer_pings)
+        async with transport.connect(target.config.host, target.port) as stream:
             yield stream
 
     async def wait_for(self, condition: Callable[[], bool], nodes: Iterable[PeerNode] = ()) -> None:
         """Return once ``condition()`` holds, re-checking at each connect/disconnect of
         ``nodes`` (all nodes if empty). The caller bounds the wait with trio.fail_after."""
         watched = list(nodes) or list(self.nodes.values())
-        while not condition():
+        while True:
+            # Take the events before checking, so a change between the two is not missed.
+            events = [node.connection_event for node in watched]
+            if condition():
+                return
             async with trio.open_nursery() as nursery:
 
-                async def wake(node: PeerNode, scope: trio.CancelScope) -> None:
-                    await node.wait_connection_change()
+                async def wake(event: trio.Event, scope: trio.CancelScope) -> None:
+                    await event.wait()
                     scope.cancel()
 
-                for node in watched:
-                    nursery.start_soon(wake, node, nursery.cancel_scope)
+                for event in events:
+                    nursery.start_soon(wake, event, nursery.cancel_scope)
 
-    def stop_all(self) -> None:
+    async def stop_all(self) -> None:
+        """Stop every node cleanly and wait until each has closed its connections."""
         for node in self.nodes.values():
             node.stop()
+        for node in self.nodes.values():
+            await node.stopped.wait()
 
 
 async def send_payload(stream: PeerStream, payload: Streamable, msg_id: int | None = None) -> None:

@@ -1,0 +1,379 @@
+"""Real nodes on 127.0.0.1 port 0: the handshake, and each kind of misbehaviour ends only the
+offending connection while the node goes on serving others.
+
+Offenders connect from 127.0.0.2 (bans are by IP and loopback is not exempt), good peers from
+127.0.0.1. Every wait is bounded by trio.fail_after.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+import trio
+
+from trionode.peers.connection import PeerConnection
+from trionode.peers.errors import (
+    ConnectionClosedError,
+    DialError,
+    HandshakeError,
+    PeerErrorReply,
+    RequestRefused,
+    RequestTimeout,
+    TransportClosed,
+)
+from trionode.peers.limits import PeerLimits
+from trionode.peers.node import PeerNode
+from trionode.peers.testing import PeerTestNet, handshake_bytes, send_payload
+from trionode.peers.transport import PeerStream
+from trionode.protocols import ProtocolMessageTypes as T
+from trionode.protocols import decode_message, make_message
+from trionode.protocols.peer_protocol import (
+    PeerInfo,
+    Peers,
+    RequestBlock,
+    RequestPeers,
+    RequestTransaction,
+)
+from trionode.protocols.shared_protocol import ErrorCode, HandshakeAck, NodeType
+from trionode.wire import Message, bytes32, uint16
+
+OFFENDER = "127.0.0.2"
+SOME_PEER = PeerInfo("127.0.0.9", uint16(8444))
+
+
+class TestAPI:
+    """Handlers for the tests: one that answers, one that crashes, one that refuses."""
+
+    async def request_peers(self, request: RequestPeers, peer: PeerConnection) -> Peers:
+        return Peers([SOME_PEER])
+
+    async def request_block(self, request: RequestBlock, peer: PeerConnection) -> None:
+        raise RuntimeError("bug in the block handler")
+
+    async def request_transaction(self, request: RequestTransaction, peer: PeerConnection) -> None:
+        raise RequestRefused(ErrorCode.NOT_FOUND, "no such transaction")
+
+
+@pytest.fixture
+async def net(nursery: trio.Nursery, tmp_path: Path) -> PeerTestNet:
+    return PeerTestNet(nursery, tmp_path)
+
+
+async def assert_still_serves(net: PeerTestNet, node: PeerNode, name: str = "good") -> None:
+    """A well-behaved peer from 127.0.0.1 can still connect and get answers."""
+    good = net.nodes.get(name) or await net.node(name)
+    with trio.fail_after(10):
+        conn = await good.connect("127.0.0.1", node.port or 0)
+        reply = await conn.request(RequestPeers())
+    assert reply == Peers([SOME_PEER])
+
+
+async def handshake_raw(stream: PeerStream) -> None:
+    """Play a correct handshake on a raw stream."""
+    with trio.fail_after(5):
+        theirs = Message.from_bytes(await stream.receive())
+        assert theirs.type == T.handshake
+        await stream.send(handshake_bytes())
+        ack = Message.from_bytes(await stream.receive())
+        assert ack.type == T.handshake_ack
+        await send_payload(stream, HandshakeAck())
+
+
+async def receive_until_closed(stream: PeerStream) -> TransportClosed:
+    with trio.fail_after(5), pytest.raises(TransportClosed) as info:
+        while True:
+            await stream.receive()
+    return info.value
+
+
+async def test_two_nodes_handshake(net: PeerTestNet) -> None:
+    alice = await net.node("alice", TestAPI())
+    bob = await net.node("bob", TestAPI(), node_type=NodeType.FARMER)
+    with trio.fail_after(10):
+        conn = await bob.connect("127.0.0.1", alice.port or 0)
+        await net.wait_for(lambda: len(alice.connections) == 1)
+    assert conn.node_id == alice.node_id and conn.node_type is NodeType.FULL_NODE
+    assert conn.peer_info == PeerInfo("127.0.0.1", uint16(alice.port or 0))
+    (back,) = alice.connections.values()
+    assert back.node_id == bob.node_id and back.node_type is NodeType.FARMER and not back.outbound
+    assert await conn.request(RequestPeers()) == Peers([SOME_PEER])
+    await net.stop_all()
+
+
+async def test_wrong_network_id(net: PeerTestNet) -> None:
+    alice = await net.node("alice", TestAPI())
+    other = bytes32(hashlib.sha256(b"another network").digest())
+    mallory = await net.node("mallory", network_id=other, source=OFFENDER)
+    with trio.fail_after(10), pytest.raises((HandshakeError, TransportClosed)):
+        await mallory.connect("127.0.0.1", alice.port or 0)
+    assert not alice.connections and alice.bans.is_banned(OFFENDER)
+    await assert_still_serves(net, alice)
+    await net.stop_all()
+
+
+async def test_bad_protocol_version(net: PeerTestNet) -> None:
+    alice = await net.node("alice", TestAPI())
+    async with net.raw("mallory", alice) as stream:
+        with trio.fail_after(5):
+            await stream.receive()  # alice's Handshake
+            await stream.send(handshake_bytes(protocol_version="2.0"))
+        closed = await receive_until_closed(stream)
+    assert "protocol version" in closed.reason and closed.code == 1008
+    assert not alice.connections
+    await assert_still_serves(net, alice)
+    await net.stop_all()
+
+
+async def test_message_before_handshake(net: PeerTestNet) -> None:
+    alice = await net.node("alice", TestAPI())
+    async with net.raw("mallory", alice) as stream:
+        await send_payload(stream, RequestPeers(), msg_id=1)
+        closed = await receive_until_closed(stream)
+    assert "before the handshake" in closed.reason
+    assert alice.bans.is_banned(OFFENDER)
+    await assert_still_serves(net, alice)
+    await net.stop_all()
+
+
+@pytest.mark.parametrize("after_handshake", [False, True])
+async def test_garbage_bytes(net: PeerTestNet, after_handshake: bool) -> None:
+    alice = await net.node("alice", TestAPI())
+    async with net.raw("mallory", alice) as stream:
+        if after_handshake:
+            await handshake_raw(stream)
+            await net.wait_for(lambda: len(alice.connections) == 1)
+        await stream.send(b"\x35\x01\xff\xff\xff\xff garbage")
+        await receive_until_closed(stream)
+    assert alice.bans.is_banned(OFFENDER)
+    await assert_still_serves(net, alice)
+    await net.stop_all()
+
+
+async def test_garbage_instead_of_tls(net: PeerTestNet) -> None:
+    alice = await net.node("alice", TestAPI())
+    with trio.fail_after(5):
+        sock = await trio.open_tcp_stream("127.0.0.1", alice.port or 0, local_address=OFFENDER)
+        async with sock:
+            try:
+                await sock.send_all(b"GET / HTTP/1.0\r\n\r\n" + bytes(range(256)))
+                while await sock.receive_some(4096):
+                    pass
+            except trio.BrokenResourceError:
+                pass  # reset by the node: closed all the same
+    await assert_still_serves(net, alice)
+    await net.stop_all()
+
+
+async def test_oversized_for_its_type(net: PeerTestNet) -> None:
+    alice = await net.node("alice", TestAPI())
+    async with net.raw("mallory", alice) as stream:
+        await handshake_raw(stream)
+        # request_peers is capped at 64 bytes; the envelope is checked before decoding.
+        await stream.send(bytes(Message(uint8_(T.request_peers), uint16(1), b"\x00" * 200)))
+        closed = await receive_until_closed(stream)
+    assert "exceeds its cap" in closed.reason
+    assert alice.bans.is_banned(OFFENDER)
+    await assert_still_serves(net, alice)
+    await net.stop_all()
+
+
+async def test_oversized_for_the_transport(net: PeerTestNet) -> None:
+    limits = PeerLimits(max_message_size=256 * 1024)
+    alice = await net.node("alice", TestAPI(), limits=limits)
+    async with net.raw("mallory", alice) as stream:
+        await handshake_raw(stream)
+        await stream.send(bytes(make_message(Peers([SOME_PEER] * 20_000))))
+        closed = await receive_until_closed(stream)
+    assert closed.code == 1009
+    await assert_still_serves(net, alice)
+    await net.stop_all()
+
+
+async def test_reply_with_unknown_id(net: PeerTestNet) -> None:
+    alice = await net.node("alice", TestAPI())
+    async with net.raw("mallory", alice) as stream:
+        await handshake_raw(stream)
+        await send_payload(stream, Peers([SOME_PEER]), msg_id=4242)
+        closed = await receive_until_closed(stream)
+    assert "answers no open request" in closed.reason
+    assert alice.bans.is_banned(OFFENDER)
+    await assert_still_serves(net, alice)
+    await net.stop_all()
+
+
+async def test_handler_that_raises(net: PeerTestNet) -> None:
+    alice = await net.node("alice", TestAPI())
+    bob = await net.node("bob", source=OFFENDER)
+    with trio.fail_after(10):
+        conn = await bob.connect("127.0.0.1", alice.port or 0)
+        with pytest.raises(ConnectionClosedError):
+            await conn.request(RequestBlock(bytes32(bytes(32))))
+        await net.wait_for(lambda: not alice.connections)
+    # Our own bug is not the peer's fault: no ban.
+    assert not alice.bans.is_banned(OFFENDER)
+    await assert_still_serves(net, alice)
+    await net.stop_all()
+
+
+async def test_refused_request_gets_error_and_connection_stays(net: PeerTestNet) -> None:
+    alice = await net.node("alice", TestAPI())
+    bob = await net.node("bob")
+    with trio.fail_after(10):
+        conn = await bob.connect("127.0.0.1", alice.port or 0)
+        with pytest.raises(PeerErrorReply) as info:
+            await conn.request(RequestTransaction(bytes32(bytes(32))))
+        assert info.value.code == ErrorCode.NOT_FOUND
+        # A type nobody handles: NOT_SUPPORTED, connection stays too.
+        with pytest.raises(PeerErrorReply) as info:
+            await conn.request(RequestBlock.__new__(RequestBlock) if False else _header_hashes())
+        assert info.value.code == ErrorCode.NOT_SUPPORTED
+        assert await conn.request(RequestPeers()) == Peers([SOME_PEER])
+    await net.stop_all()
+
+
+def _header_hashes() -> object:
+    from trionode.protocols.peer_protocol import RequestAllHeaderHashes
+
+    return RequestAllHeaderHashes(bytes32(bytes(32)))
+
+
+async def test_late_reply_after_timeout_is_not_a_violation(net: PeerTestNet) -> None:
+    alice = await net.node("alice")
+    async with net.raw("mallory", alice, source="127.0.0.1") as stream:
+        await handshake_raw(stream)
+        with trio.fail_after(5):
+            await net.wait_for(lambda: len(alice.connections) == 1)
+        (conn,) = alice.connections.values()
+        with trio.fail_after(5):
+            with pytest.raises(RequestTimeout):
+                await conn.request(RequestPeers(), reply_within=0.05)
+            request = Message.from_bytes(await stream.receive())
+            assert request.type == T.request_peers
+            await send_payload(stream, Peers([]), msg_id=request.id)
+            # The connection is still fine: a second request gets its answer.
+            async with trio.open_nursery() as nursery:
+                replies: list[object] = []
+
+                async def ask() -> None:
+                    replies.append(await conn.request(RequestPeers()))
+
+                nursery.start_soon(ask)
+                second = Message.from_bytes(await stream.receive())
+                await send_payload(stream, Peers([SOME_PEER]), msg_id=second.id)
+            assert replies == [Peers([SOME_PEER])]
+    await net.stop_all()
+
+
+async def test_duplicate_node_id_closed(net: PeerTestNet) -> None:
+    alice = await net.node("alice", TestAPI())
+    async with net.raw("twin", alice, source="127.0.0.1") as first:
+        await handshake_raw(first)
+        await net.wait_for(lambda: len(alice.connections) == 1)
+        async with net.raw("twin", alice, source="127.0.0.1") as second:
+            await second.send(handshake_bytes())
+            await send_payload(second, HandshakeAck())
+            closed = await receive_until_closed(second)  # sees Handshake, ack, then the close
+        assert "already connected" in closed.reason
+        assert len(alice.connections) == 1
+    assert not alice.bans.is_banned("127.0.0.1")
+    await net.stop_all()
+
+
+async def test_self_connection_refused(net: PeerTestNet) -> None:
+    alice = await net.node("alice", TestAPI())
+    with trio.fail_after(10), pytest.raises((HandshakeError, TransportClosed)):
+        await alice.connect("127.0.0.1", alice.port or 0)
+    assert not alice.connections
+    assert not alice.bans.is_banned("127.0.0.1")
+    await net.stop_all()
+
+
+async def test_ban_is_checked_before_tls(net: PeerTestNet) -> None:
+    alice = await net.node("alice", TestAPI())
+    alice.bans.ban(OFFENDER, 600, "test")
+    with trio.fail_after(5), pytest.raises(DialError):
+        async with net.raw("mallory", alice):
+            pass  # pragma: no cover
+    # Raw TCP: the node closes before reading anything (no TLS ServerHello comes back).
+    with trio.fail_after(5):
+        sock = await trio.open_tcp_stream("127.0.0.1", alice.port or 0, local_address=OFFENDER)
+        async with sock:
+            try:
+                assert await sock.receive_some(1024) == b""
+            except trio.BrokenResourceError:
+                pass
+    await assert_still_serves(net, alice)
+    await net.stop_all()
+
+
+async def test_stop_closes_connections(net: PeerTestNet) -> None:
+    alice = await net.node("alice", TestAPI())
+    async with net.raw("peer", alice, source="127.0.0.1") as stream:
+        await handshake_raw(stream)
+        await net.wait_for(lambda: len(alice.connections) == 1)
+        alice.stop()
+        closed = await receive_until_closed(stream)
+    assert closed.code == 1001
+
+
+def uint8_(value: int) -> int:
+    from trionode.wire import uint8
+
+    return uint8(value)
+
+
+_ = decode_message
+
+
+async def test_handshake_deadline(
+    nursery: trio.Nursery, tmp_path: Path, autojump_clock: object
+) -> None:
+    net = PeerTestNet(nursery, tmp_path, memory=True)
+    alice = await net.node("alice")
+    async with net.raw("sleepy", alice) as stream:
+        start = trio.current_time()
+        await stream.receive()  # alice's Handshake; we never answer
+        closed = await receive_until_closed_after(stream, 60)
+        assert "deadline" in closed.reason
+        assert trio.current_time() - start == pytest.approx(alice.limits.handshake_timeout, abs=0.5)
+    await net.stop_all()
+
+
+async def test_silent_peer_disconnected_after_idle_timeout(
+    nursery: trio.Nursery, tmp_path: Path, autojump_clock: object
+) -> None:
+    net = PeerTestNet(nursery, tmp_path, memory=True)
+    alice = await net.node("alice")
+    async with net.raw("frozen", alice, answer_pings=False) as frozen:
+        await handshake_raw(frozen)
+        start = trio.current_time()
+        closed = await receive_until_closed_after(frozen, 600)
+        assert "silent" in closed.reason
+        elapsed = trio.current_time() - start
+        assert (
+            alice.limits.idle_timeout
+            <= elapsed
+            <= alice.limits.idle_timeout + alice.limits.ping_interval
+        )
+    await net.stop_all()
+
+
+async def test_quiet_peer_answering_pings_stays(
+    nursery: trio.Nursery, tmp_path: Path, autojump_clock: object
+) -> None:
+    net = PeerTestNet(nursery, tmp_path, memory=True)
+    alice = await net.node("alice")
+    async with net.raw("quiet", alice) as quiet:
+        await handshake_raw(quiet)
+        await trio.sleep(10 * alice.limits.idle_timeout)  # virtual time
+        assert len(alice.connections) == 1
+    await net.stop_all()
+
+
+async def receive_until_closed_after(stream: PeerStream, seconds: float) -> TransportClosed:
+    with trio.fail_after(seconds), pytest.raises(TransportClosed) as info:
+        while True:
+            await stream.receive()
+    return info.value
