@@ -1,0 +1,153 @@
+"""Peer store, peer manager and introducer: full nodes find each other from one introducer."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import trio
+
+from trionode.peers.full_node import FullNodePeers
+from trionode.peers.introducer import Introducer
+from trionode.peers.manager import PeerManagerConfig, address_group
+from trionode.peers.node import PeerNode, PeerNodeConfig
+from trionode.peers.testing import TEST_NETWORK_ID, PeerTestNet
+from trionode.protocols.introducer_protocol import RequestPeersIntroducer
+from trionode.protocols.peer_protocol import RequestPeers
+from trionode.protocols.shared_protocol import NodeType
+from trionode.storage.peer_store import PeerStore
+
+
+@pytest.fixture
+async def stores(tmp_path: Path) -> AsyncIterator[list[PeerStore]]:
+    opened: list[PeerStore] = []
+    yield opened
+    for store in opened:
+        store.close()
+
+
+async def test_peer_store_orders_and_samples(tmp_path: Path, stores: list[PeerStore]) -> None:
+    store = PeerStore.open(tmp_path / "peers.sqlite")
+    stores.append(store)
+    now = time.time()
+    await store.add_seen([("10.0.0.1", 8444), ("10.0.0.2", 8444), ("10.0.0.3", 8444)], now)
+    await store.add_seen([("10.0.0.1", 8444), ("10.0.0.9", 0)], now + 1)  # port 0 ignored
+    await store.mark_success("10.0.0.2", 8444, now + 2)
+    await store.mark_failure("10.0.0.3", 8444)
+    await store.mark_failure("10.0.0.3", 8444)
+    order = [(r.host, r.failures) for r in await store.candidates()]
+    assert order == [("10.0.0.2", 0), ("10.0.0.1", 0), ("10.0.0.3", 2)]
+    assert len(await store.recent_sample(now + 0.5, 10)) == 2  # .1 seen again, .2 succeeded
+    assert len(await store.recent_sample(0, 2)) == 2
+    rec = await store.get("10.0.0.1", 8444)
+    assert rec is not None and rec.last_seen == pytest.approx(now + 1)
+    # It is a file: a second store sees the same rows.
+    again = PeerStore.open(tmp_path / "peers.sqlite")
+    stores.append(again)
+    assert len(await again.candidates()) == 3
+
+
+def test_address_groups() -> None:
+    assert address_group("10.1.2.3") == address_group("10.1.200.9") != address_group("10.2.0.1")
+    assert address_group("2001:db8::1") == address_group("2001:db8:0:1::2")
+
+
+async def start_full_node(
+    net: PeerTestNet, name: str, store: PeerStore, manager: PeerManagerConfig, nursery: trio.Nursery
+) -> FullNodePeers:
+    peers = FullNodePeers(
+        PeerNodeConfig(TEST_NETWORK_ID, NodeType.FULL_NODE),
+        net.transport(name),
+        store,
+        manager,
+    )
+    await nursery.start(peers.run)
+    net.nodes[name] = peers.node
+    return peers
+
+
+async def test_three_full_nodes_discover_each_other_from_one_introducer(
+    nursery: trio.Nursery, tmp_path: Path, stores: list[PeerStore]
+) -> None:
+    net = PeerTestNet(nursery, tmp_path)
+    intro_node = PeerNode(
+        PeerNodeConfig(TEST_NETWORK_ID, NodeType.INTRODUCER), net.transport("introducer")
+    )
+    introducer = Introducer(intro_node)
+    await nursery.start(introducer.serve)
+    net.nodes["introducer"] = intro_node
+    manager = PeerManagerConfig(
+        target_outbound=4,
+        interval=0.2,
+        introducer=("127.0.0.1", intro_node.port or 0),
+        introducer_interval=0.2,
+        backoff_initial=0.1,
+    )
+    nodes: list[FullNodePeers] = []
+    for name in ("alice", "bob", "carol"):
+        store = PeerStore.open(tmp_path / name / "peers.sqlite")
+        stores.append(store)
+        nodes.append(await start_full_node(net, name, store, manager, nursery))
+
+    def everyone_connected() -> bool:
+        for fn in nodes:
+            ids = {c.node_id for c in fn.node.get_connections(NodeType.FULL_NODE)}
+            if ids != {other.node.node_id for other in nodes if other is not fn}:
+                return False
+        return True
+
+    with trio.fail_after(30):
+        await net.wait_for(everyone_connected)
+    # Each learnt the others' server addresses; the full nodes serve RequestPeers.
+    conn = nodes[0].node.get_connections(NodeType.FULL_NODE)[0]
+    reply = await conn.request(RequestPeers())
+    assert {int(p.port) for p in reply.peer_list} >= {nodes[0].node.port}
+    # The introducer knows all three and never hands a node its own address.
+    intro_conn = await nodes[0].node.connect("127.0.0.1", intro_node.port or 0)
+    answer = await intro_conn.request(RequestPeersIntroducer())
+    ports = {int(p.port) for p in answer.peer_list}
+    assert ports == {nodes[1].node.port, nodes[2].node.port}
+    await net.stop_all()
+
+
+async def test_introducer_not_asked_when_store_has_good_peers(
+    nursery: trio.Nursery, tmp_path: Path, stores: list[PeerStore]
+) -> None:
+    net = PeerTestNet(nursery, tmp_path)
+    intro_node = PeerNode(
+        PeerNodeConfig(TEST_NETWORK_ID, NodeType.INTRODUCER), net.transport("introducer")
+    )
+    asked: list[object] = []
+
+    class CountingIntroducer(Introducer):
+        async def request_peers_introducer(self, request, peer):  # type: ignore[no-untyped-def]
+            asked.append(peer)
+            return await super().request_peers_introducer(request, peer)
+
+    await nursery.start(CountingIntroducer(intro_node).serve)
+    net.nodes["introducer"] = intro_node
+    alice_store = PeerStore.open(tmp_path / "alice.sqlite")
+    bob_store = PeerStore.open(tmp_path / "bob.sqlite")
+    stores += [alice_store, bob_store]
+    alice = await start_full_node(
+        net, "alice", alice_store, PeerManagerConfig(interval=0.2), nursery
+    )
+    bob = await start_full_node(
+        net,
+        "bob",
+        bob_store,
+        PeerManagerConfig(
+            interval=0.2,
+            bootstrap=(("127.0.0.1", alice.node.port or 0),),
+            introducer=("127.0.0.1", intro_node.port or 0),
+        ),
+        nursery,
+    )
+    with trio.fail_after(10):
+        await net.wait_for(lambda: len(bob.node.get_connections(NodeType.FULL_NODE)) == 1)
+    assert asked == []
+    rec = await bob_store.get("127.0.0.1", alice.node.port or 0)
+    assert rec is not None and rec.last_success > 0 and rec.failures == 0
+    await net.stop_all()

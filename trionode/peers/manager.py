@@ -1,0 +1,213 @@
+"""The peer manager: keeps a target number of outbound full-node connections.
+
+Each round it takes candidates from the peer store (peers that worked most recently first, then
+fewest failures), skips addresses we are connected to, dialling, backing off, banned, or our own;
+spreads the picks across address groups (IPv4 /16, IPv6 /32) so one network cannot surround us;
+and dials the deficit concurrently. A failed dial backs that address off exponentially. A new
+outbound full node is asked for its peers (RequestPeers). The introducer is asked only when the
+store has no dialable peers. The round repeats every ``interval`` seconds or at the next
+disconnect, whichever comes first.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import trio
+
+from trionode.peers.bans import is_loopback
+from trionode.peers.connection import PeerConnection
+from trionode.peers.errors import DialError, PeerRequestError, RemoteProtocolError, TransportClosed
+from trionode.peers.node import PeerNode
+from trionode.protocols.introducer_protocol import RequestPeersIntroducer
+from trionode.protocols.peer_protocol import RequestPeers
+from trionode.protocols.shared_protocol import NodeType
+from trionode.storage.peer_store import PeerRecord, PeerStore
+
+__all__ = ["PeerManager", "PeerManagerConfig", "address_group"]
+
+logger = logging.getLogger(__name__)
+
+DIAL_ERRORS = (DialError, RemoteProtocolError, TransportClosed, trio.TooSlowError, OSError)
+
+
+def address_group(host: str) -> str:
+    """The network a host belongs to, for spreading outbound connections (IPv4 /16, IPv6 /32)."""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return f"name:{host}"
+    if isinstance(ip, ipaddress.IPv4Address):
+        return str(ipaddress.ip_network(f"{ip}/16", strict=False))
+    return str(ipaddress.ip_network(f"{ip}/32", strict=False))
+
+
+@dataclass(frozen=True)
+class PeerManagerConfig:
+    target_outbound: int = 8
+    interval: float = 10.0
+    backoff_initial: float = 1.0
+    backoff_max: float = 300.0
+    # How often the introducer may be asked, at most.
+    introducer_interval: float = 30.0
+    introducer: tuple[str, int] | None = None
+    bootstrap: tuple[tuple[str, int], ...] = ()
+
+
+class PeerManager:
+    """Dials and redials for one full node. ``await nursery.start(manager.run)``, or
+    ``node.start_service("peer-manager", manager.run)``."""
+
+    def __init__(
+        self,
+        node: PeerNode,
+        store: PeerStore,
+        config: PeerManagerConfig,
+        *,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.node = node
+        self.store = store
+        self.config = config
+        self._now = wall_clock
+        self._dialing: set[tuple[str, int]] = set()
+        # address -> (trio time before which we do not redial, consecutive failures)
+        self._backoff: dict[tuple[str, int], tuple[float, int]] = {}
+        self._next_introducer = 0.0
+        self._wake = trio.Event()
+        self._remember_soon: list[tuple[str, int]] = []
+        node.on_connect.append(self._on_connect)
+        node.on_disconnect.append(self._on_disconnect)
+
+    # -- hooks (sync, from the node) -------------------------------------------------------
+
+    def _on_connect(self, conn: PeerConnection) -> None:
+        if conn.node_type is NodeType.FULL_NODE and not conn.outbound:
+            info = conn.peer_info
+            if info is not None and info.port:
+                self._remember_soon.append((info.host, int(info.port)))
+                self._wake.set()
+
+    def _on_disconnect(self, conn: PeerConnection) -> None:
+        self._wake.set()
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    async def run(
+        self, *, task_status: trio.TaskStatus[PeerManager] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        if self.config.bootstrap:
+            await self.store.add_seen(self.config.bootstrap, self._now())
+        task_status.started(self)
+        async with trio.open_nursery() as nursery:
+            while True:
+                self._wake = trio.Event()
+                if self._remember_soon:
+                    seen, self._remember_soon = self._remember_soon, []
+                    await self.store.add_seen(seen, self._now())
+                await self._round(nursery)
+                with trio.move_on_after(self.config.interval):
+                    await self._wake.wait()
+
+    def _connected_addresses(self) -> set[tuple[str, int]]:
+        out: set[tuple[str, int]] = set()
+        for conn in self.node.connections.values():
+            out.add((conn.host, conn.port))
+            if conn.peer_info is not None:
+                out.add((conn.host, int(conn.peer_info.port)))
+        return out
+
+    def _is_self(self, host: str, port: int) -> bool:
+        return port == self.node.port and (host == self.node.config.host or is_loopback(host))
+
+    def outbound_full_nodes(self) -> int:
+        return len(self.node.get_connections(NodeType.FULL_NODE, outbound=True))
+
+    async def _round(self, nursery: trio.Nursery) -> None:
+        deficit = self.config.target_outbound - self.outbound_full_nodes() - len(self._dialing)
+        if deficit <= 0:
+            return
+        now = trio.current_time()
+        skip = self._connected_addresses() | self._dialing
+        usable: list[PeerRecord] = []
+        for rec in await self.store.candidates():
+            addr = (rec.host, rec.port)
+            if addr in skip or self._is_self(*addr) or self.node.bans.is_banned(rec.host):
+                continue
+            if self._backoff.get(addr, (0.0, 0))[0] > now:
+                continue
+            usable.append(rec)
+        if not usable:
+            if self.config.introducer is not None and now >= self._next_introducer:
+                self._next_introducer = now + self.config.introducer_interval
+                nursery.start_soon(self._ask_introducer, *self.config.introducer)
+            return
+        for rec in self._spread(usable, deficit):
+            self._dialing.add((rec.host, rec.port))
+            nursery.start_soon(self._dial, rec.host, rec.port)
+
+    def _spread(self, usable: list[PeerRecord], count: int) -> list[PeerRecord]:
+        """Pick ``count`` records, best first, at most one per address group until every group
+        already used has one (then allow repeats)."""
+        used = {address_group(c.host) for c in self.node.get_connections(outbound=True)}
+        picked: list[PeerRecord] = []
+        rest: list[PeerRecord] = []
+        for rec in usable:
+            group = address_group(rec.host)
+            if group in used:
+                rest.append(rec)
+            else:
+                used.add(group)
+                picked.append(rec)
+        return (picked + rest)[:count]
+
+    async def _dial(self, host: str, port: int) -> None:
+        addr = (host, port)
+        try:
+            await self.store.mark_attempt(host, port, self._now())
+            try:
+                conn = await self.node.connect(host, port)
+            except DIAL_ERRORS as exc:
+                _, failures = self._backoff.get(addr, (0.0, 0))
+                delay = min(self.config.backoff_initial * 2**failures, self.config.backoff_max)
+                self._backoff[addr] = (trio.current_time() + delay, failures + 1)
+                await self.store.mark_failure(host, port)
+                logger.info("dial %s:%d failed (%s); next try in %.0f s", host, port, exc, delay)
+                return
+            self._backoff.pop(addr, None)
+            await self.store.mark_success(host, port, self._now())
+            if conn.node_type is NodeType.FULL_NODE:
+                await self._exchange_peers(conn)
+        finally:
+            self._dialing.discard(addr)
+            self._wake.set()
+
+    async def _exchange_peers(self, conn: PeerConnection) -> None:
+        try:
+            reply = await conn.request(RequestPeers())
+        except PeerRequestError as exc:
+            logger.info("%r did not share peers: %s", conn, exc)
+            return
+        await self.store.add_seen(((p.host, int(p.port)) for p in reply.peer_list), self._now())
+
+    async def _ask_introducer(self, host: str, port: int) -> None:
+        """Connect to the introducer, take its peer list, hang up."""
+        try:
+            conn = await self.node.connect(host, port)
+        except DIAL_ERRORS as exc:
+            logger.warning("introducer %s:%d unreachable: %s", host, port, exc)
+            return
+        try:
+            reply = await conn.request(RequestPeersIntroducer())
+            peers = [(p.host, int(p.port)) for p in reply.peer_list]
+            logger.info("introducer %s:%d gave %d peers", host, port, len(peers))
+            await self.store.add_seen(peers, self._now())
+        except PeerRequestError as exc:
+            logger.warning("introducer %s:%d did not answer: %s", host, port, exc)
+        finally:
+            conn.close("got peers from the introducer")
+            self._wake.set()
