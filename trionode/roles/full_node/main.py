@@ -1,0 +1,100 @@
+"""Start-up of a full node: the chain store, the blockchain, the peer layer and its services."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from pathlib import Path
+
+import attrs
+import trio
+
+from trionode import runfiles
+from trionode.blockchain.blockchain import Blockchain
+from trionode.consensus import get_constants
+from trionode.peers.identity import NodeIdentity, make_websocket_transport
+from trionode.peers.node import PeerNode, PeerNodeConfig
+from trionode.protocols.shared_protocol import NodeType
+from trionode.roles.full_node.api import FullNodeAPI
+from trionode.roles.full_node.node import FullNode
+from trionode.roles.greeter import greet_new_connections
+from trionode.roles.runtime import write_ready
+from trionode.roles.upstream import keep_connected
+from trionode.storage.chain_store import ChainStore
+from trionode.storage.engine import default_db_url
+
+logger = logging.getLogger(__name__)
+
+STATUS_INTERVAL = 2.0
+
+
+@attrs.frozen
+class FullNodeConfig:
+    root: Path
+    network: str
+    port: int = 8444
+    host: str = "127.0.0.1"
+    peers: tuple[tuple[str, int], ...] = ()
+    introducer: tuple[str, int] | None = None
+    db_url: str | None = None
+    validation_workers: int = 2
+
+
+class FullNodeService:
+    """Owns the store for its whole life: opened in ``run``, closed when ``run`` ends."""
+
+    def __init__(self, config: FullNodeConfig) -> None:
+        self.config = config
+        self.constants = get_constants(config.network)
+        self.full_node: FullNode | None = None
+        self.node: PeerNode | None = None
+
+    async def run(
+        self, *, task_status: trio.TaskStatus[FullNodeService] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        cfg = self.config
+        runfiles.clear(cfg.root, "full_node")
+        url = cfg.db_url or default_db_url(cfg.root, self.constants.network_name)
+        store = await ChainStore.open(url)
+        try:
+            blockchain = await Blockchain.create(
+                store, self.constants, validation_workers=cfg.validation_workers
+            )
+            full_node = FullNode(self.constants, blockchain, cfg.root)
+            node = PeerNode(
+                PeerNodeConfig(
+                    network_id=self.constants.genesis_challenge,
+                    node_type=NodeType.FULL_NODE,
+                    host=cfg.host,
+                    port=cfg.port,
+                ),
+                make_websocket_transport(NodeIdentity.public(cfg.root, "full_node")),
+                FullNodeAPI(full_node),
+            )
+            full_node.node = node
+            self.full_node, self.node = full_node, node
+            async with trio.open_nursery() as nursery:
+                await nursery.start(node.run)
+                await node.start_service("greeter", greet_new_connections, node, full_node.greet)
+                await node.start_service("status", self._status_loop)
+                for i, (host, port) in enumerate(cfg.peers):
+                    await node.start_service(
+                        f"peer-{i}-{host}:{port}",
+                        functools.partial(keep_connected, what="peer"),
+                        node,
+                        host,
+                        port,
+                    )
+                assert node.port is not None
+                full_node.write_status()
+                write_ready(cfg.root, "full_node", node.port, network=self.constants.network_name)
+                task_status.started(self)
+        finally:
+            with trio.CancelScope(shield=True):
+                await store.aclose()
+
+    async def _status_loop(self) -> None:
+        assert self.full_node is not None
+        while True:
+            self.full_node.write_status()
+            await trio.sleep(STATUS_INTERVAL)

@@ -1,0 +1,370 @@
+"""Full node state and the work behind its handlers: making blocks with farmers and timelords,
+adding blocks from anywhere, telling farmers, timelords and peers what changed.
+
+Farmer protocol conventions (PROTOCOL.md leaves them open):
+- ``ProofOfSpaceFinalized.height`` is the height of the block to farm on the challenge (the
+  finalized block's height + 1; 0 for the genesis challenge), ``weight`` the finalized block's
+  weight, ``quality`` its proof of space quality (zeros for genesis), ``difficulty`` the
+  difficulty of the block to farm.
+- ``HeaderHash.header_hash`` is ``HeaderData.get_hash()``: what the plot key signs.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import trio
+from blspy import AugSchemeMPL
+
+from trionode import runfiles
+from trionode.blockchain.blockchain import Blockchain
+from trionode.blockchain.results import AddBlockResult, AddBlockStatus
+from trionode.consensus import (
+    ConsensusConstants,
+    block_reward,
+    challenge_hash_for_child,
+    check_pos_proof,
+    expected_pos_challenge,
+    make_challenge,
+    make_header_data,
+    passes_plot_filter,
+    plot_filter_input,
+    quality_for,
+    required_iterations,
+)
+from trionode.peers.connection import PeerConnection
+from trionode.peers.errors import BAN_INVALID_BLOCK_SECONDS, PeerRequestError, RemoteProtocolError
+from trionode.peers.node import PeerNode
+from trionode.protocols.chain_types import (
+    Body,
+    FeesTarget,
+    FullBlock,
+    Header,
+    HeaderBlock,
+    ProofOfTime,
+)
+from trionode.protocols.farmer_protocol import (
+    HeaderHash,
+    HeaderSignature,
+    ProofOfSpaceFinalized,
+    ProofOfTimeRate,
+    RequestHeaderHash,
+)
+from trionode.protocols.peer_protocol import Block, NewProofOfTime, RequestBlock, UnfinishedBlock
+from trionode.protocols.shared_protocol import NodeType
+from trionode.protocols.timelord_protocol import ChallengeStart, ProofOfSpaceInfo
+from trionode.roles.full_node.farming import FarmingState, PendingHeader
+from trionode.wire import Streamable, bytes32, uint32, uint64
+
+logger = logging.getLogger(__name__)
+
+MAX_U64 = 2**64 - 1
+# How far back a disconnected block's parents are fetched one by one (short sync).
+MAX_PARENT_FETCH = 500
+
+
+class InvalidBlockFromPeer(RemoteProtocolError):
+    ban_seconds = BAN_INVALID_BLOCK_SECONDS
+
+
+class RequestRejected(Exception):
+    """A farmer's request this node will not serve (answered with Error)."""
+
+
+class FullNode:
+    def __init__(
+        self,
+        constants: ConsensusConstants,
+        blockchain: Blockchain,
+        root: Path,
+    ) -> None:
+        self.constants = constants
+        self.blockchain = blockchain
+        self.root = root
+        self.farming = FarmingState()
+        self.node: PeerNode | None = None  # set by main once the peer layer exists
+        self.blocks_made = 0
+        self._add_lock = trio.Lock()
+
+    # ---------------------------------------------------------------- what to farm on
+
+    def _peers(self, node_type: NodeType) -> list[PeerConnection]:
+        return [] if self.node is None else self.node.get_connections(node_type)
+
+    async def current_challenge(self) -> tuple[bytes32, HeaderBlock | None]:
+        peak = self.blockchain.get_peak()
+        challenge = challenge_hash_for_child(self.constants, peak)
+        assert challenge is not None  # tips are finished blocks
+        return challenge, peak
+
+    async def finalized_message(self) -> ProofOfSpaceFinalized:
+        challenge, peak = await self.current_challenge()
+        difficulty = await self.blockchain.get_next_difficulty()
+        if peak is None:
+            return ProofOfSpaceFinalized(
+                challenge, uint32(0), uint64(0), bytes32(bytes(32)), uint64(difficulty)
+            )
+        quality_string = check_pos_proof(peak.proof_of_space)
+        quality = (
+            quality_for(peak.proof_of_space.challenge, quality_string)
+            if quality_string is not None
+            else bytes32(bytes(32))
+        )
+        return ProofOfSpaceFinalized(
+            challenge,
+            uint32(int(peak.height) + 1),
+            uint64(min(int(peak.weight), MAX_U64)),
+            quality,
+            uint64(difficulty),
+        )
+
+    async def greet(self, conn: PeerConnection) -> None:
+        """First messages for a new connection, by the peer's role."""
+        if conn.node_type is NodeType.FARMER:
+            await conn.send(ProofOfTimeRate(uint64(await self.blockchain.get_next_ips())))
+            await conn.send(await self.finalized_message())
+        elif conn.node_type is NodeType.TIMELORD:
+            challenge, peak = await self.current_challenge()
+            weight = 0 if peak is None else min(int(peak.weight), MAX_U64)
+            await conn.send(ChallengeStart(challenge, uint64(weight)))
+            for (c, iters), _blocks in list(self.farming.unfinished.items()):
+                if c == challenge:
+                    await conn.send(ProofOfSpaceInfo(c, uint64(iters)))
+        elif conn.node_type is NodeType.FULL_NODE:
+            peak = self.blockchain.get_peak()
+            if peak is not None:
+                block = await self.blockchain.get_block(peak.header_hash)
+                if block is not None:
+                    await conn.send(Block(block))
+
+    async def on_new_peak(self) -> None:
+        """Tell farmers and timelords the new challenge; drop work on old ones."""
+        msg = await self.finalized_message()
+        ips = await self.blockchain.get_next_ips()
+        peak = self.blockchain.get_peak()
+        if peak is not None:
+            logger.info(
+                "new peak: height %d, weight %d, %s",
+                peak.height,
+                peak.weight,
+                peak.header_hash.hex()[:16],
+            )
+        for conn in self._peers(NodeType.FARMER):
+            await self._send_quietly(conn, ProofOfTimeRate(uint64(ips)))
+            await self._send_quietly(conn, msg)
+        for conn in self._peers(NodeType.TIMELORD):
+            await self._send_quietly(conn, ChallengeStart(msg.challenge_hash, msg.weight))
+        self.write_status()
+
+    async def _send_quietly(self, conn: PeerConnection, payload: Streamable) -> None:
+        try:
+            await conn.send(payload)
+        except PeerRequestError as exc:
+            logger.info("could not send %s to %r: %s", type(payload).__name__, conn, exc)
+
+    async def broadcast(
+        self, payload: Streamable, *, exclude: PeerConnection | None = None
+    ) -> None:
+        for conn in self._peers(NodeType.FULL_NODE):
+            if conn is not exclude:
+                await self._send_quietly(conn, payload)
+
+    def write_status(self) -> None:
+        peak = self.blockchain.get_peak()
+        tips = self.blockchain.get_tips()
+        status = {
+            "height": None if peak is None else int(peak.height),
+            "peak": None if peak is None else peak.header_hash.hex(),
+            "weight": 0 if peak is None else int(peak.weight),
+            "tips": [t.header_hash.hex() for t in tips],
+            "peers": {
+                t.name.lower(): len(self._peers(t))
+                for t in (NodeType.FULL_NODE, NodeType.FARMER, NodeType.TIMELORD)
+            },
+            "port": None if self.node is None else self.node.port,
+            "blocks_made": self.blocks_made,
+            "time": time.time(),
+        }
+        runfiles.write_json_atomic(runfiles.status_path(self.root, "full_node"), status)
+
+    # ---------------------------------------------------------------- farmer protocol
+
+    def _parent_for_challenge(self, challenge_hash: bytes32) -> HeaderBlock | None | bool:
+        """The tip whose child answers ``challenge_hash`` (None: genesis; False: unknown)."""
+        if challenge_hash == self.constants.genesis_challenge:
+            return None
+        for tip in self.blockchain.get_tips():
+            if challenge_hash_for_child(self.constants, tip) == challenge_hash:
+                return tip
+        return False
+
+    async def make_header(self, req: RequestHeaderHash) -> HeaderHash:
+        parent = self._parent_for_challenge(req.challenge_hash)
+        if parent is False:
+            raise RequestRejected(f"challenge {req.challenge_hash.hex()[:16]} is not on a tip")
+        assert parent is not True
+        pos = req.proof_of_space
+        plot_id = pos.get_plot_id()
+        f = plot_filter_input(plot_id, req.challenge_hash, req.challenge_hash)
+        if not passes_plot_filter(f, self.constants.PLOT_FILTER_BITS):
+            raise RequestRejected("the plot does not pass the filter for this challenge")
+        if pos.challenge != expected_pos_challenge(plot_id, req.challenge_hash):
+            raise RequestRejected("proof of space answers another challenge")
+        quality_string = await trio.to_thread.run_sync(check_pos_proof, pos)
+        if quality_string is None:
+            raise RequestRejected("invalid proof of space")
+        parent_hash = None if parent is None else parent.header_hash
+        difficulty = await self.blockchain.get_next_difficulty(parent_hash)
+        iterations = required_iterations(self.constants, pos, quality_string, difficulty)
+        height = 0 if parent is None else int(parent.height) + 1
+        coinbase = req.coinbase
+        if int(coinbase.height) != height or int(coinbase.amount) != block_reward(
+            self.constants, height
+        ):
+            raise RequestRejected(f"coinbase must be for height {height} and the block reward")
+        if pos.pool_public_key is None or not AugSchemeMPL.verify(
+            pos.pool_public_key.point, bytes(coinbase.get_hash()), req.coinbase_signature.point
+        ):
+            raise RequestRejected("coinbase signature does not verify under the pool key")
+        body = Body(
+            coinbase=coinbase,
+            coinbase_signature=req.coinbase_signature,
+            fees_target=FeesTarget(req.fees_target_puzzle_hash, uint64(0)),
+            transactions=[],
+            aggregated_signature=None,
+            cost=uint64(0),
+        )
+        timestamp = int(time.time())
+        if parent is not None:
+            timestamp = max(timestamp, int(parent.header.data.timestamp) + 1)
+        data = make_header_data(
+            parent=parent,
+            difficulty=difficulty,
+            iterations=iterations,
+            pos=pos,
+            body=body,
+            timestamp=timestamp,
+        )
+        header_hash = data.get_hash()
+        self.farming.add_pending(
+            header_hash, PendingHeader(pos, body, data, req.challenge_hash, iterations)
+        )
+        logger.info("header for height %d made for a farmer (%d iterations)", height, iterations)
+        return HeaderHash(pos.get_hash(), header_hash)
+
+    async def header_signed(self, msg: HeaderSignature) -> None:
+        pending = self.farming.pending.pop(msg.header_hash, None)
+        if pending is None:
+            logger.info("signature for an unknown header %s ignored", msg.header_hash.hex()[:16])
+            return
+        block = FullBlock(
+            pending.pos, None, None, Header(pending.data, msg.header_signature), pending.body
+        )
+        err = await self.blockchain.validate_unfinished(block)
+        if err is not None:
+            logger.warning("our own unfinished block is invalid: %s", err.name)
+            return
+        await self.hold_unfinished(block, pending.challenge_hash, pending.iterations, source=None)
+
+    async def hold_unfinished(
+        self,
+        block: FullBlock,
+        challenge_hash: bytes32,
+        iterations: int,
+        *,
+        source: PeerConnection | None,
+    ) -> None:
+        if not self.farming.add_unfinished(challenge_hash, iterations, block):
+            return
+        logger.info(
+            "unfinished block at height %d waits for %d iterations on %s",
+            block.height,
+            iterations,
+            challenge_hash.hex()[:16],
+        )
+        for conn in self._peers(NodeType.TIMELORD):
+            await self._send_quietly(conn, ProofOfSpaceInfo(challenge_hash, uint64(iterations)))
+        await self.broadcast(UnfinishedBlock(block), exclude=source)
+
+    # ---------------------------------------------------------------- proofs of time
+
+    async def proof_of_time(self, pot: ProofOfTime, *, source: PeerConnection | None) -> int:
+        """Finish the unfinished blocks this proof completes; returns how many were added."""
+        blocks = self.farming.take_unfinished(pot.challenge_hash, int(pot.number_of_iterations))
+        added = 0
+        for unfinished in blocks:
+            try:
+                challenge = make_challenge(
+                    self.constants,
+                    answered_challenge=pot.challenge_hash,
+                    pos=unfinished.proof_of_space,
+                    pot=pot,
+                    header_data=unfinished.header.data,
+                )
+            except ValueError as exc:
+                if source is not None:
+                    raise InvalidBlockFromPeer(f"bad proof of time: {exc}") from None
+                logger.warning("the timelord's proof of time is unusable: %s", exc)
+                return added
+            finished = unfinished.replace(proof_of_time=pot, challenge=challenge)
+            result = await self.add_block(finished, source=None)
+            if result.added:
+                added += 1
+                self.blocks_made += 1
+        if blocks and source is None:
+            await self.broadcast(NewProofOfTime(pot))
+        return added
+
+    # ---------------------------------------------------------------- blocks
+
+    async def add_block(self, block: FullBlock, *, source: PeerConnection | None) -> AddBlockResult:
+        """Add a block; relay it if it extends a tip. A peer's invalid block bans the peer."""
+        async with self._add_lock:
+            result = await self.blockchain.add_block(block)
+        if result.status is AddBlockStatus.INVALID:
+            err = result.error.name if result.error is not None else "?"
+            if source is not None:
+                raise InvalidBlockFromPeer(f"invalid block at height {block.height}: {err}")
+            logger.warning("block at height %d is invalid: %s", block.height, err)
+        elif result.status is AddBlockStatus.ADDED_TO_TIP:
+            logger.info(
+                "block %s at height %d added to a tip%s",
+                block.header_hash.hex()[:16],
+                block.height,
+                " (new peak)" if result.new_peak else "",
+            )
+            await self.broadcast(Block(block), exclude=source)
+            if result.new_peak:
+                await self.on_new_peak()
+        return result
+
+    async def block_from_peer(self, block: FullBlock, peer: PeerConnection) -> None:
+        result = await self.add_block(block, source=peer)
+        if result.status is not AddBlockStatus.DISCONNECTED:
+            return
+        # Short sync: walk back through the parents this peer has, then add them in order.
+        chain: list[FullBlock] = [block]
+        while (
+            not self.blockchain.contains_block(chain[-1].prev_header_hash) and chain[-1].height > 0
+        ):
+            if len(chain) > MAX_PARENT_FETCH:
+                logger.warning(
+                    "%r is more than %d blocks ahead: not following it", peer, MAX_PARENT_FETCH
+                )
+                return
+            reply = await peer.request(RequestBlock(chain[-1].prev_header_hash))
+            if (
+                not isinstance(reply, Block)
+                or reply.block.header_hash != chain[-1].prev_header_hash
+            ):
+                raise InvalidBlockFromPeer("answered RequestBlock with another block")
+            chain.append(reply.block)
+        logger.info("fetched %d missing parents from %r", len(chain) - 1, peer)
+        for b in reversed(chain):
+            await self.add_block(b, source=peer)
+
+    async def blocks_for(self, tip: bytes32, heights: Sequence[int]) -> list[FullBlock]:
+        return await self.blockchain.get_blocks_at(heights, tip)
