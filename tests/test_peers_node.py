@@ -32,6 +32,7 @@ from trionode.protocols import decode_message, make_message
 from trionode.protocols.peer_protocol import (
     PeerInfo,
     Peers,
+    RequestAllHeaderHashes,
     RequestBlock,
     RequestPeers,
     RequestTransaction,
@@ -227,16 +228,10 @@ async def test_refused_request_gets_error_and_connection_stays(net: PeerTestNet)
         assert info.value.code == ErrorCode.NOT_FOUND
         # A type nobody handles: NOT_SUPPORTED, connection stays too.
         with pytest.raises(PeerErrorReply) as info:
-            await conn.request(RequestBlock.__new__(RequestBlock) if False else _header_hashes())
+            await conn.request(RequestAllHeaderHashes(bytes32(bytes(32))))
         assert info.value.code == ErrorCode.NOT_SUPPORTED
         assert await conn.request(RequestPeers()) == Peers([SOME_PEER])
     await net.stop_all()
-
-
-def _header_hashes() -> object:
-    from trionode.protocols.peer_protocol import RequestAllHeaderHashes
-
-    return RequestAllHeaderHashes(bytes32(bytes(32)))
 
 
 async def test_late_reply_after_timeout_is_not_a_violation(net: PeerTestNet) -> None:

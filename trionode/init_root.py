@@ -1,0 +1,74 @@
+"""``trionode init --root DIR``: the private CA, every role's certificates and config.yaml.
+
+Idempotent: files that exist are never overwritten (keys are precious, and an operator may
+have edited config.yaml); running it again only fills in what is missing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from trionode.peers.identity import ROLES, private_ca_paths, role_cert_paths
+from trionode.peers.tls import ensure_ca, ensure_node_certificate, public_ca_paths
+
+__all__ = ["CONFIG_FILE", "DEFAULT_CONFIG", "init_root", "load_config"]
+
+CONFIG_FILE = "config.yaml"
+
+DEFAULT_CONFIG: dict[str, Any] = {
+    "network": "devnet",
+    "log_level": "INFO",
+    "full_node": {
+        "port": 8444,
+        "rpc_port": 8555,
+        "peer_db": "db/peers.sqlite",
+        "target_outbound": 8,
+        "max_inbound": 80,
+        "peers": [],
+        "introducer": None,
+    },
+    "introducer": {"port": 8445, "rpc_port": 8556},
+    "timelord": {"port": 8446, "rpc_port": 8557},
+    "farmer": {"port": 8447, "rpc_port": 8559},
+    "harvester": {"port": 8448, "rpc_port": 8560},
+    "peers": {"exempt_loopback_from_bans": False},
+}
+
+
+def init_root(root: Path | str) -> list[Path]:
+    """Create whatever is missing under ``root``; return the files created (empty: all there)."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    created: list[Path] = []
+    ca = private_ca_paths(root)
+    if ensure_ca(ca, "trionode private CA"):
+        created += [ca.crt, ca.key]
+    for role in ROLES:
+        public = role_cert_paths(root, role, "public")
+        if ensure_node_certificate(public, public_ca_paths(), f"trionode {role}"):
+            created += [public.crt, public.key]
+        private = role_cert_paths(root, role, "private")
+        if ensure_node_certificate(private, ca, f"trionode {role}"):
+            created += [private.crt, private.key]
+    config = root / CONFIG_FILE
+    if not config.exists():
+        tmp = config.with_name(CONFIG_FILE + ".tmp")
+        tmp.write_text(yaml.safe_dump(DEFAULT_CONFIG, sort_keys=False))
+        tmp.replace(config)
+        created.append(config)
+    return created
+
+
+def load_config(root: Path | str) -> dict[str, Any]:
+    """config.yaml under ``root`` (ValueError with the file name if it is not a mapping)."""
+    path = Path(root) / CONFIG_FILE
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping at the top level")
+    return data
