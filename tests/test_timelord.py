@@ -20,7 +20,7 @@ A, B, C = b"a" * 32, b"b" * 32, b"c" * 32
 
 
 def test_heaviest_challenge_then_smallest_target_first() -> None:
-    s = TimelordSchedule()
+    s = TimelordSchedule(keep_challenges=1)
     s.challenge_start(A, 10)
     s.challenge_start(B, 10)
     s.proof_of_space_info(A, 500)
@@ -42,7 +42,7 @@ def test_info_before_challenge_start_is_kept() -> None:
 
 
 def test_losers_after_heavier_challenge_or_faster_proof() -> None:
-    s = TimelordSchedule()
+    s = TimelordSchedule(keep_challenges=1, proofs_per_challenge=1)
     s.challenge_start(A, 5)
     s.proof_of_space_info(A, 100)
     s.proof_of_space_info(A, 400)
@@ -57,6 +57,24 @@ def test_losers_after_heavier_challenge_or_faster_proof() -> None:
     s.started((B, 50))
     s.challenge_start(C, 7)
     assert (B, 50) in s.losers()
+
+
+def test_default_keeps_three_tips_worth_of_work() -> None:
+    s = TimelordSchedule()
+    for i, c in enumerate((A, B, C)):
+        s.challenge_start(c, 10 + i)
+        s.proof_of_space_info(c, 100)
+    # all three challenges can still make a tip; the heaviest goes first
+    assert s.next_jobs(3) == [(C, 100), (B, 100), (A, 100)]
+    s.challenge_start(b"d" * 32, 20)
+    assert (A, 100) not in s.next_jobs(5)  # A is no longer among the three heaviest
+    # up to three proofs per challenge, smallest first
+    for it in (200, 300, 400):
+        s.proof_of_space_info(B, it)
+    for job in [(B, 100), (B, 200), (B, 300)]:
+        s.started(job)
+        s.done(job)
+    assert not s.can_win((B, 400))
 
 
 async def test_timelord_proves_and_sends_real_vdf() -> None:
@@ -99,9 +117,11 @@ async def test_timelord_kills_process_that_can_no_longer_win() -> None:
         tl.proof_of_space_info(ProofOfSpaceInfo(bytes32(A), uint64(200_000_000)))
         await trio.testing.wait_all_tasks_blocked()
         assert tl.schedule.running  # the long job is under way
-        tl.challenge_start(ChallengeStart(bytes32(B), uint64(2)))
-        tl.proof_of_space_info(ProofOfSpaceInfo(bytes32(B), uint64(1000)))
+        # three heavier challenges: A can no longer make one of the three tips
+        for i, c in enumerate((B, C, b"d" * 32)):
+            tl.challenge_start(ChallengeStart(bytes32(c), uint64(2 + i)))
+        tl.proof_of_space_info(ProofOfSpaceInfo(bytes32(b"d" * 32), uint64(1000)))
         with trio.fail_after(20):
             await got.wait()
         nursery.cancel_scope.cancel()
-    assert [m.proof.challenge_hash for m in sent] == [B]
+    assert [m.proof.challenge_hash for m in sent] == [b"d" * 32]

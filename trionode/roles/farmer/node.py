@@ -41,15 +41,15 @@ class FarmerState:
         )
 
     def new_challenge(self, msg: ProofOfSpaceFinalized) -> bool:
-        """Record a finalized challenge; True if it is worth farming (not behind the best)."""
+        """Record a finalized challenge; True if it is new. The full node sends the challenges
+        of its tips only, and farming each of them is what lets a small farm continue when
+        one challenge has no proof in any plot."""
         if msg.challenge_hash in self.challenges:
             return False
         self.challenges[msg.challenge_hash] = msg
         while len(self.challenges) > MAX_CHALLENGES:
             self.challenges.popitem(last=False)
-        if msg.weight < self.best_weight:
-            return False
-        self.best_weight = int(msg.weight)
+        self.best_weight = max(self.best_weight, int(msg.weight))
         return True
 
     def signage_point(self, msg: ProofOfSpaceFinalized) -> NewSignagePointHarvester:

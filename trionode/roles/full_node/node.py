@@ -94,44 +94,58 @@ class FullNode:
     def _peers(self, node_type: NodeType) -> list[PeerConnection]:
         return [] if self.node is None else self.node.get_connections(node_type)
 
-    async def current_challenge(self) -> tuple[bytes32, HeaderBlock | None]:
-        peak = self.blockchain.get_peak()
-        challenge = challenge_hash_for_child(self.constants, peak)
-        assert challenge is not None  # tips are finished blocks
-        return challenge, peak
-
-    async def finalized_message(self) -> ProofOfSpaceFinalized:
-        challenge, peak = await self.current_challenge()
-        difficulty = await self.blockchain.get_next_difficulty()
-        if peak is None:
-            return ProofOfSpaceFinalized(
-                challenge, uint32(0), uint64(0), bytes32(bytes(32)), uint64(difficulty)
+    async def finalized_messages(self) -> list[ProofOfSpaceFinalized]:
+        """One ProofOfSpaceFinalized per tip, heaviest first (the genesis challenge while the
+        chain is empty). Farming every tip, not only the heaviest, is what keeps a small farm
+        going when one challenge has no proof in any plot."""
+        tips = self.blockchain.get_tips()
+        if not tips:
+            difficulty = await self.blockchain.get_next_difficulty()
+            return [
+                ProofOfSpaceFinalized(
+                    self.constants.genesis_challenge,
+                    uint32(0),
+                    uint64(0),
+                    bytes32(bytes(32)),
+                    uint64(difficulty),
+                )
+            ]
+        out = []
+        for tip in tips:
+            challenge = challenge_hash_for_child(self.constants, tip)
+            if challenge is None:
+                continue
+            difficulty = await self.blockchain.get_next_difficulty(tip.header_hash)
+            quality_string = check_pos_proof(tip.proof_of_space)
+            quality = (
+                quality_for(tip.proof_of_space.challenge, quality_string)
+                if quality_string is not None
+                else bytes32(bytes(32))
             )
-        quality_string = check_pos_proof(peak.proof_of_space)
-        quality = (
-            quality_for(peak.proof_of_space.challenge, quality_string)
-            if quality_string is not None
-            else bytes32(bytes(32))
-        )
-        return ProofOfSpaceFinalized(
-            challenge,
-            uint32(int(peak.height) + 1),
-            uint64(min(int(peak.weight), MAX_U64)),
-            quality,
-            uint64(difficulty),
-        )
+            out.append(
+                ProofOfSpaceFinalized(
+                    challenge,
+                    uint32(int(tip.height) + 1),
+                    uint64(min(int(tip.weight), MAX_U64)),
+                    quality,
+                    uint64(difficulty),
+                )
+            )
+        return out
 
     async def greet(self, conn: PeerConnection) -> None:
         """First messages for a new connection, by the peer's role."""
         if conn.node_type is NodeType.FARMER:
             await conn.send(ProofOfTimeRate(uint64(await self.blockchain.get_next_ips())))
-            await conn.send(await self.finalized_message())
+            for msg in await self.finalized_messages():
+                await conn.send(msg)
         elif conn.node_type is NodeType.TIMELORD:
-            challenge, peak = await self.current_challenge()
-            weight = 0 if peak is None else min(int(peak.weight), MAX_U64)
-            await conn.send(ChallengeStart(challenge, uint64(weight)))
+            challenges = set()
+            for msg in await self.finalized_messages():
+                challenges.add(msg.challenge_hash)
+                await conn.send(ChallengeStart(msg.challenge_hash, msg.weight))
             for (c, iters), _blocks in list(self.farming.unfinished.items()):
-                if c == challenge:
+                if c in challenges:
                     await conn.send(ProofOfSpaceInfo(c, uint64(iters)))
         elif conn.node_type is NodeType.FULL_NODE:
             peak = self.blockchain.get_peak()
@@ -140,12 +154,12 @@ class FullNode:
                 if block is not None:
                     await conn.send(Block(block))
 
-    async def on_new_peak(self) -> None:
-        """Tell farmers and timelords the new challenge; drop work on old ones."""
-        msg = await self.finalized_message()
+    async def on_tips_changed(self, new_peak: bool) -> None:
+        """Tell farmers and timelords the challenges of the tips."""
+        msgs = await self.finalized_messages()
         ips = await self.blockchain.get_next_ips()
         peak = self.blockchain.get_peak()
-        if peak is not None:
+        if peak is not None and new_peak:
             logger.info(
                 "new peak: height %d, weight %d, %s",
                 peak.height,
@@ -154,9 +168,11 @@ class FullNode:
             )
         for conn in self._peers(NodeType.FARMER):
             await self._send_quietly(conn, ProofOfTimeRate(uint64(ips)))
-            await self._send_quietly(conn, msg)
+            for msg in msgs:
+                await self._send_quietly(conn, msg)
         for conn in self._peers(NodeType.TIMELORD):
-            await self._send_quietly(conn, ChallengeStart(msg.challenge_hash, msg.weight))
+            for msg in msgs:
+                await self._send_quietly(conn, ChallengeStart(msg.challenge_hash, msg.weight))
         self.write_status()
 
     async def _send_quietly(self, conn: PeerConnection, payload: Streamable) -> None:
@@ -337,8 +353,7 @@ class FullNode:
                 " (new peak)" if result.new_peak else "",
             )
             await self.broadcast(Block(block), exclude=source)
-            if result.new_peak:
-                await self.on_new_peak()
+            await self.on_tips_changed(result.new_peak)
         return result
 
     async def block_from_peer(self, block: FullBlock, peer: PeerConnection) -> None:

@@ -28,6 +28,8 @@ from trionode.wire import G2Element, bytes32, int16
 
 logger = logging.getLogger(__name__)
 
+HANDSHAKE_WAIT = 10.0
+
 
 class HarvesterAPI:
     def __init__(self, constants: ConsensusConstants, plots: PlotManager) -> None:
@@ -53,6 +55,10 @@ class HarvesterAPI:
     async def new_signage_point_harvester(
         self, msg: NewSignagePointHarvester, peer: PeerConnection
     ) -> None:
+        # Handlers run concurrently: a signage point sent right after the handshake must not be
+        # looked up before the handshake's keys decided which plots are usable.
+        with trio.move_on_after(HANDSHAKE_WAIT):
+            await self.handshake_received.wait()
         hits = await self.plots.lookup(
             msg.challenge_hash, msg.sp_hash, self.constants.PLOT_FILTER_BITS
         )

@@ -4,9 +4,12 @@ Rules (issue 5, seed 000 timelord protocol):
 - A ``ChallengeStart`` makes a challenge known with its weight; a ``ProofOfSpaceInfo`` adds an
   iteration target to a challenge (info may arrive before its challenge start: it is kept).
 - Work goes to the heaviest challenges first and, within a challenge, to the smallest targets.
-- A job can no longer win, and is stopped, when a challenge heavier than its own has started
-  (its chain has been extended past it), or when a proof with fewer iterations has already been
-  finished for the same challenge (that proof makes the better block).
+- A job can no longer win, and is stopped, when its challenge is no longer among the
+  ``keep_challenges`` heaviest (its block could not become one of the three tips), or when
+  ``proofs_per_challenge`` proofs with fewer iterations have already been finished for the same
+  challenge. Finishing more than the best proof per challenge (only when nothing better is
+  waiting: the heaviest work goes first) gives the chain more than one tip, so a challenge that
+  no plot can answer does not stop the chain.
 - A finished (challenge, iterations) pair is never run again.
 """
 
@@ -20,9 +23,11 @@ Job = tuple[bytes, int]  # (challenge hash, iterations)
 @attrs.define
 class TimelordSchedule:
     max_challenges: int = 64
+    keep_challenges: int = 3
+    proofs_per_challenge: int = 3
     weights: dict[bytes, int] = attrs.field(factory=dict)
     targets: dict[bytes, set[int]] = attrs.field(factory=dict)
-    finished: dict[bytes, int] = attrs.field(factory=dict)  # challenge -> fewest iters proven
+    finished: dict[bytes, list[int]] = attrs.field(factory=dict)  # challenge -> iters proven
     running: set[Job] = attrs.field(factory=set)
 
     def challenge_start(self, challenge: bytes, weight: int) -> None:
@@ -30,23 +35,22 @@ class TimelordSchedule:
         self._forget_old()
 
     def proof_of_space_info(self, challenge: bytes, iterations: int) -> None:
-        if iterations <= 0:
-            return
-        best = self.finished.get(challenge)
-        if best is not None and iterations >= best:
+        if iterations <= 0 or iterations in self.finished.get(challenge, ()):
             return
         self.targets.setdefault(challenge, set()).add(iterations)
 
-    def heaviest_weight(self) -> int:
-        return max(self.weights.values(), default=0)
+    def weight_cutoff(self) -> int:
+        """Challenges lighter than this cannot make a tip any more."""
+        heaviest = sorted(set(self.weights.values()), reverse=True)[: self.keep_challenges]
+        return heaviest[-1] if heaviest else 0
 
     def can_win(self, job: Job) -> bool:
         challenge, iterations = job
         weight = self.weights.get(challenge)
-        if weight is None or weight < self.heaviest_weight():
+        if weight is None or weight < self.weight_cutoff():
             return False
-        best = self.finished.get(challenge)
-        return best is None or iterations < best
+        better = sum(1 for it in self.finished.get(challenge, ()) if it < iterations)
+        return better < self.proofs_per_challenge
 
     def next_jobs(self, free_slots: int) -> list[Job]:
         """Up to ``free_slots`` jobs to start now, best first."""
@@ -72,7 +76,7 @@ class TimelordSchedule:
         """A proof for ``job`` was produced."""
         challenge, iterations = job
         self.running.discard(job)
-        self.finished[challenge] = min(iterations, self.finished.get(challenge, iterations))
+        self.finished.setdefault(challenge, []).append(iterations)
         its = self.targets.get(challenge)
         if its is not None:
             its.discard(iterations)
