@@ -1,6 +1,7 @@
 """Command line: ``python -m trionode --role ROLE`` and the operator subcommands.
 
-The CLI only parses flags and hands a frozen config to a role's entry point; it holds no state.
+The CLI only parses flags and hands them to a role's launcher or a subcommand's handler; it
+holds no state.
 """
 
 from __future__ import annotations
@@ -11,12 +12,10 @@ from collections.abc import Sequence
 
 from trionode import __version__
 from trionode.keys import cli as keys_cli
+from trionode.keys.cli import root_from_args
 from trionode.plotting import cli as plots_cli
 
 ROLES = ("full_node", "farmer", "harvester", "timelord", "introducer")
-
-# Roles whose entry points exist. The others exit 2 with a clear message until their issues land.
-_IMPLEMENTED_ROLES: dict[str, str] = {}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,22 +39,72 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--port", type=int, help="port to listen on (0 picks a free one)")
     parser.add_argument("--rpc-port", type=int, help="port of the local JSON RPC")
-    parser.add_argument("--network", help="network name: testnet, devnet or sim")
+    parser.add_argument(
+        "--network",
+        default=argparse.SUPPRESS,
+        help="network: testnet, devnet or sim (default: config.yaml, else devnet)",
+    )
     parser.add_argument(
         "--log-level",
         default="INFO",
         choices=("DEBUG", "INFO", "WARNING", "ERROR"),
         help="logging level (default INFO)",
     )
+    roles = parser.add_argument_group("role options")
+    roles.add_argument(
+        "--peer",
+        action="append",
+        metavar="HOST:PORT",
+        help="full node: a peer to keep connected to (repeatable)",
+    )
+    roles.add_argument(
+        "--introducer", metavar="HOST:PORT", help="full node: introducer to ask for peers"
+    )
+    roles.add_argument(
+        "--db",
+        metavar="URL",
+        help="full node: SQLAlchemy URL of the chain store (default: SQLite file under ROOT/db; "
+        "PostgreSQL as postgresql+psycopg://USER:PASS@HOST/DB)",
+    )
+    roles.add_argument(
+        "--full-node", metavar="HOST:PORT", help="farmer, timelord: the full node to use"
+    )
+    roles.add_argument("--farmer", metavar="HOST:PORT", help="harvester: the farmer to serve")
+    roles.add_argument(
+        "--plots", action="append", metavar="DIR", help="harvester: a plot directory (repeatable)"
+    )
+    roles.add_argument("--workers", type=int, help="timelord: VDF proofs run at once (default 1)")
+    roles.add_argument(
+        "--vdf-threads",
+        action="store_true",
+        help="timelord: prove in threads instead of killable worker processes",
+    )
+
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    init = subparsers.add_parser(
+        "init",
+        help="create the private CA, node certificates and config.yaml in --root (idempotent)",
+    )
+    keys_cli.add_root_argument(init)
+    init.set_defaults(handler=_init)
     keys_cli.register(subparsers)
     plots_cli.register(subparsers)
+    from trionode.devnet import cli as devnet_cli
+
+    devnet_cli.register(subparsers)
     return parser
+
+
+def _init(args: argparse.Namespace) -> int:
+    from trionode.peers.cli import init_command
+
+    return init_command(root_from_args(args))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.network = getattr(args, "network", None)
     handler = getattr(args, "handler", None)
     if handler is not None:
         if args.role is not None:
@@ -64,7 +113,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.role is None:
         parser.print_help()
         return 2
-    if args.role not in _IMPLEMENTED_ROLES:
-        print(f"trionode: role {args.role!r} is not implemented yet", file=sys.stderr)
-        return 2
-    raise AssertionError("unreachable until a role is registered")
+    from trionode.roles.launch import run_role
+
+    try:
+        return run_role(args, root_from_args(args))
+    except KeyboardInterrupt:  # a second Ctrl-C during shutdown
+        print("trionode: interrupted", file=sys.stderr)
+        return 130

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 from pathlib import Path
 
@@ -12,16 +11,19 @@ import trio
 from trionode import runfiles
 from trionode.blockchain.blockchain import Blockchain
 from trionode.consensus import get_constants
+from trionode.peers.full_node import FullNodePeers
 from trionode.peers.identity import NodeIdentity, make_websocket_transport
+from trionode.peers.limits import PeerLimits
+from trionode.peers.manager import PeerManagerConfig
 from trionode.peers.node import PeerNode, PeerNodeConfig
 from trionode.protocols.shared_protocol import NodeType
 from trionode.roles.full_node.api import FullNodeAPI
 from trionode.roles.full_node.node import FullNode
 from trionode.roles.greeter import greet_new_connections
 from trionode.roles.runtime import write_ready
-from trionode.roles.upstream import keep_connected
 from trionode.storage.chain_store import ChainStore
 from trionode.storage.engine import default_db_url
+from trionode.storage.peer_store import PeerStore
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +39,9 @@ class FullNodeConfig:
     peers: tuple[tuple[str, int], ...] = ()
     introducer: tuple[str, int] | None = None
     db_url: str | None = None
+    peer_db: str = "db/peers.sqlite"
+    target_outbound: int = 8
+    max_inbound: int = 80
     validation_workers: int = 2
 
 
@@ -61,34 +66,43 @@ class FullNodeService:
                 store, self.constants, validation_workers=cfg.validation_workers
             )
             full_node = FullNode(self.constants, blockchain, cfg.root)
-            node = PeerNode(
-                PeerNodeConfig(
-                    network_id=self.constants.genesis_challenge,
-                    node_type=NodeType.FULL_NODE,
-                    host=cfg.host,
-                    port=cfg.port,
-                ),
-                make_websocket_transport(NodeIdentity.public(cfg.root, "full_node")),
-                FullNodeAPI(full_node),
-            )
-            full_node.node = node
-            self.full_node, self.node = full_node, node
-            async with trio.open_nursery() as nursery:
-                await nursery.start(node.run)
-                await node.start_service("greeter", greet_new_connections, node, full_node.greet)
-                await node.start_service("status", self._status_loop)
-                for i, (host, port) in enumerate(cfg.peers):
+            limits = PeerLimits(max_inbound=cfg.max_inbound)
+            peer_store = PeerStore.open(cfg.root / cfg.peer_db)
+            try:
+                peers = FullNodePeers(
+                    PeerNodeConfig(
+                        network_id=self.constants.genesis_challenge,
+                        node_type=NodeType.FULL_NODE,
+                        host=cfg.host,
+                        port=cfg.port,
+                        limits=limits,
+                    ),
+                    make_websocket_transport(NodeIdentity.public(cfg.root, "full_node"), limits),
+                    peer_store,
+                    PeerManagerConfig(
+                        target_outbound=cfg.target_outbound,
+                        bootstrap=cfg.peers,
+                        introducer=cfg.introducer,
+                    ),
+                    FullNodeAPI(full_node),
+                )
+                node = peers.node
+                full_node.node = node
+                self.full_node, self.node = full_node, node
+                async with trio.open_nursery() as nursery:
+                    await nursery.start(peers.run)
                     await node.start_service(
-                        f"peer-{i}-{host}:{port}",
-                        functools.partial(keep_connected, what="peer"),
-                        node,
-                        host,
-                        port,
+                        "greeter", greet_new_connections, node, full_node.greet
                     )
-                assert node.port is not None
-                full_node.write_status()
-                write_ready(cfg.root, "full_node", node.port, network=self.constants.network_name)
-                task_status.started(self)
+                    await node.start_service("status", self._status_loop)
+                    assert node.port is not None
+                    full_node.write_status()
+                    write_ready(
+                        cfg.root, "full_node", node.port, network=self.constants.network_name
+                    )
+                    task_status.started(self)
+            finally:
+                peer_store.close()
         finally:
             with trio.CancelScope(shield=True):
                 await store.aclose()

@@ -1,0 +1,94 @@
+"""``python -m trionode devnet --root DIR [--full-nodes 2] [--plots 4] [--k 18] [--blocks N]``."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+from typing import Any
+
+import trio
+
+from trionode.consensus import NETWORKS, get_constants
+from trionode.devnet.layout import DevnetLayout
+from trionode.devnet.network import Devnet, say_to_stdout
+from trionode.devnet.setup import prepare
+from trionode.keys.cli import add_root_argument, root_from_args
+from trionode.nursery import RestartIntensityExceeded
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def register(subparsers: Any) -> argparse.ArgumentParser:
+    devnet = subparsers.add_parser(
+        "devnet",
+        help="set up and run a local network of separate processes that makes blocks",
+        description="Set up (init, keys, plots, configs) and run an introducer, full nodes, a "
+        "farmer, a harvester and a timelord as separate processes on 127.0.0.1. Re-running on "
+        "the same root reuses keys, plots and chains. Ctrl-C stops everything cleanly.",
+    )
+    add_root_argument(devnet)
+    devnet.add_argument("--full-nodes", type=_positive, default=2, help="full nodes (default 2)")
+    devnet.add_argument("--plots", type=_positive, default=4, help="plots to farm (default 4)")
+    devnet.add_argument("--k", type=int, default=18, help="plot size (default 18)")
+    devnet.add_argument(
+        "--blocks",
+        type=_positive,
+        help="exit 0 once every full node holds the same chain of at least N blocks",
+    )
+    devnet.add_argument(
+        "--timeout",
+        type=float,
+        default=900.0,
+        help="with --blocks: give up (exit 1) after this many seconds (default 900)",
+    )
+    devnet.set_defaults(handler=run_devnet)
+    return devnet
+
+
+def run_devnet(args: argparse.Namespace) -> int:
+    network = getattr(args, "network", None) or "devnet"
+    if network not in NETWORKS:
+        say_to_stdout(f"unknown network {network!r}")
+        return 2
+    constants = get_constants(network)
+    layout = DevnetLayout(root_from_args(args))
+    try:
+        prepare(
+            layout,
+            constants,
+            full_nodes=args.full_nodes,
+            plots=args.plots,
+            k=args.k,
+            say=say_to_stdout,
+        )
+    except ValueError as exc:
+        say_to_stdout(str(exc))
+        return 2
+    devnet = Devnet(layout, constants, args.full_nodes, say_to_stdout, log_level=args.log_level)
+
+    async def main() -> int:
+        async with trio.open_nursery() as nursery:
+            outcome: list[int] = []
+
+            async def run() -> None:
+                outcome.append(await devnet.run(blocks=args.blocks, deadline_seconds=args.timeout))
+                nursery.cancel_scope.cancel()
+
+            nursery.start_soon(run)
+            with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async for signum in signals:
+                    say_to_stdout(f"{signal.Signals(signum).name}: stopping")
+                    break
+            nursery.cancel_scope.cancel()
+        return outcome[0] if outcome else 0
+
+    try:
+        return trio.run(main)
+    except RestartIntensityExceeded as exc:
+        say_to_stdout(f"stopped: {exc}")
+        return 1

@@ -1,0 +1,238 @@
+"""Running a devnet: every role as a separate, supervised process, with live progress.
+
+Start order follows who dials whom (PROTOCOL.md): the introducer, then the full nodes (node 0
+first; the others also keep node 0 as a peer), then farmer, harvester and timelord. Every
+process listens on a port of the OS's choice; the devnet reads it from the process's ready file
+and pins it for restarts, so a restarted process comes back where its peers redial.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import attrs
+import trio
+
+from trionode import runfiles
+from trionode.consensus import ConsensusConstants
+from trionode.devnet.layout import DevnetLayout
+from trionode.devnet.processes import ProcessExited, ProcessSpec, run_role_process, tail
+from trionode.nursery import ChildInfo, ChildState, RestartIntensityExceeded, Supervisor
+
+logger = logging.getLogger(__name__)
+
+LOCAL = "127.0.0.1"
+READY_TIMEOUT = 60.0
+PROGRESS_INTERVAL = 2.0
+
+
+class DevnetError(Exception):
+    """The devnet could not do what was asked; the message says why."""
+
+
+@attrs.define
+class Devnet:
+    layout: DevnetLayout
+    constants: ConsensusConstants
+    full_nodes: int
+    say: Callable[[str], None]
+    log_level: str = "INFO"
+    specs: dict[str, ProcessSpec] = attrs.field(factory=dict)
+    ports: dict[str, int] = attrs.field(factory=dict)
+    crashes: dict[str, str] = attrs.field(factory=dict)
+
+    # ------------------------------------------------------------------ processes
+
+    def _spec(self, name: str, role: str, root: Path, *args: str) -> ProcessSpec:
+        base = (
+            "--role",
+            role,
+            "--root",
+            str(root),
+            "--network",
+            self.constants.network_name,
+            "--log-level",
+            self.log_level,
+        )
+        return ProcessSpec(name, base + args, root, self.layout.console_log(name))
+
+    async def _child(self, name: str, role: str) -> None:
+        """One run of a role process (the supervisor calls this again after a crash)."""
+        spec = self.specs[name]
+        # Port 0 the first time; after that the port it got, where its peers redial.
+        port = self.ports.get(name, 0)
+        await run_role_process(attrs.evolve(spec, args=(*spec.args, "--port", str(port))))
+
+    async def _start(self, supervisor: Supervisor, name: str, role: str, spec: ProcessSpec) -> int:
+        self.specs[name] = spec
+        ready = runfiles.ready_path(spec.root, role)
+        ready.unlink(missing_ok=True)
+        await supervisor.start_child(name, self._child, name, role)
+        with trio.move_on_after(READY_TIMEOUT):
+            while True:
+                data = runfiles.read_json(ready)
+                if data is not None and isinstance(data.get("port"), int):
+                    self.ports[name] = data["port"]
+                    self.say(f"{name} is up on port {data['port']}")
+                    return int(data["port"])
+                if name in self.crashes:
+                    break
+                await trio.sleep(0.1)
+        raise DevnetError(
+            f"{name} did not become ready: {self.crashes.get(name, 'timed out')}\n"
+            f"{tail(spec.log_path)}"
+        )
+
+    def _on_change(self, info: ChildInfo) -> None:
+        if info.state in (ChildState.RESTARTING, ChildState.FAILED):
+            exc = info.last_exception
+            reason = str(exc) if exc is not None else "ended"
+            self.crashes[info.name] = reason
+            what = "restarting it" if info.state is ChildState.RESTARTING else "giving up"
+            self.say(f"{info.name} crashed ({reason}); {what} (restart #{info.restart_count})")
+            if isinstance(exc, ProcessExited):
+                for line in tail(exc.log_path, 8).splitlines():
+                    self.say(f"    {line}")
+
+    async def run(self, *, blocks: int | None, deadline_seconds: float) -> int:
+        supervisor = Supervisor(
+            "devnet",
+            max_restarts=5,
+            within_seconds=120.0,
+            backoff_initial=1.0,
+            backoff_max=10.0,
+            shutdown_timeout=15.0,
+            on_change=self._on_change,
+        )
+        layout = self.layout
+        result = 0
+        async with trio.open_nursery() as nursery:
+            await nursery.start(self._supervise, supervisor)
+            try:
+                intro = await self._start(
+                    supervisor,
+                    "introducer",
+                    "introducer",
+                    self._spec("introducer", "introducer", layout.introducer),
+                )
+                node0 = 0
+                for i in range(self.full_nodes):
+                    args = ["--introducer", f"{LOCAL}:{intro}"]
+                    if i > 0:
+                        args += ["--peer", f"{LOCAL}:{node0}"]
+                    port = await self._start(
+                        supervisor,
+                        f"full_node_{i}",
+                        "full_node",
+                        self._spec(f"full_node_{i}", "full_node", layout.full_node(i), *args),
+                    )
+                    if i == 0:
+                        node0 = port
+                farmer = await self._start(
+                    supervisor,
+                    "farmer",
+                    "farmer",
+                    self._spec("farmer", "farmer", layout.farm, "--full-node", f"{LOCAL}:{node0}"),
+                )
+                await self._start(
+                    supervisor,
+                    "harvester",
+                    "harvester",
+                    self._spec(
+                        "harvester",
+                        "harvester",
+                        layout.farm,
+                        "--farmer",
+                        f"{LOCAL}:{farmer}",
+                        "--plots",
+                        str(layout.plots),
+                    ),
+                )
+                await self._start(
+                    supervisor,
+                    "timelord",
+                    "timelord",
+                    self._spec(
+                        "timelord", "timelord", layout.farm, "--full-node", f"{LOCAL}:{node0}"
+                    ),
+                )
+                result = await self._watch(blocks, deadline_seconds)
+            except DevnetError as exc:
+                self.say(f"devnet failed: {exc}")
+                result = 1
+            finally:
+                self.say("stopping every process")
+                with trio.CancelScope(shield=True), trio.move_on_after(60):
+                    await supervisor.shutdown()
+                nursery.cancel_scope.cancel()
+        return result
+
+    async def _supervise(
+        self, supervisor: Supervisor, *, task_status: trio.TaskStatus[Supervisor]
+    ) -> None:
+        try:
+            await supervisor.run(task_status=task_status)
+        except RestartIntensityExceeded as exc:
+            self.say(f"devnet failed: {exc}")
+            raise
+
+    # ------------------------------------------------------------------ progress
+
+    def statuses(self) -> list[dict | None]:
+        return [
+            runfiles.read_json(runfiles.status_path(self.layout.full_node(i), "full_node"))
+            for i in range(self.full_nodes)
+        ]
+
+    def _line(self, statuses: list[dict | None], started: float) -> str:
+        parts = []
+        for i, st in enumerate(statuses):
+            if st is None:
+                parts.append(f"node{i}: starting")
+                continue
+            height = st.get("height")
+            peers = st.get("peers", {})
+            parts.append(
+                f"node{i}: height {'-' if height is None else height} "
+                f"tips {len(st.get('tips', []))} peers {peers.get('full_node', 0)}"
+            )
+        return f"[{time.monotonic() - started:6.1f}s] " + " | ".join(parts)
+
+    async def _watch(self, blocks: int | None, deadline_seconds: float) -> int:
+        started = time.monotonic()
+        last = ""
+        deadline = trio.current_time() + deadline_seconds if blocks is not None else float("inf")
+        while True:
+            statuses = self.statuses()
+            line = self._line(statuses, started)
+            if line.split("] ", 1)[1] != last:
+                self.say(line)
+                last = line.split("] ", 1)[1]
+            if blocks is not None and _agree(statuses, blocks):
+                peak = statuses[0]["peak"] if statuses[0] else "?"
+                self.say(
+                    f"every full node holds the same chain of {statuses[0]['height'] + 1} blocks "  # type: ignore[index]
+                    f"(peak {str(peak)[:16]}) after {time.monotonic() - started:.1f} s"
+                )
+                return 0
+            if trio.current_time() > deadline:
+                raise DevnetError(
+                    f"the full nodes did not agree on a chain of {blocks} blocks within "
+                    f"{deadline_seconds:.0f} s; last status: {last}"
+                )
+            await trio.sleep(PROGRESS_INTERVAL)
+
+
+def _agree(statuses: list[dict | None], blocks: int) -> bool:
+    if not statuses or any(st is None or st.get("height") is None for st in statuses):
+        return False
+    peaks = {st["peak"] for st in statuses}  # type: ignore[index]
+    heights = [st["height"] for st in statuses]  # type: ignore[index]
+    return len(peaks) == 1 and min(heights) + 1 >= blocks
+
+
+def say_to_stdout(text: str) -> None:
+    print(f"devnet: {text}", flush=True)
