@@ -48,7 +48,7 @@ from trionode.protocols.peer_protocol import PeerInfo
 from trionode.protocols.shared_protocol import Error, ErrorCode, Handshake, NodeType
 from trionode.wire import DecodeError, Message, Streamable, bytes32, int16, uint16
 
-__all__ = ["Handler", "HandlerLookup", "PeerConnection"]
+__all__ = ["Handler", "HandlerLookup", "MessageObserver", "PeerConnection"]
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +56,9 @@ logger = logging.getLogger(__name__)
 # request (or None).
 Handler = Callable[[Any, "PeerConnection"], Awaitable[Streamable | None]]
 HandlerLookup = Callable[[T], Handler | None]
+# Observes every message after the handshake: (outbound, type, size in bytes). Set by whoever
+# counts traffic (trionode.metrics); it must not block or raise.
+MessageObserver = Callable[[bool, T, int], None]
 
 REPLY_MESSAGE_TYPES: frozenset[T] = frozenset(REPLY_TYPES.values()) | {T.error}
 HANDSHAKE_TYPES: frozenset[T] = frozenset({T.handshake, T.handshake_ack})
@@ -101,6 +104,7 @@ class PeerConnection:
         self._handlers_free = trio.Semaphore(limits.max_concurrent_handlers)
         self._serving = False
         self.closed = trio.Event()
+        self.message_observer: MessageObserver | None = None
 
     def __repr__(self) -> str:
         kind = self.node_type.name.lower() if self.node_type is not None else "peer"
@@ -229,6 +233,8 @@ class PeerConnection:
             raise ValueError(f"message of {len(data)} bytes is above the maximum message size")
         logger.debug("%r: sending %s id=%s", self, T(msg.type).name, msg.id)
         await self.stream.send(data)
+        if self.message_observer is not None:
+            self.message_observer(True, T(msg.type), len(data))
 
     def _envelope(self, data: bytes) -> Message:
         """Parse one raw message and apply size and rate limits before decoding the payload."""
@@ -272,6 +278,8 @@ class PeerConnection:
             except DecodeError as exc:
                 raise RemoteProtocolError(f"undecodable message: {exc}") from None
             logger.debug("%r: received %s id=%s", self, mtype.name, msg.id)
+            if self.message_observer is not None:
+                self.message_observer(False, mtype, len(data))
             if mtype in HANDSHAKE_TYPES:
                 raise RemoteProtocolError(f"{mtype.name} after the handshake completed")
             if msg.id is not None and mtype in REPLY_MESSAGE_TYPES:
