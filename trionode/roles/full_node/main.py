@@ -21,6 +21,7 @@ from trionode.roles.full_node.api import FullNodeAPI
 from trionode.roles.full_node.node import FullNode
 from trionode.roles.greeter import greet_new_connections
 from trionode.roles.runtime import write_ready
+from trionode.rpc.surface import start_full_node_surface
 from trionode.storage.chain_store import ChainStore
 from trionode.storage.engine import default_db_url
 from trionode.storage.peer_store import PeerStore
@@ -43,6 +44,11 @@ class FullNodeConfig:
     target_outbound: int = 8
     max_inbound: int = 80
     validation_workers: int = 2
+    # Operator surface (trionode.rpc.surface): None = off. The CLI's default RPC port is
+    # trionode.rpc.DEFAULT_RPC_PORTS["full_node"] (8555); rpc_tls_port 0 = OS's choice.
+    rpc_port: int | None = None
+    rpc_tls_port: int | None = 0
+    metrics_port: int | None = None
 
 
 class FullNodeService:
@@ -96,9 +102,14 @@ class FullNodeService:
                     )
                     await node.start_service("status", self._status_loop)
                     assert node.port is not None
+                    surface = await start_full_node_surface(self)
                     full_node.write_status()
                     write_ready(
-                        cfg.root, "full_node", node.port, network=self.constants.network_name
+                        cfg.root,
+                        "full_node",
+                        node.port,
+                        network=self.constants.network_name,
+                        **surface,
                     )
                     task_status.started(self)
             finally:

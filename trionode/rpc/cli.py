@@ -1,0 +1,242 @@
+"""``python -m trionode rpc METHOD [JSON]`` and ``python -m trionode show``.
+
+``rpc`` calls any method of a running role of ``--root`` with the root's cookie token and prints
+the JSON answer. The role is ``--role`` if given, else the one serving the method (full node
+methods -> full node; ``get_harvesters``/``get_rewards`` -> farmer; ``get_plots``/
+``refresh_plots`` -> the farmer if it runs, else the harvester; anything else -> the first role of
+the root with an RPC port). The port comes from ``--rpc-port`` or the role's ready file.
+
+``show`` prints a full node's status (height, tips, sync progress with ETA, peers). On a devnet
+directory (``devnet --root DIR``) it shows every full node of it.
+
+Exit status: 0 success, 1 the node answered an error or is not reachable, 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from trionode import runfiles
+from trionode.keys.cli import add_root_argument, root_from_args
+from trionode.rpc.auth import CookieError, read_cookie
+from trionode.rpc.client import RpcCallError, call_sync, find_rpc_port
+
+__all__ = ["choose_role", "register", "rpc_command", "show_command"]
+
+ROLES = ("full_node", "farmer", "harvester", "timelord", "introducer")
+FULL_NODE_METHODS = frozenset(
+    {
+        "get_blockchain_state",
+        "get_block",
+        "get_header",
+        "get_block_by_height",
+        "open_connection",
+        "get_mempool",
+        "push_transaction",
+    }
+)
+FARMER_METHODS = frozenset({"get_harvesters", "get_rewards"})
+PLOT_METHODS = frozenset({"get_plots", "refresh_plots"})
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``rpc`` and ``show`` subcommands."""
+    rpc = subparsers.add_parser(
+        "rpc",
+        help="call a method of a running node's local RPC and print the JSON answer",
+        description="Call METHOD of a running role's RPC (POST /METHOD) with the token of "
+        "ROOT/rpc.cookie. get_routes lists a role's methods.",
+    )
+    rpc.add_argument("method", metavar="METHOD", help="e.g. get_blockchain_state")
+    rpc.add_argument(
+        "params", metavar="JSON", nargs="?", default="{}", help="parameters (a JSON object)"
+    )
+    add_root_argument(rpc)
+    rpc.add_argument(
+        "--role",
+        dest="rpc_role",
+        choices=ROLES,
+        help="the role to call (default: chosen by the method)",
+    )
+    _add_port_arguments(rpc)
+    rpc.set_defaults(handler=rpc_command)
+
+    show = subparsers.add_parser(
+        "show",
+        help="print a running full node's status: height, tips, sync, peers",
+        description="Print the status of the full node running with --root (or of every full "
+        "node of a devnet directory).",
+    )
+    add_root_argument(show)
+    _add_port_arguments(show)
+    show.set_defaults(handler=show_command)
+
+
+def _add_port_arguments(parser: argparse.ArgumentParser) -> None:
+    # SUPPRESS: the main parser has --rpc-port too; either position works.
+    parser.add_argument(
+        "--rpc-port",
+        type=int,
+        default=argparse.SUPPRESS,
+        metavar="N",
+        help="the RPC port (default: the role's ready file under ROOT/run)",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help=argparse.SUPPRESS)
+
+
+def choose_role(root: Path, method: str) -> str:
+    """The role of ``root`` that serves ``method`` (see the module docstring)."""
+    if method in FULL_NODE_METHODS:
+        return "full_node"
+    if method in FARMER_METHODS:
+        return "farmer"
+    if method in PLOT_METHODS:
+        return "farmer" if find_rpc_port(root, "farmer") is not None else "harvester"
+    for role in ROLES:
+        if find_rpc_port(root, role) is not None:
+            return role
+    return "full_node"
+
+
+def _port(args: argparse.Namespace, root: Path, role: str) -> int:
+    port = getattr(args, "rpc_port", None)
+    if port is not None:
+        return int(port)
+    found = find_rpc_port(root, role)
+    if found is None:
+        raise RpcCallError(
+            0,
+            "not_running",
+            f"no {role} RPC port in {runfiles.ready_path(root, role)}: is the {role} running "
+            "with this --root? (or give --rpc-port)",
+        )
+    return found
+
+
+def _fail(message: str, out: TextIO) -> int:
+    print(f"trionode: {message}", file=out)
+    return 1
+
+
+def rpc_command(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    root = root_from_args(args)
+    try:
+        params = json.loads(args.params)
+    except ValueError as exc:
+        print(f"trionode: JSON parameters: {exc}", file=sys.stderr)
+        return 2
+    if not isinstance(params, dict):
+        print(
+            "trionode: JSON parameters must be an object, e.g. '{\"height\": 3}'", file=sys.stderr
+        )
+        return 2
+    role = args.rpc_role or choose_role(root, args.method)
+    try:
+        token = read_cookie(root)
+        port = _port(args, root, role)
+        answer = call_sync(port, token, args.method, params, host=args.host)
+    except CookieError as exc:
+        return _fail(str(exc), sys.stderr)
+    except RpcCallError as exc:
+        if exc.status:
+            print(
+                json.dumps({"success": False, "error": exc.message, "code": exc.code}, indent=2),
+                file=out,
+            )
+        return _fail(str(exc), sys.stderr)
+    print(json.dumps(answer, indent=2, sort_keys=True), file=out)
+    return 0
+
+
+# -- show ---------------------------------------------------------------------------------------
+
+
+def _full_node_roots(root: Path) -> list[Path]:
+    """``root`` itself, or the full nodes of a devnet directory."""
+    if runfiles.ready_path(root, "full_node").exists():
+        return [root]
+    devnet = sorted(
+        (p for p in root.glob("full_node_*") if p.name.removeprefix("full_node_").isdigit()),
+        key=lambda p: int(p.name.removeprefix("full_node_")),
+    )
+    return devnet or [root]
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def format_sync(sync: dict[str, Any]) -> str:
+    if not sync.get("syncing"):
+        return "not syncing (following the network block by block)"
+    progress = float(sync.get("progress") or 0.0)
+    rate = sync.get("blocks_per_second")
+    return (
+        f"syncing {100 * progress:.1f}% (height {sync.get('height', '?')} of "
+        f"{sync.get('target_height', '?')}, "
+        f"{'?' if rate is None else f'{rate:.1f}'} blocks/s, ETA {_duration(sync.get('eta_seconds'))})"
+    )
+
+
+def format_status(
+    name: str, port: int, state: dict[str, Any], connections: list[dict[str, Any]]
+) -> str:
+    lines = [f"{name}: full node on network {state['network']}, RPC port {port}"]
+    if state["height"] is None:
+        lines.append("  chain       empty (waiting for a genesis block)")
+    else:
+        lines.append(
+            f"  height      {state['height']}  weight {state['weight']}  "
+            f"difficulty {state['difficulty']}  ips {state['ips']}"
+        )
+        lines.append(f"  peak        {state['peak']}")
+    tips = state["tips"]
+    lines.append(f"  tips        {len(tips)}")
+    for tip in tips:
+        lines.append(
+            f"    {tip['header_hash'][:16]}  height {tip['height']}  weight {tip['weight']}"
+        )
+    lines.append(f"  sync        {format_sync(state['sync'])}")
+    if state.get("mempool_size") is not None:
+        lines.append(f"  mempool     {state['mempool_size']} transactions")
+    peers = ", ".join(f"{k} {v}" for k, v in sorted(state["peers"].items()))
+    lines.append(f"  peers       {len(connections)} ({peers})")
+    for c in connections:
+        arrow = "->" if c["outbound"] else "<-"
+        lines.append(
+            f"    {c['type'] or '?':<10} {arrow} {c['host']}:{c['server_port'] or c['port']:<6} "
+            f"{c['node_id'][:16]}  up {_duration(c['connected_seconds'])}"
+        )
+    return "\n".join(lines)
+
+
+def show_command(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    base = root_from_args(args)
+    roots = _full_node_roots(base)
+    status = 0
+    for root in roots:
+        name = str(root) if root == base else root.name
+        try:
+            token = read_cookie(root)
+            port = _port(args, root, "full_node")
+            state = call_sync(port, token, "get_blockchain_state", host=args.host)
+            conns = call_sync(port, token, "get_connections", host=args.host)
+        except (CookieError, RpcCallError) as exc:
+            print(f"{name}: {exc}", file=out)
+            status = 1
+            continue
+        print(format_status(name, port, state["blockchain_state"], conns["connections"]), file=out)
+    return status
