@@ -13,11 +13,26 @@ from trionode.peers.introducer import Introducer
 from trionode.peers.node import PeerNode, PeerNodeConfig
 from trionode.protocols.shared_protocol import NodeType
 from trionode.roles.runtime import write_ready
+from trionode.rpc.surface import start_peer_role_surface
 
 
 class IntroducerService:
-    def __init__(self, root: Path, network: str, port: int) -> None:
+    def __init__(
+        self,
+        root: Path,
+        network: str,
+        port: int,
+        *,
+        rpc_port: int | None = None,
+        rpc_tls_port: int | None = 0,
+        metrics_port: int | None = None,
+    ) -> None:
+        """``rpc_port``/``metrics_port``: the operator surface (None = off; the CLI's default
+        RPC port is trionode.rpc.DEFAULT_RPC_PORTS["introducer"], 8556)."""
         self.root = root
+        self.rpc_port = rpc_port
+        self.rpc_tls_port = rpc_tls_port
+        self.metrics_port = metrics_port
         constants = get_constants(network)
         self.node = PeerNode(
             PeerNodeConfig(
@@ -35,5 +50,13 @@ class IntroducerService:
         async with trio.open_nursery() as nursery:
             await nursery.start(self.introducer.serve)
             assert self.node.port is not None
-            write_ready(self.root, "introducer", self.node.port)
+            surface = await start_peer_role_surface(
+                self.node,
+                "introducer",
+                self.root,
+                rpc_port=self.rpc_port,
+                rpc_tls_port=self.rpc_tls_port,
+                metrics_port=self.metrics_port,
+            )
+            write_ready(self.root, "introducer", self.node.port, **surface)
             task_status.started(self)

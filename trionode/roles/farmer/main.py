@@ -23,6 +23,7 @@ from trionode.roles.farmer.node import FarmerState
 from trionode.roles.greeter import greet_new_connections
 from trionode.roles.runtime import write_ready
 from trionode.roles.upstream import keep_connected
+from trionode.rpc.surface import start_farmer_surface
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +35,11 @@ class FarmerConfig:
     full_node: tuple[str, int]
     port: int = 8447
     host: str = "127.0.0.1"
+    # Operator surface (trionode.rpc.surface): None = off. The CLI's default RPC port is
+    # trionode.rpc.DEFAULT_RPC_PORTS["farmer"] (8559); rpc_tls_port 0 = OS's choice.
+    rpc_port: int | None = None
+    rpc_tls_port: int | None = 0
+    metrics_port: int | None = None
 
 
 class Farmer:
@@ -95,5 +101,6 @@ class Farmer:
                 port,
             )
             assert self.harvester_node.port is not None
-            write_ready(self.config.root, "farmer", self.harvester_node.port)
+            surface = await start_farmer_surface(self)
+            write_ready(self.config.root, "farmer", self.harvester_node.port, **surface)
             task_status.started(self)

@@ -19,6 +19,7 @@ from trionode.protocols.shared_protocol import NodeType
 from trionode.roles.harvester.api import HarvesterAPI
 from trionode.roles.runtime import write_ready
 from trionode.roles.upstream import keep_connected
+from trionode.rpc.surface import start_harvester_surface
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,11 @@ class HarvesterConfig:
     port: int = 8448
     host: str = "127.0.0.1"
     refresh_interval: float = 10.0
+    # Operator surface (trionode.rpc.surface): None = off. The CLI's default RPC port is
+    # trionode.rpc.DEFAULT_RPC_PORTS["harvester"] (8560); rpc_tls_port 0 = OS's choice.
+    rpc_port: int | None = None
+    rpc_tls_port: int | None = 0
+    metrics_port: int | None = None
 
 
 class Harvester:
@@ -76,7 +82,8 @@ class Harvester:
                 port,
             )
             assert self.node.port is not None
-            write_ready(self.config.root, "harvester", self.node.port)
+            surface = await start_harvester_surface(self)
+            write_ready(self.config.root, "harvester", self.node.port, **surface)
             task_status.started(self)
 
     async def _watch_plots(self, *, task_status: trio.TaskStatus[RefreshResult]) -> None:

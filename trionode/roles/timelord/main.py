@@ -21,6 +21,7 @@ from trionode.roles.runtime import write_ready
 from trionode.roles.timelord.api import TimelordAPI
 from trionode.roles.timelord.node import Timelord
 from trionode.roles.upstream import keep_connected
+from trionode.rpc.surface import start_peer_role_surface
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +35,11 @@ class TimelordConfig:
     host: str = "127.0.0.1"
     workers: int = 1
     use_processes: bool = True
+    # Operator surface (trionode.rpc.surface): None = off. The CLI's default RPC port is
+    # trionode.rpc.DEFAULT_RPC_PORTS["timelord"] (8557); rpc_tls_port 0 = OS's choice.
+    rpc_port: int | None = None
+    rpc_tls_port: int | None = 0
+    metrics_port: int | None = None
 
 
 class TimelordService:
@@ -83,5 +89,15 @@ class TimelordService:
                 port,
             )
             assert self.node.port is not None
-            write_ready(self.config.root, "timelord", self.node.port)
+            cfg = self.config
+            surface = await start_peer_role_surface(
+                self.node,
+                "timelord",
+                cfg.root,
+                rpc_port=cfg.rpc_port,
+                rpc_tls_port=cfg.rpc_tls_port,
+                metrics_port=cfg.metrics_port,
+                host=cfg.host,
+            )
+            write_ready(cfg.root, "timelord", self.node.port, **surface)
             task_status.started(self)

@@ -1,0 +1,184 @@
+"""RPC of the farmer, harvester, timelord and introducer over real HTTP on 127.0.0.1, with the
+roles running in one process (like test_farming_roles): plots, harvesters, rewards, connections,
+authentication, bad parameters, stop_node."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+from mnemonic import Mnemonic
+
+from trionode import runfiles
+from trionode.keys.keychain import Keychain
+from trionode.roles.farmer.main import Farmer, FarmerConfig
+from trionode.roles.full_node.main import FullNodeConfig, FullNodeService
+from trionode.roles.harvester.main import Harvester, HarvesterConfig
+from trionode.roles.introducer_main import IntroducerService
+from trionode.roles.timelord.main import TimelordConfig, TimelordService
+from trionode.rpc.auth import read_cookie
+from trionode.rpc.client import RpcCallError, RpcClient
+
+LOCAL = "127.0.0.1"
+PLOTS = 4  # the conftest plot_dir (BlockTools' plots: other keys than this farm's)
+
+
+def rpc_port(root: Path, role: str) -> int:
+    ready = runfiles.read_json(runfiles.ready_path(root, role))
+    assert isinstance(ready, dict) and isinstance(ready.get("rpc_port"), int), ready
+    return int(ready["rpc_port"])
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
+    """Poll ``check`` (an RPC round trip) until it holds; bounded, never a timed assertion."""
+    # Polling: the state lives behind HTTP in another role, no event reaches this test.
+    with trio.move_on_after(30) as scope:
+        while not await check():  # noqa: ASYNC110
+            await trio.sleep(0.05)
+    if scope.cancelled_caught:
+        pytest.fail(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def farm_root(tmp_path: Path) -> Path:
+    root = tmp_path / "farm"
+    Keychain(root).add_mnemonic(Mnemonic("english").to_mnemonic(hashlib.sha256(b"rpc").digest()))
+    return root
+
+
+async def test_farmer_harvester_timelord_introducer_rpc(
+    farm_root: Path, plot_dir: Path, tmp_path: Path, block_tools: Any
+) -> None:
+    del block_tools  # makes sure plot_dir holds its plots
+    async with trio.open_nursery() as nursery:
+        node = FullNodeService(
+            FullNodeConfig(root=tmp_path / "fn", network="sim", port=0, rpc_port=0)
+        )
+        await nursery.start(node.run)
+        assert node.node is not None and node.node.port
+        fn_port = node.node.port
+        farmer = Farmer(
+            FarmerConfig(farm_root, "sim", (LOCAL, fn_port), port=0, rpc_port=0, metrics_port=0)
+        )
+        await nursery.start(farmer.run)
+        assert farmer.harvester_node.port
+        harvester = Harvester(
+            HarvesterConfig(
+                farm_root,
+                "sim",
+                (LOCAL, farmer.harvester_node.port),
+                (plot_dir,),
+                port=0,
+                rpc_port=0,
+            )
+        )
+        await nursery.start(harvester.run)
+        timelord = TimelordService(
+            TimelordConfig(
+                farm_root, "sim", (LOCAL, fn_port), port=0, use_processes=False, rpc_port=0
+            )
+        )
+        timelord_done = trio.Event()
+
+        async def run_timelord(*, task_status: trio.TaskStatus[None]) -> None:
+            await timelord.run(task_status=task_status)
+            timelord_done.set()
+
+        await nursery.start(run_timelord)
+        introducer = IntroducerService(tmp_path / "intro", "sim", 0, rpc_port=0)
+        await nursery.start(introducer.run)
+
+        token = read_cookie(farm_root)
+        async with (
+            RpcClient(rpc_port(farm_root, "farmer"), token) as f,
+            RpcClient(rpc_port(farm_root, "harvester"), token) as h,
+            RpcClient(rpc_port(farm_root, "timelord"), token) as t,
+            RpcClient(
+                rpc_port(tmp_path / "intro", "introducer"), read_cookie(tmp_path / "intro")
+            ) as i,
+        ):
+            # -- farmer and harvester -----------------------------------------------------
+            async def harvester_reported() -> bool:
+                hs = (await f.call("get_harvesters"))["harvesters"]
+                return len(hs) == 1 and hs[0]["plots"] is not None
+
+            await eventually(harvester_reported, "the harvester's plots at the farmer")
+            harvesters = (await f.call("get_harvesters"))["harvesters"]
+            hv = harvesters[0]
+            assert hv["type"] == "harvester"
+            assert hv["node_id"] == harvester.node.node_id.hex()
+            assert hv["plots"] + hv["no_key"] == PLOTS
+
+            plots = (await f.call("get_plots"))["harvesters"][hv["node_id"]]
+            assert len(plots["plots"]) + len(plots["no_key_filenames"]) == PLOTS
+
+            refreshed = await f.call("refresh_plots")
+            assert list(refreshed["harvesters"]) == [hv["node_id"]] and refreshed["failed"] == {}
+
+            own = await h.call("get_plots")
+            assert len(own["plots"]) + len(own["no_key"]) == PLOTS
+            assert own["failed_to_open"] == {}
+            rescan = await h.call("refresh_plots")
+            assert rescan["added"] == [] and rescan["removed"] == []
+
+            rewards = await f.call("get_rewards")
+            keys = farmer.state.keys
+            assert rewards["farmer_puzzle_hash"] == keys.farmer_puzzle_hash.hex()
+            assert rewards["pool_puzzle_hash"] == keys.pool_puzzle_hash.hex()
+            assert rewards["headers_signed"] == 0
+
+            kinds = {c["type"] for c in (await f.call("get_connections"))["connections"]}
+            assert kinds == {"harvester", "full_node"}
+            assert [c["type"] for c in (await h.call("get_connections"))["connections"]] == [
+                "farmer"
+            ]
+            assert [c["type"] for c in (await t.call("get_connections"))["connections"]] == [
+                "full_node"
+            ]
+            assert (await i.call("get_connections"))["connections"] == []
+
+            # -- every method of every role refuses a caller without the token ------------
+            for client in (f, h, t, i):
+                routes = (await client.call("get_routes"))["routes"]
+                assert "stop_node" in routes and "get_connections" in routes
+                async with RpcClient(int(client.url.rsplit(":", 1)[1]), None) as anonymous:
+                    for method in routes:
+                        response = await anonymous.post_raw(method, b"{}")
+                        assert response.status_code == 401, (client.url, method)
+                        assert response.json()["code"] == "unauthorized"
+            assert set((await f.call("get_routes"))["routes"]) >= {
+                "get_plots",
+                "refresh_plots",
+                "get_harvesters",
+                "get_rewards",
+            }
+            assert set((await h.call("get_routes"))["routes"]) >= {"get_plots", "refresh_plots"}
+
+            # -- bad parameters ------------------------------------------------------------
+            for client, method, params in [
+                (f, "get_connections", {"type": 5}),
+                (f, "close_connection", {"node_id": "xyz"}),
+                (h, "close_connection", {}),
+                (t, "close_connection", {"node_id": 12}),
+            ]:
+                with pytest.raises(RpcCallError) as info:
+                    await client.call(method, params)
+                assert info.value.status == 400 and info.value.code == "bad_params"
+            with pytest.raises(RpcCallError) as info:
+                await f.call("get_block", {})
+            assert info.value.status == 404 and info.value.code == "unknown_method"
+
+            # -- closing the harvester's connection from the farmer -------------------------
+            await f.call("close_connection", {"node_id": hv["node_id"]})
+            remaining = {c["type"] for c in (await f.call("get_connections"))["connections"]}
+            assert "harvester" not in remaining or len(remaining) == 2  # it redials
+
+            # -- stop_node stops the role: its run() returns --------------------------------
+            assert (await t.call("stop_node"))["stopping"] is True
+            with trio.fail_after(15):
+                await timelord_done.wait()
+        nursery.cancel_scope.cancel()
