@@ -3,17 +3,27 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
 import trio
 
-from trionode.cli import main as cli_main
 from trionode.protocols.chain_types import FullBlock
 from trionode.roles.full_node.main import FullNodeConfig, FullNodeService
+from trionode.rpc import cli as rpc_cli
 from trionode.rpc.cli import format_sync
 
 LOCAL = "127.0.0.1"
+
+
+def cli_main(argv: list[str]) -> int:
+    """The ``rpc`` / ``show`` subcommands as ``python -m trionode`` parses them (their own
+    parser, so this test does not depend on the other subcommands)."""
+    parser = argparse.ArgumentParser(prog="python -m trionode")
+    rpc_cli.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(argv)
+    return int(args.handler(args))
 
 
 async def run_cli(argv: list[str], capsys: object) -> tuple[int, str, str]:
