@@ -9,6 +9,7 @@ and pins it for restarts, so a restarted process comes back where its peers redi
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -42,6 +43,7 @@ class Devnet:
     log_level: str = "INFO"
     specs: dict[str, ProcessSpec] = attrs.field(factory=dict)
     ports: dict[str, int] = attrs.field(factory=dict)
+    pids: dict[str, int] = attrs.field(factory=dict)
     crashes: dict[str, str] = attrs.field(factory=dict)
 
     # ------------------------------------------------------------------ processes
@@ -56,6 +58,10 @@ class Devnet:
             self.constants.network_name,
             "--log-level",
             self.log_level,
+            # Several nodes share the machine: RPC on a port of the OS's choice (the ready file
+            # says which) instead of every full node wanting config.yaml's 8555.
+            "--rpc-port",
+            "0",
         )
         return ProcessSpec(name, base + args, root, self.layout.console_log(name))
 
@@ -76,6 +82,8 @@ class Devnet:
                 data = runfiles.read_json(ready)
                 if data is not None and isinstance(data.get("port"), int):
                     self.ports[name] = data["port"]
+                    if isinstance(data.get("pid"), int):
+                        self.pids[name] = data["pid"]
                     self.say(f"{name} is up on port {data['port']}")
                     return int(data["port"])
                 if name in self.crashes:
@@ -187,6 +195,14 @@ class Devnet:
             for i in range(self.full_nodes)
         ]
 
+    def cpu_report(self) -> str:
+        parts = []
+        for name, pid in self.pids.items():
+            cpu = process_cpu_seconds(pid)
+            if cpu is not None:
+                parts.append(f"{name} {cpu:.1f}")
+        return ", ".join(parts) if parts else "unknown"
+
     def _line(self, statuses: list[dict | None], started: float) -> str:
         parts = []
         for i, st in enumerate(statuses):
@@ -217,6 +233,7 @@ class Devnet:
                     f"every full node holds the same chain of {statuses[0]['height'] + 1} blocks "  # type: ignore[index]
                     f"(peak {str(peak)[:16]}) after {time.monotonic() - started:.1f} s"
                 )
+                self.say("CPU seconds used so far: " + self.cpu_report())
                 return 0
             if trio.current_time() > deadline:
                 raise DevnetError(
@@ -224,6 +241,18 @@ class Devnet:
                     f"{deadline_seconds:.0f} s; last status: {last}"
                 )
             await trio.sleep(PROGRESS_INTERVAL)
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU of a process and of its finished children (Linux /proc), or None."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+    # fields[11:15] are utime, stime, cutime, cstime (stat fields 14-17)
+    return sum(int(x) for x in fields[11:15]) / ticks
 
 
 def _agree(statuses: list[dict | None], blocks: int) -> bool:

@@ -27,8 +27,22 @@ def prepare(
     say: Callable[[str], None],
 ) -> FarmKeys:
     """Create whatever is missing; reuse keys, plots and chains that are there."""
-    for root in [layout.introducer, layout.farm, *(layout.full_node(i) for i in range(full_nodes))]:
+    for root in [layout.introducer, *(layout.full_node(i) for i in range(full_nodes))]:
         init_root(root)
+    return prepare_farm(layout, constants, plots=plots, k=k, say=say)
+
+
+def prepare_farm(
+    layout: DevnetLayout,
+    constants: ConsensusConstants,
+    *,
+    plots: int,
+    k: int,
+    say: Callable[[str], None],
+) -> FarmKeys:
+    """The farm part of :func:`prepare` (root, keys, plots that answer the genesis challenge),
+    for any set of full nodes (``trionode.testnet`` uses it with its own node roots)."""
+    init_root(layout.farm)
     keychain = Keychain(layout.farm)
     if keychain.exists():
         say(f"reusing the farm keys in {layout.farm}")
