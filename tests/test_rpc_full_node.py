@@ -391,3 +391,33 @@ async def test_stop_node_answers_then_stops(tmp_path: Path) -> None:
         with trio.fail_after(10):
             await n.service.node.stopped.wait()
     # run() returned: the nursery closed without cancelling anything.
+
+
+async def test_websocket_pushes_sync_progress(
+    node: Node, nursery: trio.Nursery, tmp_path: Path, chain_30: list[FullBlock]
+) -> None:
+    """A node far behind long-syncs from ``node`` (real sync, small threshold); its websocket
+    reports the progress, and a last event once the sync ended."""
+    from trionode.sync import SyncConfig
+
+    await node.add(chain_30)
+    assert node.service.node is not None
+    behind = await start_node(nursery, tmp_path / "behind", sync=SyncConfig(threshold=3))
+    token = read_cookie(behind.root)
+    seen: list[dict[str, Any]] = []
+    async with open_event_socket(behind.ready["rpc_port"], token) as ws:
+        # Subscribed first, then connected: no event can pass before the socket listens.
+        await behind.client.call("open_connection", {"host": LOCAL, "port": node.service.node.port})
+        with trio.fail_after(60):
+            while True:
+                event = json.loads(await ws.get_message())
+                if event["event"] != "sync_progress":
+                    continue
+                seen.append(event["data"])
+                if not event["data"]["syncing"]:
+                    break
+    assert seen[0]["syncing"] is True and seen[0]["target_height"] == 29
+    assert 0.0 <= seen[0]["progress"] <= 1.0
+    assert seen[-1]["syncing"] is False
+    assert behind.full_node.blockchain.peak_height == 29
+    await behind.client.aclose()

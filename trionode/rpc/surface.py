@@ -118,16 +118,39 @@ def _role_config(service: Any) -> tuple[int | None, int | None, int | None]:
 # -- full node ---------------------------------------------------------------------------------
 
 
+class _SyncEvents:
+    """``sync_progress`` events: one after every tip change while a long sync runs (so even a
+    short sync is seen), one per SYNC_EVENT_INTERVAL while it runs (stalls show), and a last
+    one when it ended."""
+
+    def __init__(self, full_node: FullNode, hub: EventHub) -> None:
+        self.full_node = full_node
+        self.hub = hub
+        self.was_syncing = False
+
+    def check(self) -> None:
+        status = sync_status(self.full_node)
+        syncing = bool(status.get("syncing"))
+        if syncing or self.was_syncing:
+            self.hub.publish("sync_progress", status)
+        self.was_syncing = syncing
+
+    async def poll(self) -> None:
+        while True:
+            await trio.sleep(SYNC_EVENT_INTERVAL)
+            self.check()
+
+
 async def _chain_events(
     full_node: FullNode, hub: EventHub, *, task_status: trio.TaskStatus[None]
 ) -> None:
-    """Publish ``new_tip`` for every change of the tip set and ``sync_progress`` while
-    syncing (and once when it ends)."""
+    """Publish ``new_tip`` for every change of the tip set, and ``sync_progress``."""
     chain = full_node.blockchain
+    sync_events = _SyncEvents(full_node, hub)
     with chain.subscribe(buffer=64) as changes:
         task_status.started()
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(_sync_events, full_node, hub)
+            nursery.start_soon(sync_events.poll)
             async for event in changes:
                 peak = event.peak
                 hub.publish(
@@ -141,17 +164,7 @@ async def _chain_events(
                         "tips": [t.hex() for t in event.tips],
                     },
                 )
-
-
-async def _sync_events(full_node: FullNode, hub: EventHub) -> None:
-    was_syncing = False
-    while True:
-        await trio.sleep(SYNC_EVENT_INTERVAL)
-        status = sync_status(full_node)
-        syncing = bool(status.get("syncing"))
-        if syncing or was_syncing:
-            hub.publish("sync_progress", status)
-        was_syncing = syncing
+                sync_events.check()
 
 
 async def start_full_node_surface(service: FullNodeService) -> dict[str, int]:
