@@ -18,22 +18,44 @@ __all__ = ["CONFIG_FILE", "DEFAULT_CONFIG", "init_root", "load_config"]
 
 CONFIG_FILE = "config.yaml"
 
+# What ``init`` writes; every key is described in the README (Configuration) and validated by
+# trionode.config.Settings, whose defaults these are (a test keeps the two equal).
 DEFAULT_CONFIG: dict[str, Any] = {
     "network": "devnet",
     "log_level": "INFO",
+    "log_format": "console",
+    "log_max_bytes": 10 * 2**20,
+    "log_backups": 3,
     "full_node": {
         "port": 8444,
         "rpc_port": 8555,
+        "metrics_port": None,
+        "peers": [],
+        "introducer": None,
+        "db": None,
         "peer_db": "db/peers.sqlite",
         "target_outbound": 8,
         "max_inbound": 80,
-        "peers": [],
-        "introducer": None,
+        "validation_workers": 2,
     },
-    "introducer": {"port": 8445, "rpc_port": 8556},
-    "timelord": {"port": 8446, "rpc_port": 8557},
-    "farmer": {"port": 8447, "rpc_port": 8559},
-    "harvester": {"port": 8448, "rpc_port": 8560},
+    "introducer": {"port": 8445, "rpc_port": 8556, "metrics_port": None},
+    "timelord": {
+        "port": 8446,
+        "rpc_port": 8557,
+        "metrics_port": None,
+        "full_node": None,
+        "workers": 1,
+        "vdf_threads": False,
+    },
+    "farmer": {"port": 8447, "rpc_port": 8559, "metrics_port": None, "full_node": None},
+    "harvester": {
+        "port": 8448,
+        "rpc_port": 8560,
+        "metrics_port": None,
+        "farmer": None,
+        "plot_dirs": [],
+        "refresh_interval": 10.0,
+    },
     "peers": {"exempt_loopback_from_bans": False},
 }
 

@@ -1,25 +1,29 @@
-"""``python -m trionode --role ROLE``: build one role's frozen config from flags and config.yaml,
-run it until SIGINT/SIGTERM, and turn known failures into clear messages and exit codes.
-
-Precedence: flags, then ``ROOT/config.yaml`` (written by ``trionode init``), then defaults.
+"""``python -m trionode --role ROLE``: build the node's one frozen :class:`~trionode.config.Settings`
+from ``ROOT/config.yaml``, ``TRIONODE_*`` environment variables and flags (each overriding the one
+before), hand the role's section to the role's entry module, run it until SIGINT/SIGTERM, and turn
+known failures into clear messages and exit codes (2: a value the operator must fix; 1: the node
+could not start or stopped on an error).
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import logging
+import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import attrs
 import trio
 
-from trionode.consensus import NETWORKS
-from trionode.init_root import init_root, load_config
+from trionode.config import ConfigError, Settings, load_settings
+from trionode.init_root import init_root
 from trionode.keys.keychain import KeychainError
 from trionode.nursery import ChildStartFailed, unwrapped_exception_groups
 from trionode.roles.runtime import run_until_signal, setup_logging
-from trionode.roles.upstream import parse_host_port
 from trionode.storage.errors import StoreError
 
 logger = logging.getLogger(__name__)
@@ -32,111 +36,205 @@ class UsageError(ValueError):
     """A flag or config value the operator must fix."""
 
 
-def _section(config: dict[str, Any], role: str) -> dict[str, Any]:
-    section = config.get(role) or {}
-    if not isinstance(section, dict):
-        raise UsageError(f"config.yaml: section {role!r} must be a mapping")
-    return section
+# flag attribute on the argparse namespace -> (the roles it applies to, its key in the role's
+# section, the flag as the operator typed it). --port/--rpc-port/--metrics-port apply to every
+# role and land in the role's own section.
+_ROLE_FLAGS: dict[str, tuple[tuple[str, ...], str, str]] = {
+    "peer": (("full_node",), "peers", "--peer"),
+    "introducer": (("full_node",), "introducer", "--introducer"),
+    "db": (("full_node",), "db", "--db"),
+    "full_node": (("farmer", "timelord"), "full_node", "--full-node"),
+    "farmer": (("harvester",), "farmer", "--farmer"),
+    "plots": (("harvester",), "plot_dirs", "--plots"),
+    "workers": (("timelord",), "workers", "--workers"),
+}
+_EVERY_ROLE_FLAGS = {"port": "--port", "rpc_port": "--rpc-port", "metrics_port": "--metrics-port"}
+_TOP_LEVEL_FLAGS = {
+    "network": "--network",
+    "log_level": "--log-level",
+    "log_format": "--log-format",
+}
 
 
-def _host_port(text: str, flag: str) -> tuple[str, int]:
-    try:
-        return parse_host_port(text)
-    except ValueError as exc:
-        raise UsageError(f"{flag}: {exc}") from None
+def flag_overrides(
+    args: argparse.Namespace,
+) -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
+    """The flags given on the command line, shaped like config.yaml, and each one's name.
+
+    A flag that does not apply to ``--role`` is a UsageError (it would otherwise be ignored
+    without a word).
+    """
+    role = args.role
+    values: dict[str, Any] = {}
+    names: dict[tuple[str, ...], str] = {}
+    section: dict[str, Any] = {}
+    for attr, flag in _TOP_LEVEL_FLAGS.items():
+        value = getattr(args, attr, None)
+        if value is not None:
+            values[attr] = value
+            names[(attr,)] = flag
+    for attr, flag in _EVERY_ROLE_FLAGS.items():
+        value = getattr(args, attr, None)
+        if value is not None:
+            section[attr] = value
+            names[(role, attr)] = flag
+    for attr, (roles, key, flag) in _ROLE_FLAGS.items():
+        value = getattr(args, attr, None)
+        if value is None:
+            continue
+        if role not in roles:
+            raise UsageError(f"{flag} applies to --role {' or '.join(roles)}, not {role}")
+        if attr == "plots":  # relative to where the command runs, like any path argument
+            value = [str(Path(d).expanduser().absolute()) for d in value]
+        section[key] = value
+        names[(role, key)] = flag
+    if getattr(args, "vdf_threads", False):
+        if role != "timelord":
+            raise UsageError(f"--vdf-threads applies to --role timelord, not {role}")
+        section["vdf_threads"] = True
+        names[(role, "vdf_threads")] = "--vdf-threads"
+    if section:
+        values[role] = section
+    return values, names
 
 
-def _port(value: Any, key: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 65536:
-        raise UsageError(f"{key} must be a port number 0-65535, got {value!r}")
+def build_settings(
+    args: argparse.Namespace, root: Path, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """The node's one frozen configuration (ConfigError/UsageError name the bad key)."""
+    flags, names = flag_overrides(args)
+    return load_settings(
+        root,
+        environ=os.environ if environ is None else environ,
+        flags=flags,
+        flag_names=names,
+    )
+
+
+def _accepts(target: Any, name: str) -> bool:
+    """Whether a role's config class (attrs) or service constructor takes ``name``.
+
+    The RPC/metrics fields arrive in the roles one by one; a role without them simply runs
+    without that surface.
+    """
+    if attrs.has(target):
+        return name in attrs.fields_dict(target)
+    return name in inspect.signature(target).parameters
+
+
+def _surface(target: Any, section: Any) -> dict[str, Any]:
+    return {
+        name: getattr(section, name)
+        for name in ("rpc_port", "metrics_port")
+        if _accepts(target, name)
+    }
+
+
+def _require(value: Any, role: str, key: str, flag: str) -> Any:
+    if value is None or value == ():
+        raise UsageError(f"--role {role} needs {flag} (or {key} under {role}: in config.yaml)")
     return value
 
 
-def build_service(args: argparse.Namespace, root: Path) -> Any:
-    """The role's service object (has ``async run(*, task_status)``)."""
-    config = load_config(root)
-    section = _section(config, args.role)
-    network = args.network or config.get("network") or "devnet"
-    if network not in NETWORKS:
-        raise UsageError(
-            f"unknown network {network!r}; choose one of {', '.join(sorted(NETWORKS))}"
-        )
-    port = _port(
-        args.port if args.port is not None else section.get("port", 0), f"{args.role}.port"
-    )
-
-    if args.role == "full_node":
+def build_service(settings: Settings, role: str, root: Path) -> Any:
+    """The role's service object (has ``async run(*, task_status)``), wired from ``settings``."""
+    network = settings.network
+    if role == "full_node":
         from trionode.roles.full_node.main import FullNodeConfig, FullNodeService
 
-        peers = tuple(_host_port(p, "--peer") for p in (args.peer or section.get("peers") or []))
-        intro_text = args.introducer or section.get("introducer")
+        fn = settings.full_node
         return FullNodeService(
             FullNodeConfig(
                 root=root,
                 network=network,
-                port=port,
-                peers=peers,
-                introducer=_host_port(intro_text, "--introducer") if intro_text else None,
-                db_url=args.db or section.get("db"),
-                target_outbound=int(section.get("target_outbound", 8)),
-                max_inbound=int(section.get("max_inbound", 80)),
+                port=fn.port,
+                peers=fn.peers,
+                introducer=fn.introducer,
+                db_url=fn.db,
+                peer_db=fn.peer_db,
+                target_outbound=fn.target_outbound,
+                max_inbound=fn.max_inbound,
+                validation_workers=fn.validation_workers,
+                **_surface(FullNodeConfig, fn),
             )
         )
-    if args.role == "farmer":
+    if role == "farmer":
         from trionode.roles.farmer.main import Farmer, FarmerConfig
 
-        if not args.full_node:
-            raise UsageError("--role farmer needs --full-node HOST:PORT")
+        fa = settings.farmer
+        full_node = _require(fa.full_node, role, "full_node", "--full-node HOST:PORT")
         return Farmer(
-            FarmerConfig(root, network, _host_port(args.full_node, "--full-node"), port=port)
+            FarmerConfig(root, network, full_node, port=fa.port, **_surface(FarmerConfig, fa))
         )
-    if args.role == "harvester":
+    if role == "harvester":
         from trionode.roles.harvester.main import Harvester, HarvesterConfig
 
-        if not args.farmer:
-            raise UsageError("--role harvester needs --farmer HOST:PORT")
-        if not args.plots:
-            raise UsageError("--role harvester needs --plots DIR")
-        dirs = tuple(Path(d).expanduser() for d in args.plots)
+        hv = settings.harvester
+        farmer = _require(hv.farmer, role, "farmer", "--farmer HOST:PORT")
+        # Relative plot directories in config.yaml are under the root (flags are made absolute).
+        dirs = tuple(d if d.is_absolute() else root / d for d in hv.plot_dirs)
+        _require(dirs, role, "plot_dirs", "--plots DIR")
         return Harvester(
-            HarvesterConfig(root, network, _host_port(args.farmer, "--farmer"), dirs, port=port)
+            HarvesterConfig(
+                root,
+                network,
+                farmer,
+                dirs,
+                port=hv.port,
+                refresh_interval=hv.refresh_interval,
+                **_surface(HarvesterConfig, hv),
+            )
         )
-    if args.role == "timelord":
+    if role == "timelord":
         from trionode.roles.timelord.main import TimelordConfig, TimelordService
 
-        if not args.full_node:
-            raise UsageError("--role timelord needs --full-node HOST:PORT")
-        workers = args.workers if args.workers is not None else int(section.get("workers", 1))
-        if workers < 1:
-            raise UsageError(f"--workers must be at least 1, got {workers}")
+        tl = settings.timelord
+        full_node = _require(tl.full_node, role, "full_node", "--full-node HOST:PORT")
         return TimelordService(
             TimelordConfig(
                 root,
                 network,
-                _host_port(args.full_node, "--full-node"),
-                port=port,
-                workers=workers,
-                use_processes=not args.vdf_threads,
+                full_node,
+                port=tl.port,
+                workers=tl.workers,
+                use_processes=not tl.vdf_threads,
+                **_surface(TimelordConfig, tl),
             )
         )
-    if args.role == "introducer":
+    if role == "introducer":
         from trionode.roles.introducer_main import IntroducerService
 
-        return IntroducerService(root, network, port)
-    raise UsageError(f"unknown role {args.role!r}")
+        it = settings.introducer
+        return IntroducerService(root, network, it.port, **_surface(IntroducerService, it))
+    raise UsageError(f"unknown role {role!r}")
+
+
+def _usage(message: str) -> int:
+    for line in message.splitlines():
+        print(f"trionode: {line}", file=sys.stderr)
+    return EXIT_USAGE
 
 
 def run_role(args: argparse.Namespace, root: Path) -> int:
     try:
         init_root(root)
-        setup_logging(args.log_level, root, args.role)
-        service = build_service(args, root)
-    except (UsageError, ValueError) as exc:
-        print(f"trionode: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        settings = build_settings(args, root)
+        setup_logging(
+            settings.log_level,
+            root,
+            args.role,
+            log_format=settings.log_format,
+            max_bytes=settings.log_max_bytes,
+            backups=settings.log_backups,
+        )
+        service = build_service(settings, args.role, root)
+    except (ConfigError, UsageError) as exc:
+        return _usage(str(exc))
     except KeychainError as exc:
         print(f"trionode: {exc}", file=sys.stderr)
         return EXIT_FAILURE
+    except ValueError as exc:  # a role's own check of its config
+        return _usage(str(exc))
 
     async def main(nursery: trio.Nursery) -> None:
         await nursery.start(service.run)
@@ -152,6 +250,7 @@ def run_role(args: argparse.Namespace, root: Path) -> int:
     except ChildStartFailed as exc:
         cause = exc.__cause__
         if isinstance(cause, OSError):
+            logger.error("cannot listen: %s", cause.strerror or cause)
             print(f"trionode: cannot listen: {cause.strerror or cause}", file=sys.stderr)
             return EXIT_FAILURE
         raise

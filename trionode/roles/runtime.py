@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+import json
 import logging
 import logging.handlers
 import os
@@ -17,25 +19,87 @@ from trionode import runfiles
 logger = logging.getLogger(__name__)
 
 
-def setup_logging(level: str, root: Path | None, name: str) -> None:
-    """Console logging at ``level`` and, with a root, a rotating file ``ROOT/log/NAME.log``."""
-    fmt = logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+# Attributes every LogRecord has; anything else on a record came from ``extra=`` and goes into
+# the JSON object as a field of its own.
+_RECORD_ATTRS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+
+CONSOLE_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ``time`` (ISO 8601, UTC, ms), ``level``, ``logger``,
+    ``message``, the record's ``extra=`` fields, and ``exception`` / ``stack`` when present.
+
+    Machine-readable logs for collectors (Loki, Elasticsearch, jq); a value that JSON cannot
+    hold is written as its ``repr``.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, object] = {
+            "time": datetime.datetime.fromtimestamp(record.created, datetime.UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in _RECORD_ATTRS and key not in data:
+                data[key] = value
+        if record.exc_info:
+            data["exception"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            data["stack"] = self.formatStack(record.stack_info)
+        return json.dumps(data, default=repr, ensure_ascii=False)
+
+
+def make_formatter(log_format: str) -> logging.Formatter:
+    """``console`` (human lines) or ``json`` (one object per line)."""
+    if log_format == "json":
+        return JsonFormatter()
+    if log_format == "console":
+        return logging.Formatter(CONSOLE_FORMAT)
+    raise ValueError(f"unknown log format {log_format!r}: choose console or json")
+
+
+def log_path(root: Path, name: str) -> Path:
+    return Path(root) / "log" / f"{name}.log"
+
+
+def setup_logging(
+    level: str,
+    root: Path | None,
+    name: str,
+    *,
+    log_format: str = "console",
+    max_bytes: int = 10 * 2**20,
+    backups: int = 3,
+) -> None:
+    """Log at ``level`` to stderr and, with a root, to the rotating file ``ROOT/log/NAME.log``
+    (``max_bytes`` per file, ``backups`` old files kept), both in ``log_format``.
+
+    Replaces the handlers of the root logger, so calling it again (tests) does not duplicate
+    lines.
+    """
+    formatter = make_formatter(log_format)
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if root is not None:
-        log_dir = Path(root) / "log"
-        log_dir.mkdir(parents=True, exist_ok=True)
+        path = log_path(root, name)
+        path.parent.mkdir(parents=True, exist_ok=True)
         handlers.append(
             logging.handlers.RotatingFileHandler(
-                log_dir / f"{name}.log", maxBytes=10 * 2**20, backupCount=3
+                path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
             )
         )
     top = logging.getLogger()
     for h in list(top.handlers):
         top.removeHandler(h)
+        if isinstance(h, logging.FileHandler):  # ours from an earlier call: release the file
+            h.close()
     for h in handlers:
-        h.setFormatter(fmt)
+        h.setFormatter(formatter)
         top.addHandler(h)
-    top.setLevel(level)
+    top.setLevel(level.upper())
 
 
 async def run_until_signal(main: Callable[[trio.Nursery], Awaitable[None]]) -> int:

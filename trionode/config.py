@@ -1,0 +1,398 @@
+"""The node's configuration: ``ROOT/config.yaml``, then ``TRIONODE_*`` environment variables, then
+command-line flags (each overrides the one before), validated into one frozen :class:`Settings`.
+
+Every value is checked at start-up; a bad one is a :class:`ConfigError` whose lines name the
+source and the key, e.g. ``/srv/node/config.yaml: full_node.port: must be a port number
+(0-65535), got 'abc'`` or ``TRIONODE_FULL_NODE__PORT: ...`` or ``--port: ...``. Unknown keys
+are errors too (a typo must not be silently ignored).
+
+Environment variables: ``TRIONODE_<KEY>`` for a top-level key (``TRIONODE_NETWORK=sim``,
+``TRIONODE_LOG_FORMAT=json``) and ``TRIONODE_<SECTION>__<KEY>`` (two underscores) for a key of a
+role section (``TRIONODE_FULL_NODE__PORT=1234``). Names are case-insensitive; values are read as
+YAML, like config.yaml (``TRIONODE_FULL_NODE__PEERS='[127.0.0.1:8444]'``, ``null``). A variable
+with ``__`` must name a known section and key; other ``TRIONODE_*`` names that are not top-level
+keys (``TRIONODE_ROOT``, which picks the root, or test settings) are not configuration and are
+left alone.
+
+Why pydantic models and not pydantic-settings' sources: the sources merge before validating, so
+an error could not say whether the bad value came from the file, the environment or a flag. Here
+the three layers are merged by hand, remembering where each value came from, and one pydantic
+validation of the merged mapping reports every error with its origin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+
+from trionode.consensus import NETWORKS
+
+__all__ = [
+    "ENV_PREFIX",
+    "SECTIONS",
+    "ConfigError",
+    "FarmerSettings",
+    "FullNodeSettings",
+    "HarvesterSettings",
+    "IntroducerSettings",
+    "PeersSettings",
+    "Settings",
+    "TimelordSettings",
+    "env_overrides",
+    "load_settings",
+]
+
+ENV_PREFIX = "TRIONODE_"
+
+
+class ConfigError(ValueError):
+    """One or more configuration values the operator must fix; ``lines`` names each key."""
+
+    def __init__(self, lines: Iterable[str]) -> None:
+        self.lines = list(lines)
+        super().__init__("\n".join(self.lines))
+
+
+# ---------------------------------------------------------------------------- value types
+# Before-validators with operator-facing messages (pydantic's own are generic); every message
+# ends in ", got <value>" so the operator sees what was read.
+
+
+def _int(value: Any, what: str) -> int:
+    if isinstance(value, bool):
+        raise ValueError(f"must be {what}, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+        return int(value.strip())
+    raise ValueError(f"must be {what}, got {value!r}")
+
+
+def _port(value: Any) -> int:
+    what = "a port number (0-65535)"
+    port = _int(value, what)
+    if not 0 <= port <= 65535:
+        raise ValueError(f"must be {what}, got {value!r}")
+    return port
+
+
+def _optional_port(value: Any) -> int | None:
+    return None if value is None else _port(value)
+
+
+def _at_least(minimum: int) -> Any:
+    def check(value: Any) -> int:
+        what = f"an integer >= {minimum}"
+        number = _int(value, what)
+        if number < minimum:
+            raise ValueError(f"must be {what}, got {value!r}")
+        return number
+
+    return check
+
+
+def _positive_float(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"must be a number > 0, got {value!r}")
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"must be a number > 0, got {value!r}") from None
+    if not number > 0:
+        raise ValueError(f"must be a number > 0, got {value!r}")
+    return number
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0"):
+        return value.lower() in ("true", "yes", "1")
+    raise ValueError(f"must be true or false, got {value!r}")
+
+
+def _host_port(value: Any) -> tuple[str, int]:
+    # Imported here: config sits at the CLI's level; upstream is a small leaf of roles.
+    from trionode.roles.upstream import parse_host_port
+
+    if isinstance(value, list | tuple) and len(value) == 2:
+        value = f"{value[0]}:{value[1]}"
+    if not isinstance(value, str):
+        raise ValueError(f"must be HOST:PORT, got {value!r}")
+    try:
+        return parse_host_port(value)
+    except ValueError as exc:
+        raise ValueError(f"must be HOST:PORT ({exc})") from None
+
+
+def _optional_host_port(value: Any) -> tuple[str, int] | None:
+    return None if value is None else _host_port(value)
+
+
+def _list_of(item: Any) -> Any:
+    def check(value: Any) -> tuple[Any, ...]:
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            value = [v for v in (part.strip() for part in value.split(",")) if v]
+        if not isinstance(value, list | tuple):
+            raise ValueError(f"must be a list, got {value!r}")
+        out = []
+        for i, v in enumerate(value):
+            try:
+                out.append(item(v))
+            except ValueError as exc:
+                raise ValueError(f"item {i}: {exc}") from None
+        return tuple(out)
+
+    return check
+
+
+def _path(value: Any) -> Path:
+    if not isinstance(value, str | Path) or not str(value):
+        raise ValueError(f"must be a directory path, got {value!r}")
+    return Path(value).expanduser()
+
+
+def _optional_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"must be a non-empty string or null, got {value!r}")
+    return value
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"must be a non-empty string, got {value!r}")
+    return value
+
+
+def _choice(*choices: str, upper: bool = False) -> Any:
+    def check(value: Any) -> str:
+        text = value.upper() if upper and isinstance(value, str) else value
+        if text not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}, got {value!r}")
+        return str(text)
+
+    return check
+
+
+Port = Annotated[int, BeforeValidator(_port)]
+OptionalPort = Annotated[int | None, BeforeValidator(_optional_port)]
+HostPort = Annotated[tuple[str, int], BeforeValidator(_host_port)]
+OptionalHostPort = Annotated[tuple[str, int] | None, BeforeValidator(_optional_host_port)]
+Count = Annotated[int, BeforeValidator(_at_least(0))]
+PositiveInt = Annotated[int, BeforeValidator(_at_least(1))]
+PositiveFloat = Annotated[float, BeforeValidator(_positive_float)]
+Flag = Annotated[bool, BeforeValidator(_bool)]
+Text = Annotated[str, BeforeValidator(_text)]
+OptionalText = Annotated[str | None, BeforeValidator(_optional_text)]
+HostPorts = Annotated[tuple[tuple[str, int], ...], BeforeValidator(_list_of(_host_port))]
+Paths = Annotated[tuple[Path, ...], BeforeValidator(_list_of(_path))]
+Network = Annotated[str, BeforeValidator(_choice(*sorted(NETWORKS)))]
+LogLevel = Annotated[
+    str, BeforeValidator(_choice("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL", upper=True))
+]
+LogFormat = Annotated[Literal["console", "json"], BeforeValidator(_choice("console", "json"))]
+
+
+# ---------------------------------------------------------------------------- the model
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=False)
+
+
+class FullNodeSettings(_Frozen):
+    port: Port = 8444
+    rpc_port: OptionalPort = 8555
+    metrics_port: OptionalPort = None
+    peers: HostPorts = ()
+    introducer: OptionalHostPort = None
+    db: OptionalText = None
+    peer_db: Text = "db/peers.sqlite"
+    target_outbound: Count = 8
+    max_inbound: Count = 80
+    validation_workers: PositiveInt = 2
+
+
+class IntroducerSettings(_Frozen):
+    port: Port = 8445
+    rpc_port: OptionalPort = 8556
+    metrics_port: OptionalPort = None
+
+
+class TimelordSettings(_Frozen):
+    port: Port = 8446
+    rpc_port: OptionalPort = 8557
+    metrics_port: OptionalPort = None
+    full_node: OptionalHostPort = None
+    workers: PositiveInt = 1
+    vdf_threads: Flag = False
+
+
+class FarmerSettings(_Frozen):
+    port: Port = 8447
+    rpc_port: OptionalPort = 8559
+    metrics_port: OptionalPort = None
+    full_node: OptionalHostPort = None
+
+
+class HarvesterSettings(_Frozen):
+    port: Port = 8448
+    rpc_port: OptionalPort = 8560
+    metrics_port: OptionalPort = None
+    farmer: OptionalHostPort = None
+    plot_dirs: Paths = ()
+    refresh_interval: PositiveFloat = 10.0
+
+
+class PeersSettings(_Frozen):
+    exempt_loopback_from_bans: Flag = False
+
+
+class Settings(_Frozen):
+    """Everything a node process reads at start-up (see the README's configuration table)."""
+
+    network: Network = "devnet"
+    log_level: LogLevel = "INFO"
+    log_format: LogFormat = "console"
+    log_max_bytes: PositiveInt = 10 * 2**20
+    log_backups: Count = 3
+    full_node: FullNodeSettings = FullNodeSettings()
+    introducer: IntroducerSettings = IntroducerSettings()
+    timelord: TimelordSettings = TimelordSettings()
+    farmer: FarmerSettings = FarmerSettings()
+    harvester: HarvesterSettings = HarvesterSettings()
+    peers: PeersSettings = PeersSettings()
+
+    def section(self, role: str) -> Any:
+        """The settings section of ``role`` (``full_node``, ``farmer``, ...)."""
+        return getattr(self, role)
+
+
+SECTIONS: dict[str, type[_Frozen]] = {
+    name: field.annotation  # type: ignore[misc]
+    for name, field in Settings.model_fields.items()
+    if isinstance(field.annotation, type) and issubclass(field.annotation, _Frozen)
+}
+TOP_LEVEL = tuple(k for k in Settings.model_fields if k not in SECTIONS)
+
+
+# ---------------------------------------------------------------------------- loading
+
+# Where a value came from: (section, key) or (key,) -> label (file name, env var, flag).
+Origins = dict[tuple[str, ...], str]
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"{path}: not valid YAML: {exc}"]) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError([f"{path}: expected a mapping of keys at the top level"])
+    return data
+
+
+def env_overrides(environ: Mapping[str, str]) -> tuple[dict[str, Any], Origins]:
+    """The configuration given by ``TRIONODE_*`` variables (see the module docstring)."""
+    values: dict[str, Any] = {}
+    origins: Origins = {}
+    errors: list[str] = []
+    for name in sorted(environ):
+        if not name.upper().startswith(ENV_PREFIX):
+            continue
+        rest = name[len(ENV_PREFIX) :].lower()
+        try:
+            value = yaml.safe_load(environ[name]) if environ[name] != "" else None
+        except yaml.YAMLError:
+            value = environ[name]
+        if "__" in rest:
+            section, _, key = rest.partition("__")
+            model = SECTIONS.get(section)
+            if model is None:
+                errors.append(f"{name}: unknown section {section!r}; known: {', '.join(SECTIONS)}")
+                continue
+            if key not in model.model_fields:
+                errors.append(
+                    f"{name}: unknown key {section}.{key}; known: {', '.join(model.model_fields)}"
+                )
+                continue
+            values.setdefault(section, {})[key] = value
+            origins[(section, key)] = name
+        elif rest in TOP_LEVEL:
+            values[rest] = value
+            origins[(rest,)] = name
+    if errors:
+        raise ConfigError(errors)
+    return values, origins
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merge(dict(out[key]), value)
+        else:
+            out[key] = value
+    return out
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "value_error":
+        # Our validators' messages; pydantic prefixes them with "Value error, ".
+        return str(error["msg"]).removeprefix("Value error, ")
+    if kind in ("model_type", "model_attributes_type"):
+        return f"must be a mapping of keys, got {error.get('input')!r}"
+    return f"{error['msg']}, got {error.get('input')!r}"
+
+
+def load_settings(
+    root: Path,
+    *,
+    environ: Mapping[str, str] | None = None,
+    flags: Mapping[str, Any] | None = None,
+    flag_names: Mapping[tuple[str, ...], str] | None = None,
+) -> Settings:
+    """``ROOT/config.yaml`` < ``environ`` (TRIONODE_*) < ``flags``, validated.
+
+    ``flags`` has the shape of config.yaml (``{"full_node": {"port": 0}}``); ``flag_names`` maps
+    each flag value's key path to the flag's name for error messages (``("full_node", "port")``
+    -> ``--port``). Raises :class:`ConfigError` naming every bad key and where it came from.
+    """
+    path = Path(root) / "config.yaml"
+    file_values = _read_yaml(path)
+    for section in SECTIONS:  # "introducer:" with nothing under it is an empty section
+        if section in file_values and file_values[section] is None:
+            file_values[section] = {}
+    env_values, origins = env_overrides(environ if environ is not None else {})
+    merged = _merge(_merge(file_values, env_values), flags or {})
+    for key_path, flag in (flag_names or {}).items():
+        origins[key_path] = flag
+    try:
+        return Settings.model_validate(merged)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            loc = tuple(str(part) for part in error["loc"] if not isinstance(part, int))
+            source = origins.get(loc[:2]) or origins.get(loc[:1]) or str(path)
+            key = ".".join(loc) or "(top level)"
+            lines.append(f"{source}: {key}: {_describe(error)}")
+        raise ConfigError(lines) from None
