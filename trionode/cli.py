@@ -46,9 +46,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--log-level",
-        default="INFO",
+        type=str.upper,
         choices=("DEBUG", "INFO", "WARNING", "ERROR"),
-        help="logging level (default INFO)",
+        help="logging level (default: config.yaml log_level, else INFO)",
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=("console", "json"),
+        help="console lines or one JSON object per line (default: config.yaml log_format, "
+        "else console)",
+    )
+    parser.add_argument(
+        "--metrics-port", type=int, help="port of the Prometheus metrics (default: off)"
     )
     roles = parser.add_argument_group("role options")
     roles.add_argument(
@@ -92,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     from trionode.devnet import cli as devnet_cli
 
     devnet_cli.register(subparsers)
+    from trionode.testnet import cli as testnet_cli
+
+    testnet_cli.register(subparsers)
     from trionode.rpc import cli as rpc_cli
 
     rpc_cli.register(subparsers)
@@ -110,6 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.network = getattr(args, "network", None)
     handler = getattr(args, "handler", None)
     if handler is not None:
+        args.log_level = args.log_level or "INFO"
         if args.role is not None:
             parser.error(f"--role cannot be combined with the {args.command!r} command")
         return int(handler(args))
