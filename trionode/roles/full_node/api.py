@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 
-from trionode.consensus import challenge_hash_for_child
 from trionode.peers.connection import PeerConnection
 from trionode.protocols.farmer_protocol import HeaderHash, HeaderSignature, RequestHeaderHash
 from trionode.protocols.peer_protocol import (
@@ -13,16 +12,19 @@ from trionode.protocols.peer_protocol import (
     Block,
     HeaderBlocks,
     NewProofOfTime,
+    NewTransaction,
     RequestAllHeaderHashes,
     RequestBlock,
     RequestHeaderBlocks,
     RequestSyncBlocks,
+    RequestTransaction,
     SyncBlocks,
+    TransactionId,
     UnfinishedBlock,
 )
 from trionode.protocols.shared_protocol import Error, ErrorCode
 from trionode.protocols.timelord_protocol import ProofOfTimeFinished
-from trionode.roles.full_node.node import FullNode, InvalidBlockFromPeer, RequestRejected
+from trionode.roles.full_node.node import FullNode, RequestRejected
 from trionode.wire import int16
 
 logger = logging.getLogger(__name__)
@@ -70,26 +72,7 @@ class FullNodeAPI:
         await self.full_node.proof_of_time(msg.proof, source=peer)
 
     async def unfinished_block(self, msg: UnfinishedBlock, peer: PeerConnection) -> None:
-        fn = self.full_node
-        block = msg.block
-        if block.is_finished or fn.blockchain.contains_block(block.header_hash):
-            return
-        parent = (
-            None
-            if block.height == 0
-            else await fn.blockchain.get_header_block(block.prev_header_hash)
-        )
-        if block.height != 0 and parent is None:
-            return  # we cannot check it yet; the finished block will come as a Block
-        challenge = challenge_hash_for_child(fn.constants, parent)
-        if challenge is None:
-            return
-        err = await fn.blockchain.validate_unfinished(block)
-        if err is not None:
-            raise InvalidBlockFromPeer(f"invalid unfinished block: {err.name}")
-        parent_iters = 0 if parent is None else int(parent.header.data.total_iters)
-        iterations = int(block.header.data.total_iters) - parent_iters
-        await fn.hold_unfinished(block, challenge, iterations, source=peer)
+        await self.full_node.unfinished_from_peer(msg.block, peer)
 
     async def request_block(self, msg: RequestBlock, peer: PeerConnection) -> Block | Error:
         block = await self.full_node.blockchain.get_block(msg.header_hash)
@@ -138,6 +121,24 @@ class FullNodeAPI:
         except ValueError as exc:
             return _error(ErrorCode.NOT_FOUND, str(exc))
         return SyncBlocks(msg.tip_header_hash, blocks)
+
+    # -- transactions ----------------------------------------------------------------------
+
+    async def transaction_id(self, msg: TransactionId, peer: PeerConnection) -> None:
+        await self.full_node.transaction_announced(msg.transaction_id, peer)
+
+    async def request_transaction(
+        self, msg: RequestTransaction, peer: PeerConnection
+    ) -> NewTransaction | Error:
+        tx = self.full_node.mempool.mempool.get(msg.transaction_id)
+        if tx is None:
+            return _error(
+                ErrorCode.NOT_FOUND, f"no transaction {msg.transaction_id.hex()} in the mempool"
+            )
+        return NewTransaction(tx)
+
+    async def new_transaction(self, msg: NewTransaction, peer: PeerConnection) -> None:
+        await self.full_node.add_transaction(msg.transaction, source=peer)
 
 
 __all__ = ["FullNodeAPI"]

@@ -25,6 +25,7 @@ from trionode.rpc.surface import start_full_node_surface
 from trionode.storage.chain_store import ChainStore
 from trionode.storage.engine import default_db_url
 from trionode.storage.peer_store import PeerStore
+from trionode.sync import SyncConfig
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ class FullNodeConfig:
     target_outbound: int = 8
     max_inbound: int = 80
     validation_workers: int = 2
+    sync: SyncConfig = SyncConfig()  # batch sizes and deadlines of the long sync
     # Operator surface (trionode.rpc.surface): None = off. The CLI's default RPC port is
     # trionode.rpc.DEFAULT_RPC_PORTS["full_node"] (8555); rpc_tls_port 0 = OS's choice.
     rpc_port: int | None = None
@@ -53,6 +55,8 @@ class FullNodeConfig:
 
 class FullNodeService:
     """Owns the store for its whole life: opened in ``run``, closed when ``run`` ends."""
+
+    api_class: type[FullNodeAPI] = FullNodeAPI  # tests give misbehaving peers their own
 
     def __init__(self, config: FullNodeConfig) -> None:
         self.config = config
@@ -71,7 +75,7 @@ class FullNodeService:
             blockchain = await Blockchain.create(
                 store, self.constants, validation_workers=cfg.validation_workers
             )
-            full_node = FullNode(self.constants, blockchain, cfg.root)
+            full_node = FullNode(self.constants, blockchain, cfg.root, sync_config=cfg.sync)
             limits = PeerLimits(max_inbound=cfg.max_inbound)
             peer_store = PeerStore.open(cfg.root / cfg.peer_db)
             try:
@@ -90,7 +94,7 @@ class FullNodeService:
                         bootstrap=cfg.peers,
                         introducer=cfg.introducer,
                     ),
-                    FullNodeAPI(full_node),
+                    self.api_class(full_node),
                 )
                 node = peers.node
                 full_node.node = node
@@ -101,6 +105,7 @@ class FullNodeService:
                         "greeter", greet_new_connections, node, full_node.greet
                     )
                     await node.start_service("status", self._status_loop)
+                    await node.start_service("sync", full_node.sync.run)
                     assert node.port is not None
                     surface = await start_full_node_surface(self)
                     full_node.write_status()

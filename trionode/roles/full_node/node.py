@@ -1,5 +1,19 @@
 """Full node state and the work behind its handlers: making blocks with farmers and timelords,
-adding blocks from anywhere, telling farmers, timelords and peers what changed.
+adding blocks from anywhere, telling farmers, timelords and peers what changed, syncing, and
+the mempool.
+
+Gossip rules (PROTOCOL.md section 4, seed 000):
+- ``Block``: duplicates are dropped (seen-cache); a block that extends a tip is relayed to the
+  other full nodes; a disconnected block more than SYNC_THRESHOLD heights above our peak starts
+  a long sync (:mod:`trionode.sync`), a nearer one is kept and its parents fetched with
+  ``RequestBlock`` (short sync).
+- ``UnfinishedBlock``: held and relayed only when its parent is one of our tips and it is good
+  enough: its proof of time should finish within ``PROPAGATION_THRESHOLD_BLOCKS`` block times
+  of the best unfinished block seen for the same challenge (iterations compared at the next
+  ProofOfTimeRate). Our timelords are told its iterations.
+- ``NewProofOfTime``: duplicates dropped; it finishes the held unfinished blocks it answers.
+- Transactions: ``TransactionId`` announces, ``RequestTransaction`` fetches, ``NewTransaction``
+  delivers; a transaction new to the mempool is announced to the other full nodes by id.
 
 Farmer protocol conventions (PROTOCOL.md leaves them open):
 - ``ProofOfSpaceFinalized.height`` is the height of the block to farm on the challenge (the
@@ -16,6 +30,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import attrs
 import trio
 from blspy import AugSchemeMPL
 
@@ -35,16 +50,21 @@ from trionode.consensus import (
     quality_for,
     required_iterations,
 )
+from trionode.consensus.coins import body_cost, transaction_fee
+from trionode.mempool import AddResult, AddStatus, MempoolManager
+from trionode.mempool.mempool import STATELESS_ERRORS
 from trionode.peers.connection import PeerConnection
 from trionode.peers.errors import BAN_INVALID_BLOCK_SECONDS, PeerRequestError, RemoteProtocolError
 from trionode.peers.node import PeerNode
 from trionode.protocols.chain_types import (
     Body,
+    CoinbaseInfo,
     FeesTarget,
     FullBlock,
     Header,
     HeaderBlock,
     ProofOfTime,
+    Transaction,
 )
 from trionode.protocols.farmer_protocol import (
     HeaderHash,
@@ -53,17 +73,33 @@ from trionode.protocols.farmer_protocol import (
     ProofOfTimeRate,
     RequestHeaderHash,
 )
-from trionode.protocols.peer_protocol import Block, NewProofOfTime, RequestBlock, UnfinishedBlock
+from trionode.protocols.peer_protocol import (
+    Block,
+    NewProofOfTime,
+    NewTransaction,
+    RequestTransaction,
+    TransactionId,
+    UnfinishedBlock,
+)
 from trionode.protocols.shared_protocol import NodeType
 from trionode.protocols.timelord_protocol import ChallengeStart, ProofOfSpaceInfo
 from trionode.roles.full_node.farming import FarmingState, PendingHeader
-from trionode.wire import Streamable, bytes32, uint32, uint64
+from trionode.roles.full_node.gossip import GossipState
+from trionode.sync import (
+    InconsistentPeer,
+    SyncConfig,
+    SyncManager,
+    TooFarBehind,
+    fetch_missing_parents,
+)
+from trionode.wire import G2Element, Streamable, bytes32, uint32, uint64
 
 logger = logging.getLogger(__name__)
 
 MAX_U64 = 2**64 - 1
-# How far back a disconnected block's parents are fetched one by one (short sync).
-MAX_PARENT_FETCH = 500
+# An unfinished block is relayed when its proof of time should finish within this many block
+# times of the best one seen for its challenge.
+PROPAGATION_THRESHOLD_BLOCKS = 1
 
 
 class InvalidBlockFromPeer(RemoteProtocolError):
@@ -80,14 +116,27 @@ class FullNode:
         constants: ConsensusConstants,
         blockchain: Blockchain,
         root: Path,
+        *,
+        sync_config: SyncConfig | None = None,
     ) -> None:
         self.constants = constants
         self.blockchain = blockchain
         self.root = root
         self.farming = FarmingState()
+        self.gossip = GossipState()
         self.node: PeerNode | None = None  # set by main once the peer layer exists
         self.blocks_made = 0
         self._add_lock = trio.Lock()
+        self.mempool = MempoolManager(blockchain)
+        self.sync = SyncManager(
+            blockchain,
+            attrs.evolve(sync_config or SyncConfig(), threshold=constants.SYNC_THRESHOLD),
+            node=lambda: self.node,
+            on_blocks=self._synced_blocks,
+            on_near_tip=self._short_sync,
+        )
+        # Parents fetched one by one beyond this many: a long sync's job.
+        self.short_sync_limit = 2 * constants.SYNC_THRESHOLD
 
     # ---------------------------------------------------------------- what to farm on
 
@@ -188,6 +237,10 @@ class FullNode:
             if conn is not exclude:
                 await self._send_quietly(conn, payload)
 
+    def sync_status(self) -> dict[str, object]:
+        """Whether a long sync runs, its target height, progress (0..1), blocks/s, ETA (s)."""
+        return self.sync.status()
+
     def write_status(self) -> None:
         peak = self.blockchain.get_peak()
         tips = self.blockchain.get_tips()
@@ -202,6 +255,11 @@ class FullNode:
             },
             "port": None if self.node is None else self.node.port,
             "blocks_made": self.blocks_made,
+            "sync": self.sync_status(),
+            "mempool": {
+                "transactions": len(self.mempool.mempool),
+                "cost": self.mempool.mempool.total_cost,
+            },
             "time": time.time(),
         }
         runfiles.write_json_atomic(runfiles.status_path(self.root, "full_node"), status)
@@ -245,13 +303,9 @@ class FullNode:
             pos.pool_public_key.point, bytes(coinbase.get_hash()), req.coinbase_signature.point
         ):
             raise RequestRejected("coinbase signature does not verify under the pool key")
-        body = Body(
-            coinbase=coinbase,
-            coinbase_signature=req.coinbase_signature,
-            fees_target=FeesTarget(req.fees_target_puzzle_hash, uint64(0)),
-            transactions=[],
-            aggregated_signature=None,
-            cost=uint64(0),
+        transactions = await self.mempool.select_for(parent_hash, self.constants.MAX_BLOCK_COST)
+        body = make_body(
+            coinbase, req.coinbase_signature, req.fees_target_puzzle_hash, transactions
         )
         timestamp = int(time.time())
         if parent is not None:
@@ -268,7 +322,12 @@ class FullNode:
         self.farming.add_pending(
             header_hash, PendingHeader(pos, body, data, req.challenge_hash, iterations)
         )
-        logger.info("header for height %d made for a farmer (%d iterations)", height, iterations)
+        logger.info(
+            "header for height %d made for a farmer (%d iterations, %d transactions)",
+            height,
+            iterations,
+            len(transactions),
+        )
         return HeaderHash(pos.get_hash(), header_hash)
 
     async def header_signed(self, msg: HeaderSignature) -> None:
@@ -285,6 +344,30 @@ class FullNode:
             return
         await self.hold_unfinished(block, pending.challenge_hash, pending.iterations, source=None)
 
+    async def unfinished_from_peer(self, block: FullBlock, peer: PeerConnection) -> None:
+        """An UnfinishedBlock from a peer: held (and relayed) only if it extends a tip."""
+        if block.is_finished or self.blockchain.contains_block(block.header_hash):
+            return
+        if not self.gossip.unfinished.add(block.header_hash):
+            return  # a duplicate
+        tips = {t.header_hash: t for t in self.blockchain.get_tips()}
+        if block.height == 0 and not tips:
+            parent: HeaderBlock | None = None
+        elif block.prev_header_hash in tips:
+            parent = tips[block.prev_header_hash]
+        else:
+            logger.debug("unfinished block at height %d does not extend a tip", block.height)
+            return
+        challenge = challenge_hash_for_child(self.constants, parent)
+        if challenge is None:
+            return
+        err = await self.blockchain.validate_unfinished(block)
+        if err is not None:
+            raise InvalidBlockFromPeer(f"invalid unfinished block: {err.name}")
+        parent_iters = 0 if parent is None else int(parent.header.data.total_iters)
+        iterations = int(block.header.data.total_iters) - parent_iters
+        await self.hold_unfinished(block, challenge, iterations, source=peer)
+
     async def hold_unfinished(
         self,
         block: FullBlock,
@@ -293,8 +376,24 @@ class FullNode:
         *,
         source: PeerConnection | None,
     ) -> None:
+        """Hold a valid unfinished block for its proof of time; if it is good enough, tell our
+        timelords its iterations and relay it to the other full nodes."""
+        parent_hash = None if block.height == 0 else block.prev_header_hash
+        try:
+            ips = await self.blockchain.get_next_ips(parent_hash)
+        except KeyError:
+            return
+        threshold = ips * self.constants.BLOCK_TIME_TARGET * PROPAGATION_THRESHOLD_BLOCKS
+        if not self.gossip.good_enough(challenge_hash, iterations, threshold):
+            logger.info(
+                "unfinished block at height %d (%d iterations) is not good enough to relay",
+                block.height,
+                iterations,
+            )
+            return
         if not self.farming.add_unfinished(challenge_hash, iterations, block):
             return
+        self.gossip.unfinished.add(block.header_hash)
         logger.info(
             "unfinished block at height %d waits for %d iterations on %s",
             block.height,
@@ -309,6 +408,8 @@ class FullNode:
 
     async def proof_of_time(self, pot: ProofOfTime, *, source: PeerConnection | None) -> int:
         """Finish the unfinished blocks this proof completes; returns how many were added."""
+        if source is not None and not self.gossip.proofs_of_time.add(pot.get_hash()):
+            return 0  # a duplicate
         blocks = self.farming.take_unfinished(pot.challenge_hash, int(pot.number_of_iterations))
         added = 0
         for unfinished in blocks:
@@ -327,19 +428,26 @@ class FullNode:
                 return added
             finished = unfinished.replace(proof_of_time=pot, challenge=challenge)
             result = await self.add_block(finished, source=None)
+            if result.status is AddBlockStatus.INVALID and source is not None:
+                raise InvalidBlockFromPeer("its proof of time does not finish the block")
             if result.added:
                 added += 1
-                self.blocks_made += 1
+                if source is None:
+                    self.blocks_made += 1
         if blocks and source is None:
+            self.gossip.proofs_of_time.add(pot.get_hash())
             await self.broadcast(NewProofOfTime(pot))
         return added
 
     # ---------------------------------------------------------------- blocks
 
     async def add_block(self, block: FullBlock, *, source: PeerConnection | None) -> AddBlockResult:
-        """Add a block; relay it if it extends a tip. A peer's invalid block bans the peer."""
+        """Add a block; relay it if it extends a tip. A peer's invalid block bans the peer.
+        Disconnected blocks kept earlier whose parent this is are added after it."""
         async with self._add_lock:
             result = await self.blockchain.add_block(block)
+        if result.status is not AddBlockStatus.DISCONNECTED:
+            self.gossip.blocks.add(block.header_hash)
         if result.status is AddBlockStatus.INVALID:
             err = result.error.name if result.error is not None else "?"
             if source is not None:
@@ -353,33 +461,131 @@ class FullNode:
                 " (new peak)" if result.new_peak else "",
             )
             await self.broadcast(Block(block), exclude=source)
+            if result.new_peak:
+                await self.mempool.on_new_peak()
             await self.on_tips_changed(result.new_peak)
+        if result.added:
+            for child in self.gossip.take_children(block.header_hash):
+                await self.add_block(child, source=None)
         return result
 
     async def block_from_peer(self, block: FullBlock, peer: PeerConnection) -> None:
-        result = await self.add_block(block, source=peer)
-        if result.status is not AddBlockStatus.DISCONNECTED:
-            return
-        # Short sync: walk back through the parents this peer has, then add them in order.
-        chain: list[FullBlock] = [block]
-        while (
-            not self.blockchain.contains_block(chain[-1].prev_header_hash) and chain[-1].height > 0
+        """A Block from a peer: dropped if seen, added if its parent is known, kept and its
+        parents fetched if it is close (short sync), handed to the long sync if far."""
+        if block.header_hash in self.gossip.blocks or self.blockchain.contains_block(
+            block.header_hash
         ):
-            if len(chain) > MAX_PARENT_FETCH:
-                logger.warning(
-                    "%r is more than %d blocks ahead: not following it", peer, MAX_PARENT_FETCH
-                )
-                return
-            reply = await peer.request(RequestBlock(chain[-1].prev_header_hash))
-            if (
-                not isinstance(reply, Block)
-                or reply.block.header_hash != chain[-1].prev_header_hash
-            ):
-                raise InvalidBlockFromPeer("answered RequestBlock with another block")
-            chain.append(reply.block)
-        logger.info("fetched %d missing parents from %r", len(chain) - 1, peer)
-        for b in reversed(chain):
-            await self.add_block(b, source=peer)
+            return
+        self.sync.note_tip(peer, block)
+        if block.height == 0 or self.blockchain.contains_block(block.prev_header_hash):
+            await self.add_block(block, source=peer)
+            return
+        if self.sync.syncing or self.sync.is_far(int(block.height)):
+            return  # the long sync loop was woken by note_tip
+        await self._short_sync(peer, block)
+
+    async def _short_sync(self, peer: PeerConnection, block: FullBlock) -> None:
+        self.gossip.keep_orphan(block)
+        try:
+            chain = await fetch_missing_parents(
+                peer, block, self.blockchain.contains_block, self.short_sync_limit
+            )
+        except TooFarBehind:
+            logger.info("%r: fork below height %d is deep: long sync", peer, block.height)
+            self.sync.note_tip(peer, block)
+            return
+        except PeerRequestError as exc:
+            logger.info("short sync from %r failed: %s", peer, exc)
+            return
+        except InconsistentPeer:
+            raise
+        logger.info("short sync: %d missing blocks fetched from %r", len(chain) - 1, peer)
+        for b in chain:
+            result = await self.add_block(b, source=peer)
+            if not result.added and result.status is not AddBlockStatus.ALREADY_HAVE:
+                break
+
+    async def _synced_blocks(
+        self, blocks: Sequence[FullBlock], results: Sequence[AddBlockResult]
+    ) -> None:
+        """After each window a long sync committed: tell farmers and timelords, follow the
+        mempool (blocks are not relayed: peers that need them sync as well)."""
+        for block in blocks:
+            self.gossip.blocks.add(block.header_hash)
+        if any(r.status is AddBlockStatus.ADDED_TO_TIP for r in results):
+            new_peak = any(r.new_peak for r in results)
+            if new_peak:
+                await self.mempool.on_new_peak()
+            await self.on_tips_changed(new_peak)
 
     async def blocks_for(self, tip: bytes32, heights: Sequence[int]) -> list[FullBlock]:
         return await self.blockchain.get_blocks_at(heights, tip)
+
+    # ---------------------------------------------------------------- transactions
+
+    async def add_transaction(self, tx: Transaction, *, source: PeerConnection | None) -> AddResult:
+        """Validate ``tx`` against the heaviest tip and hold it; announce it by id to the other
+        full nodes if it is new. A full node relaying a transaction that is invalid whatever
+        the coin set is banned."""
+        tx_id = tx.get_hash()
+        self.gossip.transactions.add(tx_id)
+        result = await self.mempool.add_transaction(tx)
+        if result.added:
+            for conn in self._peers(NodeType.FULL_NODE):
+                if conn is not source:
+                    await self._send_quietly(conn, TransactionId(tx_id))
+        elif result.status is AddStatus.INVALID:
+            logger.info(
+                "transaction %s from %r refused: %s", tx_id.hex()[:16], source, result.describe()
+            )
+            if (
+                source is not None
+                and source.node_type is NodeType.FULL_NODE
+                and result.error in STATELESS_ERRORS
+            ):
+                raise InvalidTransactionFromPeer(f"invalid transaction: {result.describe()}")
+        return result
+
+    async def transaction_announced(self, tx_id: bytes32, peer: PeerConnection) -> None:
+        """A TransactionId: fetch the transaction if it is new to us."""
+        if tx_id in self.mempool.mempool or not self.gossip.transactions.add(tx_id):
+            return
+        try:
+            reply = await peer.request(RequestTransaction(tx_id))
+        except PeerRequestError as exc:
+            self.gossip.transactions.discard(tx_id)
+            logger.debug("could not fetch transaction %s: %s", tx_id.hex()[:16], exc)
+            return
+        if not isinstance(reply, NewTransaction) or reply.transaction.get_hash() != tx_id:
+            raise InvalidTransactionFromPeer("answered RequestTransaction with another transaction")
+        await self.add_transaction(reply.transaction, source=peer)
+
+
+class InvalidTransactionFromPeer(RemoteProtocolError):
+    ban_seconds = BAN_INVALID_BLOCK_SECONDS
+
+
+def make_body(
+    coinbase: CoinbaseInfo,
+    coinbase_signature: G2Element,
+    fees_puzzle_hash: bytes32,
+    transactions: Sequence[Transaction],
+) -> Body:
+    """A body as consensus validation expects it: the fees target collects every fee, the
+    aggregated signature is the aggregate of the transactions' signatures in order (None
+    without transactions), the cost is their serialized size."""
+    aggregated = (
+        G2Element(AugSchemeMPL.aggregate([tx.aggregated_signature.point for tx in transactions]))
+        if transactions
+        else None
+    )
+    return Body(
+        coinbase=coinbase,
+        coinbase_signature=coinbase_signature,
+        fees_target=FeesTarget(
+            fees_puzzle_hash, uint64(sum(transaction_fee(tx) for tx in transactions))
+        ),
+        transactions=list(transactions),
+        aggregated_signature=aggregated,
+        cost=uint64(body_cost(transactions)),
+    )

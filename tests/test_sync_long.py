@@ -1,0 +1,229 @@
+"""Long sync, short sync and fork convergence between real full nodes (real stores, TLS
+websockets on 127.0.0.x, the sync loop as a supervised service), with chains pre-farmed by
+BlockTools (real plots, VDFs and signatures on the ``sim`` network)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import trio
+
+from trionode import runfiles
+from trionode.peers.connection import PeerConnection
+from trionode.protocols.chain_types import FullBlock
+from trionode.protocols.peer_protocol import (
+    AllHeaderHashes,
+    RequestAllHeaderHashes,
+    RequestSyncBlocks,
+    SyncBlocks,
+)
+from trionode.protocols.shared_protocol import Error
+from trionode.roles.full_node.api import FullNodeAPI
+from trionode.roles.full_node.testing import TestNetwork
+from trionode.sync import SyncConfig
+from trionode.testing.block_tools import BlockTools
+from trionode.wire import bytes32
+
+DEADLINE = 60
+
+
+@pytest.fixture(scope="module")
+def chain_60(block_tools: BlockTools) -> tuple[FullBlock, ...]:
+    return tuple(block_tools.make_chain(60))
+
+
+async def test_new_node_long_syncs_from_one_peer(
+    chain_60: tuple[FullBlock, ...], tmp_path: Path
+) -> None:
+    tip = chain_60[-1].header_hash
+    async with trio.open_nursery() as nursery:
+        net = TestNetwork(nursery, tmp_path)
+        a = await net.start("a", chain=chain_60)
+        b = await net.start("b", chain=chain_60, peers=[a])
+        c = await net.start("c", peers=[b])  # knows only b
+        with trio.fail_after(DEADLINE):
+            await net.wait_for("c", tip)
+        sync = c.full_node.sync
+        assert sync.stats.syncs_done == 1
+        assert sync.stats.blocks_synced == 60
+        assert c.blockchain.get_header_hashes() == [blk.header_hash for blk in chain_60]
+        status = c.full_node.sync_status()
+        assert status["syncing"] is False and status["syncs_done"] == 1
+        c.full_node.write_status()
+        written = json.loads(runfiles.status_path(c.root, "full_node").read_text())
+        assert written["sync"]["syncing"] is False and written["height"] == 59
+        nursery.cancel_scope.cancel()
+
+
+async def test_node_five_blocks_behind_catches_up_by_short_sync(
+    chain_60: tuple[FullBlock, ...], tmp_path: Path
+) -> None:
+    async with trio.open_nursery() as nursery:
+        net = TestNetwork(nursery, tmp_path)
+        a = await net.start("a", chain=chain_60)
+        b = await net.start("b", chain=chain_60[:55], peers=[a])
+        with trio.fail_after(DEADLINE):
+            await net.wait_for("b", chain_60[-1].header_hash)
+        assert b.full_node.sync.stats.syncs_done == 0  # parents fetched with RequestBlock
+        assert a.full_node.sync.stats.syncs_done == 0
+        nursery.cancel_scope.cancel()
+
+
+@pytest.mark.parametrize("long_fork", [False, True], ids=["short-fork", "long-fork"])
+async def test_partitioned_nodes_converge_on_the_heavier_chain(
+    block_tools: BlockTools,
+    chain_60: tuple[FullBlock, ...],
+    tmp_path: Path,
+    long_fork: bool,
+) -> None:
+    # Both sides share heights 0..9; x extends its own chain by 10 blocks, y by 14 (short fork:
+    # y is within SYNC_THRESHOLD of x) or 35 (long fork: x must long sync, fork at height 9).
+    common = list(chain_60[:10])
+    x_chain = block_tools.make_chain(10, parent_chain=common, seed=1)
+    y_chain = block_tools.make_chain(35 if long_fork else 14, parent_chain=common, seed=2)
+    assert y_chain[-1].weight > x_chain[-1].weight
+    assert x_chain[10].header_hash != y_chain[10].header_hash
+    async with trio.open_nursery() as nursery:
+        net = TestNetwork(nursery, tmp_path)
+        x = await net.start("x", chain=x_chain)
+        await net.start("y", chain=y_chain)
+        assert x.peak_hash() == x_chain[-1].header_hash
+        await net.connect("x", "y")  # the partition heals
+        tip = y_chain[-1].header_hash
+        with trio.fail_after(DEADLINE):
+            await net.wait_for("x", tip)
+            await net.wait_for("y", tip)
+        assert x.blockchain.get_header_hashes() == [blk.header_hash for blk in y_chain]
+        assert x.full_node.sync.stats.syncs_done == (1 if long_fork else 0)
+        # x's own blocks are kept as a lighter fork; the coin set follows the heavier chain.
+        assert x.blockchain.contains_block(x_chain[-1].header_hash)
+        nursery.cancel_scope.cancel()
+
+
+class StallingAPI(FullNodeAPI):
+    """Serves everything but never answers RequestSyncBlocks."""
+
+    sync_requests = 0
+
+    async def request_sync_blocks(
+        self, msg: RequestSyncBlocks, peer: PeerConnection
+    ) -> SyncBlocks | Error:
+        type(self).sync_requests += 1
+        await trio.sleep_forever()
+        raise AssertionError("unreachable")
+
+
+async def test_stalling_peer_loses_its_batch_to_another_peer(
+    chain_60: tuple[FullBlock, ...], tmp_path: Path
+) -> None:
+    StallingAPI.sync_requests = 0
+    tip = chain_60[-1].header_hash
+    async with trio.open_nursery() as nursery:
+        net = TestNetwork(nursery, tmp_path)
+        staller = await net.start("staller", chain=chain_60, api_class=StallingAPI)
+        honest = await net.start("honest", chain=chain_60, host="127.0.0.2")
+        c = await net.start("c", peers=[staller, honest], sync=SyncConfig(request_timeout=1.5))
+        with trio.fail_after(DEADLINE):
+            await net.wait_for("c", tip)
+        stats = c.full_node.sync.stats
+        assert StallingAPI.sync_requests >= 1
+        assert stats.batches_reassigned >= 1
+        assert stats.syncs_done == 1
+        assert stats.peers_banned == 0  # slow is not dishonest
+        assert c.blockchain.get_header_hashes() == [blk.header_hash for blk in chain_60]
+        nursery.cancel_scope.cancel()
+
+
+class LyingAPI(FullNodeAPI):
+    """Answers RequestAllHeaderHashes with a list that is wrong at one height (or too long)."""
+
+    too_long = False
+
+    async def request_all_header_hashes(
+        self, msg: RequestAllHeaderHashes, peer: PeerConnection
+    ) -> AllHeaderHashes | Error:
+        reply = await super().request_all_header_hashes(msg, peer)
+        assert isinstance(reply, AllHeaderHashes)
+        hashes = list(reply.header_hashes)
+        if self.too_long:
+            hashes = [bytes32(b"\x07" * 32), *hashes]
+        else:
+            hashes[30] = bytes32(b"\x01" * 32)
+        return AllHeaderHashes(hashes)
+
+
+class TooLongAPI(LyingAPI):
+    too_long = True
+
+
+@pytest.mark.parametrize("liar_api", [LyingAPI, TooLongAPI], ids=["wrong-hash", "too-many"])
+async def test_lying_peer_is_banned_and_sync_completes_from_an_honest_one(
+    chain_60: tuple[FullBlock, ...], tmp_path: Path, liar_api: type[LyingAPI]
+) -> None:
+    tip = chain_60[-1].header_hash
+    async with trio.open_nursery() as nursery:
+        net = TestNetwork(nursery, tmp_path)
+        # Bans are by IP: the liar listens on its own loopback address and dials nobody.
+        liar = await net.start(
+            "liar", chain=chain_60, host="127.0.0.2", api_class=liar_api, target_outbound=0
+        )
+        honest = await net.start("honest", chain=chain_60)
+        c = await net.start("c", peers=[liar, honest])
+        with trio.fail_after(DEADLINE):
+            await net.wait_for("c", tip)
+        node = c.service.node
+        assert node is not None
+        assert node.bans.is_banned("127.0.0.2")
+        assert not node.bans.is_banned("127.0.0.1")
+        assert c.full_node.sync.stats.peers_banned >= 1
+        assert c.blockchain.get_header_hashes() == [blk.header_hash for blk in chain_60]
+        nursery.cancel_scope.cancel()
+
+
+class GatedAPI(FullNodeAPI):
+    """Serves SyncBlocks below height ``gate_height`` at once; above it only once ``gate`` is
+    set. Records every height asked for."""
+
+    gate_height = 32
+    gate = trio.Event()
+    heights: list[int] = []
+
+    async def request_sync_blocks(
+        self, msg: RequestSyncBlocks, peer: PeerConnection
+    ) -> SyncBlocks | Error:
+        type(self).heights.extend(int(h) for h in msg.heights)
+        if max(int(h) for h in msg.heights) >= self.gate_height:
+            await type(self).gate.wait()
+        return await super().request_sync_blocks(msg, peer)
+
+
+async def test_restart_mid_sync_resumes_from_committed_height(
+    chain_60: tuple[FullBlock, ...], tmp_path: Path
+) -> None:
+    GatedAPI.gate = trio.Event()
+    GatedAPI.heights = []
+    tip = chain_60[-1].header_hash
+    async with trio.open_nursery() as nursery:
+        net = TestNetwork(nursery, tmp_path)
+        server = await net.start("server", chain=chain_60, api_class=GatedAPI)
+        c = await net.start("c", peers=[server], sync=SyncConfig(window=32))
+        with trio.fail_after(DEADLINE):
+            await net.wait_for_height("c", 31)
+        # The second window is stuck behind the gate: kill the node mid-sync.
+        assert c.full_node.sync.syncing
+        await net.stop("c")
+        committed = 31
+        asked_before = list(GatedAPI.heights)
+        assert max(asked_before) >= 32  # it had started on the next window
+        GatedAPI.heights.clear()
+        GatedAPI.gate.set()
+        c = await net.start("c", peers=[server], sync=SyncConfig(window=32))
+        assert c.blockchain.peak_height == committed  # what was committed survived
+        with trio.fail_after(DEADLINE):
+            await net.wait_for("c", tip)
+        assert GatedAPI.heights, "the restarted node synced the rest"
+        assert min(GatedAPI.heights) > committed  # nothing it had was downloaded again
+        assert c.blockchain.get_header_hashes() == [blk.header_hash for blk in chain_60]
+        nursery.cancel_scope.cancel()

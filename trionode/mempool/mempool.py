@@ -1,0 +1,255 @@
+"""The mempool's data structure (PROTOCOL.md section 3): valid transactions against one coin set,
+no two spending the same coin, bounded in total cost, ordered by fee per byte. No I/O: the
+:class:`~trionode.mempool.manager.MempoolManager` looks the coins up and keeps it current.
+
+Rules (the block rules of ``trionode.consensus.validation`` for one transaction, plus):
+
+- a transaction whose coins are all spent by transactions already held is ``ALREADY_HAVE`` if
+  it is the same transaction, otherwise ``CONFLICT``, unless its fee per byte is higher than
+  that of every transaction it conflicts with: it then replaces them (replace by fee);
+- when the total cost would exceed ``max_total_cost``, the transactions with the lowest fee per
+  byte are evicted, and a new transaction that would itself be among them is refused (``FULL``);
+- one transaction may not cost more than a block (``MAX_BLOCK_COST``): it could never be mined.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+
+import attrs
+from blspy import AugSchemeMPL
+
+from trionode.consensus import (
+    CoinRecord,
+    Err,
+    puzzle_hash_for_pk,
+    spend_message,
+    transaction_cost,
+    transaction_fee,
+    transaction_removals,
+)
+from trionode.protocols.chain_types import Transaction
+from trionode.wire import bytes32
+
+# Errors that do not depend on the coin set: a peer relaying such a transaction misbehaves.
+STATELESS_ERRORS = frozenset(
+    {
+        Err.EMPTY_TRANSACTION,
+        Err.DUPLICATE_SPEND,
+        Err.WRONG_PUZZLE_HASH,
+        Err.DUPLICATE_OUTPUT,
+        Err.OUTPUTS_EXCEED_INPUTS,
+        Err.INVALID_TRANSACTION_SIGNATURE,
+        Err.COST_EXCEEDS_MAX,
+    }
+)
+
+
+def check_transaction_alone(tx: Transaction, max_cost: int) -> Err | None:
+    """The rules that need no coin set: non-empty, each coin once, keys match puzzle hashes,
+    distinct outputs per spend, outputs <= inputs, cost <= ``max_cost``, signature verifies
+    (checked last: it is the expensive one)."""
+    if not tx.spends:
+        return Err.EMPTY_TRANSACTION
+    if transaction_cost(tx) > max_cost:
+        return Err.COST_EXCEEDS_MAX
+    seen: set[bytes32] = set()
+    for spend in tx.spends:
+        coin_id = spend.coin.name()
+        if coin_id in seen:
+            return Err.DUPLICATE_SPEND
+        seen.add(coin_id)
+        if spend.coin.puzzle_hash != puzzle_hash_for_pk(spend.public_key):
+            return Err.WRONG_PUZZLE_HASH
+        outputs = {(bytes(o.puzzle_hash), int(o.amount)) for o in spend.outputs}
+        if len(outputs) != len(spend.outputs):
+            return Err.DUPLICATE_OUTPUT
+    if transaction_fee(tx) < 0:
+        return Err.OUTPUTS_EXCEED_INPUTS
+    pks = [spend.public_key.point for spend in tx.spends]
+    msgs = [spend_message(spend.coin.name(), spend.outputs) for spend in tx.spends]
+    if not AugSchemeMPL.aggregate_verify(pks, msgs, tx.aggregated_signature.point):
+        return Err.INVALID_TRANSACTION_SIGNATURE
+    return None
+
+
+def check_coins(tx: Transaction, coins: Mapping[bytes32, CoinRecord]) -> Err | None:
+    """The coin-set rules: every spent coin exists as spent, unspent. ``coins`` maps the ids
+    the transaction spends to their records on the chain (a missing id: no such coin)."""
+    for spend in tx.spends:
+        record = coins.get(spend.coin.name())
+        if record is None:
+            return Err.UNKNOWN_COIN
+        if record.coin != spend.coin:
+            return Err.COIN_RECORD_MISMATCH
+        if record.spent_height is not None:
+            return Err.DOUBLE_SPEND
+    return None
+
+
+def check_transaction(
+    tx: Transaction, coins: Mapping[bytes32, CoinRecord], max_cost: int
+) -> Err | None:
+    """Everything a block would check about ``tx`` alone on a chain with coin set ``coins``."""
+    return check_coins(tx, coins) or check_transaction_alone(tx, max_cost)
+
+
+class AddStatus(enum.Enum):
+    ADDED = "added"
+    ALREADY_HAVE = "already_have"
+    INVALID = "invalid"  # ``error`` says which rule
+    CONFLICT = "conflict"  # spends a coin a held transaction spends, without a higher fee rate
+    FULL = "full"  # the mempool is full of transactions paying more per byte
+
+
+@attrs.frozen
+class AddResult:
+    status: AddStatus
+    error: Err | None = None
+    replaced: tuple[bytes32, ...] = ()
+
+    @property
+    def added(self) -> bool:
+        return self.status is AddStatus.ADDED
+
+    def describe(self) -> str:
+        if self.error is not None:
+            return f"{self.status.value}: {self.error.name}"
+        return self.status.value
+
+
+@attrs.frozen
+class MempoolItem:
+    tx: Transaction
+    tx_id: bytes32
+    fee: int
+    cost: int
+    removals: tuple[bytes32, ...]
+
+    @property
+    def fee_per_cost(self) -> float:
+        return self.fee / self.cost
+
+    @classmethod
+    def of(cls, tx: Transaction) -> MempoolItem:
+        return cls(
+            tx,
+            tx.get_hash(),
+            transaction_fee(tx),
+            transaction_cost(tx),
+            tuple(transaction_removals(tx)),
+        )
+
+    def _rank(self) -> tuple[float, int]:
+        # Higher fee per byte first; among equal rates the cheaper one (fits more easily).
+        return (-self.fee_per_cost, self.cost)
+
+
+class Mempool:
+    """See the module docstring. ``max_block_cost`` bounds one transaction,
+    ``max_total_cost`` (default 10 blocks) the whole pool."""
+
+    def __init__(self, max_block_cost: int, max_total_cost: int | None = None) -> None:
+        self.max_block_cost = max_block_cost
+        self.max_total_cost = max_total_cost if max_total_cost is not None else 10 * max_block_cost
+        self._items: dict[bytes32, MempoolItem] = {}
+        self._spender: dict[bytes32, bytes32] = {}  # coin id -> id of the tx spending it
+        self.total_cost = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, tx_id: object) -> bool:
+        return tx_id in self._items
+
+    def get(self, tx_id: bytes32) -> Transaction | None:
+        item = self._items.get(tx_id)
+        return None if item is None else item.tx
+
+    def items(self) -> list[MempoolItem]:
+        """Every held item, best fee per byte first."""
+        return sorted(self._items.values(), key=MempoolItem._rank)
+
+    def spent_coins(self) -> set[bytes32]:
+        return set(self._spender)
+
+    def add(self, tx: Transaction, coins: Mapping[bytes32, CoinRecord]) -> AddResult:
+        """Validate ``tx`` against ``coins`` (records of the coins it spends) and hold it."""
+        item = MempoolItem.of(tx)
+        if item.tx_id in self._items:
+            return AddResult(AddStatus.ALREADY_HAVE)
+        err = check_transaction(tx, coins, self.max_block_cost)
+        if err is not None:
+            return AddResult(AddStatus.INVALID, err)
+        return self._admit(item)
+
+    def _admit(self, item: MempoolItem) -> AddResult:
+        conflicts = {self._spender[c] for c in item.removals if c in self._spender}
+        if any(self._items[c].fee_per_cost >= item.fee_per_cost for c in conflicts):
+            return AddResult(AddStatus.CONFLICT)
+        # Room: what would be evicted (lowest rate first) must all rank below the newcomer.
+        freed = sum(self._items[c].cost for c in conflicts)
+        evict: list[MempoolItem] = []
+        need = self.total_cost - freed + item.cost - self.max_total_cost
+        if need > 0:
+            for old in reversed(self.items()):
+                if need <= 0:
+                    break
+                if old.tx_id in conflicts:
+                    continue
+                if old._rank() <= item._rank():
+                    return AddResult(AddStatus.FULL)
+                evict.append(old)
+                need -= old.cost
+        for tx_id in [*conflicts, *(e.tx_id for e in evict)]:
+            self.remove(tx_id)
+        self._items[item.tx_id] = item
+        for coin_id in item.removals:
+            self._spender[coin_id] = item.tx_id
+        self.total_cost += item.cost
+        return AddResult(AddStatus.ADDED, replaced=tuple(conflicts))
+
+    def remove(self, tx_id: bytes32) -> MempoolItem | None:
+        item = self._items.pop(tx_id, None)
+        if item is None:
+            return None
+        for coin_id in item.removals:
+            if self._spender.get(coin_id) == tx_id:
+                del self._spender[coin_id]
+        self.total_cost -= item.cost
+        return item
+
+    def clear(self) -> list[MempoolItem]:
+        items = list(self._items.values())
+        self._items.clear()
+        self._spender.clear()
+        self.total_cost = 0
+        return items
+
+    def select(self, max_cost: int) -> list[Transaction]:
+        """The best transactions (fee per byte) whose total cost fits ``max_cost``. Held
+        transactions never spend the same coin, so any subset is a valid block body."""
+        chosen: list[Transaction] = []
+        cost = 0
+        for item in self.items():
+            if cost + item.cost <= max_cost:
+                chosen.append(item.tx)
+                cost += item.cost
+        return chosen
+
+    def rebuild(
+        self, candidates: Iterable[Transaction], coins: Mapping[bytes32, CoinRecord]
+    ) -> list[bytes32]:
+        """Empty the pool and re-admit ``candidates`` (best rate first) against ``coins`` (a new
+        coin set). Returns the ids of the transactions held before that are gone now."""
+        before = set(self._items)
+        self.clear()
+        items = sorted(
+            {MempoolItem.of(tx).tx_id: MempoolItem.of(tx) for tx in candidates}.values(),
+            key=MempoolItem._rank,
+        )
+        for item in items:
+            if check_coins(item.tx, coins) is None:
+                self._admit(item)
+        return [t for t in before if t not in self._items]
