@@ -6,11 +6,19 @@ import ssl
 from pathlib import Path
 
 import pytest
+import trio
 import yaml
 
 from trionode.init_root import init_root, load_config
 from trionode.peers.cli import init_command
-from trionode.peers.identity import NodeIdentity, private_ca_paths, role_cert_paths
+from trionode.peers.errors import DialError
+from trionode.peers.identity import (
+    NodeIdentity,
+    make_websocket_transport,
+    private_ca_paths,
+    role_cert_paths,
+)
+from trionode.peers.transport import PeerStream
 
 
 def test_init_creates_everything_once(tmp_path: Path) -> None:
@@ -64,3 +72,27 @@ def test_init_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert "created" in capsys.readouterr().out
     assert init_command(tmp_path / "root") == 0
     assert "nothing to do" in capsys.readouterr().out
+
+
+async def test_private_ca_link_refuses_public_certificates(
+    tmp_path: Path, nursery: trio.Nursery
+) -> None:
+    """The harvester-farmer link: only certificates of the root's private CA get through."""
+    init_root(tmp_path)
+    farmer = make_websocket_transport(NodeIdentity.private(tmp_path, "farmer"))
+    owner_harvester = make_websocket_transport(NodeIdentity.private(tmp_path, "harvester"))
+    stranger = make_websocket_transport(NodeIdentity.public(tmp_path / "other", "harvester"))
+
+    async def handler(stream: PeerStream) -> None:
+        await stream.send(b"hello")
+
+    port = await nursery.start(
+        lambda task_status: farmer.serve(handler, "127.0.0.1", 0, task_status=task_status)
+    )
+    with trio.fail_after(10):
+        async with owner_harvester.connect("127.0.0.1", port) as stream:
+            assert await stream.receive() == b"hello"
+        with pytest.raises(DialError):
+            async with stranger.connect("127.0.0.1", port):
+                pass  # pragma: no cover
+    nursery.cancel_scope.cancel()
