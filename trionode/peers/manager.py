@@ -78,6 +78,7 @@ class PeerManager:
         # address -> (trio time before which we do not redial, consecutive failures)
         self._backoff: dict[tuple[str, int], tuple[float, int]] = {}
         self._next_introducer = 0.0
+        self._introducer_asks = 0
         self._wake = trio.Event()
         self._remember_soon: list[tuple[str, int]] = []
         node.on_connect.append(self._on_connect)
@@ -143,9 +144,17 @@ class PeerManager:
             usable.append(rec)
         if not usable:
             if self.config.introducer is not None and now >= self._next_introducer:
-                self._next_introducer = now + self.config.introducer_interval
+                # Ask again soon at first (the introducer may not know anyone yet), then back
+                # off to introducer_interval.
+                delay = min(
+                    self.config.backoff_initial * 2**self._introducer_asks,
+                    self.config.introducer_interval,
+                )
+                self._introducer_asks += 1
+                self._next_introducer = now + delay
                 nursery.start_soon(self._ask_introducer, *self.config.introducer)
             return
+        self._introducer_asks = 0
         for rec in self._spread(usable, deficit):
             self._dialing.add((rec.host, rec.port))
             nursery.start_soon(self._dial, rec.host, rec.port)
