@@ -1,0 +1,133 @@
+"""``python -m trionode wallet send|balance``: move the farm's coins on a local network.
+
+    wallet balance --root FARM_ROOT [--node-root NODE_ROOT] [--network NAME] [--db URL]
+    wallet send --root FARM_ROOT --to PUZZLE_HASH_HEX --amount N [--fee F]
+                [--node-root NODE_ROOT] [--full-node HOST:PORT] [--network NAME] [--db URL]
+
+Keys come from FARM_ROOT's keychain (coinbase rewards are paid to sha256(pool pk), fees to
+sha256(farmer pk)). Coins are read from the full node's chain store under NODE_ROOT (default:
+FARM_ROOT; on a devnet ``DIR/full_node_0``), see :mod:`trionode.wallet.client`. The
+transaction goes to ``--full-node`` (default: the node of NODE_ROOT, from its ready file, on
+127.0.0.1).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from trionode import runfiles
+from trionode.keys.cli import add_root_argument, root_from_args
+from trionode.keys.keychain import Keychain, KeychainError
+from trionode.wallet.client import WalletError, find_coins, submit_transaction
+from trionode.wallet.payment import InsufficientFunds, build_payment, owned_puzzle_hashes
+from trionode.wire import bytes32
+
+__all__ = ["register"]
+
+
+def register(subparsers: Any) -> argparse.ArgumentParser:
+    wallet = subparsers.add_parser("wallet", help="spend the farm's coins (send, balance)")
+    commands = wallet.add_subparsers(dest="wallet_command", required=True)
+    balance = commands.add_parser("balance", help="unspent coins of the farm's keys")
+    _common(balance)
+    balance.set_defaults(handler=cmd_balance)
+    send = commands.add_parser("send", help="pay an amount to a puzzle hash")
+    _common(send)
+    send.add_argument("--to", required=True, help="recipient puzzle hash (64 hex digits)")
+    send.add_argument("--amount", required=True, type=int)
+    send.add_argument("--fee", type=int, default=0)
+    send.add_argument("--full-node", default=None, help="HOST:PORT of the node to submit to")
+    send.add_argument("--timeout", type=float, default=15.0)
+    send.set_defaults(handler=cmd_send)
+    return wallet
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    add_root_argument(parser)
+    parser.add_argument("--node-root", type=Path, default=None, help="the full node's root")
+    parser.add_argument("--network", default=None, help="network name (default: the node's)")
+    parser.add_argument("--db", default=None, help="the node's chain store URL")
+
+
+def _network(args: argparse.Namespace, node_root: Path) -> str:
+    if args.network:
+        return str(args.network)
+    ready = runfiles.read_json(runfiles.ready_path(node_root, "full_node"))
+    if isinstance(ready, dict) and isinstance(ready.get("network"), str):
+        return ready["network"]
+    return "devnet"
+
+
+def _keys(root: Path) -> Any:
+    return Keychain(root).farm_keys()
+
+
+def cmd_balance(args: argparse.Namespace) -> int:
+    root = root_from_args(args)
+    node_root = Path(args.node_root) if args.node_root else root
+    try:
+        keys = _keys(root)
+        network = _network(args, node_root)
+        coins = trio.run(find_coins, node_root, network, list(owned_puzzle_hashes(keys)), args.db)
+    except (KeychainError, WalletError) as exc:
+        print(f"error: {exc}")
+        return 1
+    for name, ph in (("pool", keys.pool_puzzle_hash), ("farmer", keys.farmer_puzzle_hash)):
+        mine = [c for c in coins if c.coin.puzzle_hash == ph]
+        total = sum(int(c.coin.amount) for c in mine)
+        print(f"{name:6} {ph.hex()}: {total} in {len(mine)} coins")
+    print(f"total  {sum(int(c.coin.amount) for c in coins)}")
+    return 0
+
+
+def _parse_address(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"--full-node must be HOST:PORT, not {value!r}")
+    return host.strip("[]"), int(port)
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    root = root_from_args(args)
+    node_root = Path(args.node_root) if args.node_root else root
+    try:
+        to = bytes32(bytes.fromhex(args.to))
+    except ValueError:
+        print(f"error: --to must be 64 hex digits, not {args.to!r}")
+        return 2
+    try:
+        if args.full_node:
+            host, port = _parse_address(args.full_node)
+        else:
+            ready = runfiles.read_json(runfiles.ready_path(node_root, "full_node"))
+            if not isinstance(ready, dict) or not isinstance(ready.get("port"), int):
+                raise WalletError(f"no running full node under {node_root}: give --full-node")
+            host, port = "127.0.0.1", int(ready["port"])
+        keys = _keys(root)
+        network = _network(args, node_root)
+        coins = trio.run(find_coins, node_root, network, list(owned_puzzle_hashes(keys)), args.db)
+        tx = build_payment(keys, coins, to, args.amount, args.fee)
+
+        async def submit() -> None:
+            try:
+                with trio.fail_after(args.timeout):
+                    await submit_transaction(root, network, host, port, tx)
+            except trio.TooSlowError:
+                raise WalletError(
+                    f"the full node did not accept transaction {tx.get_hash().hex()} within "
+                    f"{args.timeout:g} s (its log says why)"
+                ) from None
+
+        trio.run(submit)
+    except ValueError as exc:
+        print(f"error: {exc}")
+        return 2
+    except (KeychainError, WalletError, InsufficientFunds) as exc:
+        print(f"error: {exc}")
+        return 1
+    print(f"transaction {tx.get_hash().hex()} accepted by {host}:{port}")
+    return 0
