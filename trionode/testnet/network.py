@@ -112,6 +112,8 @@ class Testnet:
     Build it with :meth:`open` (an async context manager that starts and stops everything).
     """
 
+    __test__ = False  # not a pytest test class
+
     base: Path
     names: list[str]
     topology: str
@@ -328,46 +330,73 @@ class Testnet:
             self.links.append((a, b))
         await self.restart_node(b)
 
+    def _kept_group(self, groups: list[set[str]]) -> set[str]:
+        """The side that keeps running through a split: the farm's, else the first."""
+        for group in groups:
+            if self.farm in group:
+                return group
+        return groups[0]
+
     async def split(self, groups: Iterable[Iterable[str]]) -> None:
         """Partition the full nodes into ``groups`` (every node in exactly one group).
 
-        Stops every full node, deletes every peer store, and starts the nodes again with peers
-        in their own group only (joined into one connected side if the topology's links within
-        a group leave it in pieces). The farm stays attached to its node.
+        The farm's group (else the first) keeps running. Every other node is stopped, its peer
+        store deleted, and started again on a new port with ``--peer`` only towards nodes of its
+        own group (joined into one connected side if the topology's links within the group
+        leave it in pieces). The kept side only knows the old, dead addresses of the others,
+        and the others know no address across: no link can form until :meth:`join`.
         """
         sets = [set(g) for g in groups]
         listed = [n for g in sets for n in g]
-        if sorted(listed) != sorted(self.names):
+        if len(sets) < 2 or sorted(listed) != sorted(self.names):
             raise TestnetError(
-                f"split groups must list every full node exactly once: got {sorted(listed)}, "
-                f"nodes are {self.names}"
+                f"split needs at least two groups listing every full node exactly once: got "
+                f"{[sorted(g) for g in sets]}, nodes are {self.names}"
             )
+        kept = self._kept_group(sets)
+        moved = [self.nodes[n] for n in self.names if n not in kept]
         self.groups = sets
         self._group_links = []
         for group in sets:
             members = [n for n in self.names if n in group]
             self._group_links += connect_components(members, self.links, self.names)
-        await self._stop_many(self.full_nodes())
-        for name in self.names:
-            for path in (self.nodes[name].root / "db").glob("peers.sqlite*"):
+        await self._stop_many(moved)
+        retired = {node.port for node in moved}
+        for node in moved:
+            for path in (node.root / "db").glob("peers.sqlite*"):
                 path.unlink()
-        for name in self.names:
-            await self.start_node(name)
+            node.port = 0
+        for node in moved:  # start order: a node's listeners are up before it dials them
+            await self.start_node(node.name)
+            while node.port in retired:  # the OS handed out a dead address again: move on
+                await self.stop_node(node.name)
+                node.port = 0
+                await self.start_node(node.name)
         self.say("split into " + " | ".join(",".join(sorted(g)) for g in sets))
 
     async def join(self) -> None:
-        """Heal a split: restart the dialers of topology links that cross groups."""
+        """Heal a split: for each topology link that crosses groups, restart its end outside
+        the kept group with that link among its ``--peer``s (a link with a kept end is turned
+        so that the restarted node dials the kept one, whose address never changed)."""
         if self.groups is None:
             return
-        crossing = [
-            dialer
-            for listener, dialer in self.links
-            if self._group(listener) is not self._group(dialer)
-        ]
+        kept = self._kept_group(self.groups)
+        restart: list[str] = []
+        turned: list[Link] = []
+        for listener, dialer in self.links:
+            if self._group(listener) is self._group(dialer):
+                turned.append((listener, dialer))
+            elif dialer in kept:
+                turned.append((dialer, listener))
+                restart.append(listener)
+            else:
+                turned.append((listener, dialer))
+                restart.append(dialer)
+        self.links = turned
         self.groups = None
         self._group_links = []
         for name in self.names:
-            if name in crossing:
+            if name in restart:
                 await self.restart_node(name)
         self.say("joined")
 
