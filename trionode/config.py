@@ -211,6 +211,7 @@ class _Frozen(BaseModel):
 class FullNodeSettings(_Frozen):
     port: Port = 8444
     rpc_port: OptionalPort = 8555
+    rpc_tls_port: OptionalPort = 0
     metrics_port: OptionalPort = None
     peers: HostPorts = ()
     introducer: OptionalHostPort = None
@@ -224,12 +225,14 @@ class FullNodeSettings(_Frozen):
 class IntroducerSettings(_Frozen):
     port: Port = 8445
     rpc_port: OptionalPort = 8556
+    rpc_tls_port: OptionalPort = 0
     metrics_port: OptionalPort = None
 
 
 class TimelordSettings(_Frozen):
     port: Port = 8446
     rpc_port: OptionalPort = 8557
+    rpc_tls_port: OptionalPort = 0
     metrics_port: OptionalPort = None
     full_node: OptionalHostPort = None
     workers: PositiveInt = 1
@@ -239,6 +242,7 @@ class TimelordSettings(_Frozen):
 class FarmerSettings(_Frozen):
     port: Port = 8447
     rpc_port: OptionalPort = 8559
+    rpc_tls_port: OptionalPort = 0
     metrics_port: OptionalPort = None
     full_node: OptionalHostPort = None
 
@@ -246,6 +250,7 @@ class FarmerSettings(_Frozen):
 class HarvesterSettings(_Frozen):
     port: Port = 8448
     rpc_port: OptionalPort = 8560
+    rpc_tls_port: OptionalPort = 0
     metrics_port: OptionalPort = None
     farmer: OptionalHostPort = None
     plot_dirs: Paths = ()

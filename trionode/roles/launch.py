@@ -125,7 +125,7 @@ def _accepts(target: Any, name: str) -> bool:
 def _surface(target: Any, section: Any) -> dict[str, Any]:
     return {
         name: getattr(section, name)
-        for name in ("rpc_port", "metrics_port")
+        for name in ("rpc_port", "rpc_tls_port", "metrics_port")
         if _accepts(target, name)
     }
 
