@@ -1,7 +1,8 @@
 """Connection benchmark: N idle peer connections to one full node, its memory per connection,
 and the round-trip time of a request under that load.
 
-The node runs in its own process (``run_full_node_p2p``, real TLS websockets on 127.0.0.1);
+The node runs in its own process (``python -m trionode --role full_node``, real TLS websockets
+on 127.0.0.1);
 this process plays N peers, each with its own certificate (a node refuses a second connection
 from the same node_id), completes the handshake on each, and leaves them idle. Memory is the
 node's RSS (from /proc) after the connections minus before them, divided by N. Then one more
@@ -27,8 +28,8 @@ from pathlib import Path
 import trio
 import yaml
 
+from trionode.consensus import get_constants
 from trionode.init_root import init_root
-from trionode.peers.cli import network_id_for
 from trionode.peers.connection import PeerConnection
 from trionode.peers.handshake import HandshakeMachine
 from trionode.peers.identity import NodeIdentity, make_websocket_transport
@@ -73,7 +74,7 @@ async def hold_peer(
         with trio.fail_after(30):
             await conn.handshake(
                 HandshakeMachine(
-                    network_id=network_id_for(network),
+                    network_id=get_constants(network).genesis_challenge,
                     node_type=NodeType.FULL_NODE,
                     server_port=0,
                     software_version="bench",
@@ -99,22 +100,16 @@ async def bench(args: argparse.Namespace) -> None:
     config["full_node"]["max_inbound"] = args.connections + 10
     config["full_node"]["target_outbound"] = 0
     config_path.write_text(yaml.safe_dump(config))
-    code = (
-        "import sys; from trionode.peers.cli import run_full_node_p2p; "
-        f"sys.exit(run_full_node_p2p(root={str(node_root)!r}, port=0, network={args.network!r}, "
-        "log_level='WARNING'))"
-    )
-    # The node logs its port at INFO; WARNING hides per-connection lines, so ask for the port
-    # from the INFO line by running at INFO for the listener only.
-    code = code.replace("log_level='WARNING'", "log_level='INFO'")
-    process = await trio.lowlevel.open_process([sys.executable, "-c", code], stderr=subprocess.PIPE)
+    cmd = [sys.executable, "-m", "trionode", "--role", "full_node", "--root", str(node_root)]
+    cmd += ["--port", "0", "--rpc-port", "0", "--network", args.network, "--log-level", "INFO"]
+    process = await trio.lowlevel.open_process(cmd, stderr=subprocess.PIPE)
     assert process.stderr is not None
     buf = b""
     port = 0
     with trio.fail_after(30):
         async for chunk in process.stderr:
             buf += chunk
-            found = re.search(rb"listening on 127\.0\.0\.1:(\d+)", buf)
+            found = re.search(rb"listening on port (\d+)", buf)
             if found:
                 port = int(found.group(1))
                 break

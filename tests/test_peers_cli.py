@@ -11,21 +11,15 @@ from pathlib import Path
 import pytest
 import trio
 
-from trionode.peers.cli import UsageError, network_id_for, parse_host_port
+from trionode.peers.addresses import parse_host_port
 
 
 def test_parse_host_port() -> None:
     assert parse_host_port("127.0.0.1:8444") == ("127.0.0.1", 8444)
     assert parse_host_port("[::1]:8445") == ("::1", 8445)
     for bad in ("127.0.0.1", ":80", "host:x", "host:70000", "host:0"):
-        with pytest.raises(UsageError):
+        with pytest.raises(ValueError, match="HOST:PORT|out of range"):
             parse_host_port(bad)
-
-
-def test_network_id() -> None:
-    assert network_id_for("sim") != network_id_for("devnet")
-    with pytest.raises(UsageError, match="unknown network"):
-        network_id_for("mainnet")
 
 
 class Proc:
@@ -58,9 +52,10 @@ class Proc:
         return sum(1 for line in self.lines if re.search(pattern, line))
 
 
-async def start(nursery: trio.Nursery, call: str) -> Proc:
-    code = f"import sys; from trionode.peers.cli import *; sys.exit({call})"
-    process = await trio.lowlevel.open_process([sys.executable, "-c", code], stderr=subprocess.PIPE)
+async def start(nursery: trio.Nursery, role: str, root: Path, *args: str) -> Proc:
+    cmd = [sys.executable, "-m", "trionode", "--role", role, "--root", str(root), "--port", "0"]
+    cmd += ["--rpc-port", "0", "--network", "sim", *args]
+    process = await trio.lowlevel.open_process(cmd, stderr=subprocess.PIPE)
     proc = Proc(process)
     nursery.start_soon(proc.pump)
     return proc
@@ -70,15 +65,15 @@ async def test_processes_discover_and_stop_cleanly(nursery: trio.Nursery, tmp_pa
     procs: list[Proc] = []
     try:
         with trio.fail_after(60):
-            intro = await start(nursery, f"run_introducer(root={str(tmp_path / 'i')!r}, port=0)")
+            intro = await start(nursery, "introducer", tmp_path / "i")
             procs.append(intro)
-            port = int((await intro.wait_line(r"listening on 127\.0\.0\.1:(\d+)")).group(1))
+            port = int((await intro.wait_line(r"listening on port (\d+)")).group(1))
             for name in ("a", "b", "c"):
-                call = (
-                    f"run_full_node_p2p(root={str(tmp_path / name)!r}, port=0, "
-                    f"introducer='127.0.0.1:{port}')"
+                procs.append(
+                    await start(
+                        nursery, "full_node", tmp_path / name, "--introducer", f"127.0.0.1:{port}"
+                    )
                 )
-                procs.append(await start(nursery, call))
             for proc in procs[1:]:
                 # Two full-node peers each (plus the introducer's connection, which comes and goes).
                 while proc.count(r"connected <full_node") < 2:

@@ -12,9 +12,12 @@ from collections.abc import Awaitable, Callable
 
 import trio
 
+from trionode.peers.addresses import parse_host_port
 from trionode.peers.connection import PeerConnection
 from trionode.peers.errors import DialError, RemoteProtocolError, TransportClosed
 from trionode.peers.node import PeerNode
+
+__all__ = ["keep_connected", "parse_host_port"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,18 +54,3 @@ async def keep_connected(
         await conn.closed.wait()
         logger.warning("lost %s at %s:%d (%s); redialling", what, host, port, conn.close_reason)
         await trio.sleep(delay)
-
-
-def parse_host_port(text: str) -> tuple[str, int]:
-    """``HOST:PORT`` (``[v6]:PORT`` too) -> (host, port); ValueError with the reason."""
-    host, sep, port_text = text.rpartition(":")
-    if not sep or not host:
-        raise ValueError(f"{text!r} is not HOST:PORT")
-    host = host.strip("[]")
-    try:
-        port = int(port_text)
-    except ValueError:
-        raise ValueError(f"{text!r}: port {port_text!r} is not a number") from None
-    if not 0 < port < 65536:
-        raise ValueError(f"{text!r}: port {port} is out of range 1-65535")
-    return host, port
