@@ -24,6 +24,7 @@ def test_topologies() -> None:
     mesh = links(names, "mesh")
     assert len(mesh) == 6 and all(names.index(a) < names.index(b) for a, b in mesh)
     assert links(["a"], "line") == []
+    assert links(names, "none") == []
     with pytest.raises(ValueError, match="unknown topology 'ring'"):
         links(names, "ring")
     with pytest.raises(ValueError, match="at least 1 node"):
@@ -46,12 +47,22 @@ def test_parse_groups() -> None:
             parse_groups(bad)
 
 
-async def test_bad_split_is_refused(tmp_path: Path) -> None:
-    async with Testnet.open(tmp_path, nodes=2, topology="line") as net:
-        with pytest.raises(TestnetError, match="every full node exactly once"):
-            await net.split([["n0"], ["n0"]])
-        with pytest.raises(TestnetError, match="no node 'n7'"):
-            net.node("n7")
+async def test_connect_and_bad_split(tmp_path: Path) -> None:
+    async with Testnet.open(tmp_path, nodes=2, topology="none") as net:
+        with trio.fail_after(60):
+            with pytest.raises(TestnetError, match="every full node exactly once"):
+                await net.split([["n0"], ["n0"]])
+            with pytest.raises(TestnetError, match="no node 'n7'"):
+                net.node("n7")
+            assert net.peers_of("n1") == []
+            await net.connect("n0", "n1")  # n1 restarts with --peer n0
+            assert net.peers_of("n1") == ["n0"]
+            await net.wait_for(
+                lambda: net.node("n0").full_node_peers() == 1 == net.node("n1").full_node_peers(),
+                timeout=30,
+                what="n0 and n1 connected",
+            )
+            assert net.node("n0").running and net.node("n1").running
 
 
 @pytest.mark.slow

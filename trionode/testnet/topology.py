@@ -12,7 +12,7 @@ __all__ = ["TOPOLOGIES", "Link", "components", "connect_components", "links", "n
 
 Link = tuple[str, str]  # (listener, dialer)
 
-TOPOLOGIES = ("line", "star", "mesh")
+TOPOLOGIES = ("line", "star", "mesh", "none")
 
 
 def node_names(count: int) -> list[str]:
@@ -25,7 +25,8 @@ def node_names(count: int) -> list[str]:
 def links(names: Sequence[str], topology: str) -> list[Link]:
     """The links of ``topology`` over ``names`` (in start order).
 
-    line: n0-n1-n2-...; star: every node dials n0; mesh: every node dials every earlier node.
+    line: n0-n1-n2-...; star: every node dials n0; mesh: every node dials every earlier node;
+    none: no links (tests add them with ``Testnet.connect``).
     """
     if topology == "line":
         return [(names[i - 1], names[i]) for i in range(1, len(names))]
@@ -33,6 +34,8 @@ def links(names: Sequence[str], topology: str) -> list[Link]:
         return [(names[0], name) for name in names[1:]]
     if topology == "mesh":
         return [(names[j], names[i]) for i in range(len(names)) for j in range(i)]
+    if topology == "none":
+        return []
     raise ValueError(f"unknown topology {topology!r}: choose one of {', '.join(TOPOLOGIES)}")
 
 
