@@ -17,6 +17,7 @@ import yaml
 from trionode.cli import build_parser
 from trionode.config import ConfigError, Settings, env_overrides, load_settings
 from trionode.init_root import DEFAULT_CONFIG, init_root
+from trionode.keys.keychain import Keychain
 from trionode.roles.launch import EXIT_USAGE, build_service, build_settings, run_role
 
 
@@ -119,12 +120,14 @@ def test_flags_build_the_role_config(tmp_path: Path) -> None:
     assert cfg.peers == (("127.0.0.1", 9), ("::1", 10))
     assert cfg.introducer == ("127.0.0.1", 11)
     assert cfg.db_url == "sqlite:///x.db"
-    if hasattr(cfg, "rpc_port"):  # the RPC surface field, when the role has it
-        assert cfg.rpc_port == 0
+    assert (cfg.rpc_port, cfg.rpc_tls_port, cfg.metrics_port) == (0, 0, None)
 
-    args = cli_args("--role", "timelord", "--full-node", "127.0.0.1:5", "--workers", "3")
+    args = cli_args(
+        "--role", "timelord", "--full-node", "127.0.0.1:5", "--workers", "3", "--metrics-port", "0"
+    )
     args.vdf_threads = True
     tl = build_service(build_settings(args, tmp_path, {}), "timelord", tmp_path).config
+    assert (tl.rpc_port, tl.metrics_port) == (8557, 0)
     assert (tl.full_node, tl.workers, tl.use_processes, tl.port) == (
         ("127.0.0.1", 5),
         3,
@@ -142,6 +145,21 @@ def test_harvester_plot_dirs_relative_to_root_in_config(tmp_path: Path) -> None:
     hv = build_service(build_settings(args, tmp_path, {}), "harvester", tmp_path).config
     assert hv.plot_dirs == (tmp_path / "plots", Path("/abs"))
     assert hv.farmer == ("127.0.0.1", 8447)
+    assert hv.rpc_port == 8560 and hv.refresh_interval == 10.0
+
+    Keychain(tmp_path).generate()  # the farmer loads its keys when built
+    fa = build_service(
+        build_settings(cli_args("--role", "farmer", "--full-node", "127.0.0.1:1"), tmp_path, {}),
+        "farmer",
+        tmp_path,
+    ).config
+    assert (fa.full_node, fa.port, fa.rpc_port) == (("127.0.0.1", 1), 8447, 8559)
+    intro = build_service(
+        build_settings(cli_args("--role", "introducer", "--rpc-port", "0"), tmp_path, {}),
+        "introducer",
+        tmp_path,
+    )
+    assert intro.rpc_port == 0
 
 
 BAD_FILE_VALUES = [

@@ -101,12 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
     from trionode.devnet import cli as devnet_cli
 
     devnet_cli.register(subparsers)
-    from trionode.testnet import cli as testnet_cli
-
-    testnet_cli.register(subparsers)
     from trionode.rpc import cli as rpc_cli
 
     rpc_cli.register(subparsers)
+    from trionode.testnet import cli as testnet_cli
+
+    testnet_cli.register(subparsers)
     return parser
 
 
