@@ -104,6 +104,7 @@ class TestNetwork:
         api_class: type[FullNodeAPI] | None = None,
         sync: SyncConfig | None = None,
         target_outbound: int = 8,
+        validation_workers: int = 2,
     ) -> NodeHandle:
         """Start (or restart, same root) node ``name``; ``chain`` is stored first."""
         root = self.base / name
@@ -118,6 +119,7 @@ class TestNetwork:
             peers=tuple(p.address for p in peers),
             sync=sync or SyncConfig(),
             target_outbound=target_outbound,
+            validation_workers=validation_workers,
         )
         service = FullNodeService(config)
         if api_class is not None:
