@@ -77,7 +77,7 @@ def cmd_balance(args: argparse.Namespace) -> int:
         print(f"error: {exc}")
         return 1
     for name, ph in (("pool", keys.pool_puzzle_hash), ("farmer", keys.farmer_puzzle_hash)):
-        mine = [c for c in coins if c.coin.puzzle_hash == ph]
+        mine = [c for c in coins if c.coin.puzzle_hash == ph and c.coin.amount > 0]
         total = sum(int(c.coin.amount) for c in mine)
         print(f"{name:6} {ph.hex()}: {total} in {len(mine)} coins")
     print(f"total  {sum(int(c.coin.amount) for c in coins)}")
