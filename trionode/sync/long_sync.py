@@ -30,7 +30,7 @@ import collections
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Literal
+from typing import Any
 
 import attrs
 import trio
@@ -39,26 +39,22 @@ from trionode.blockchain.blockchain import Blockchain
 from trionode.blockchain.results import AddBlockResult, AddBlockStatus
 from trionode.nursery import unwrapped_exception_groups
 from trionode.peers.connection import PeerConnection
-from trionode.peers.errors import PeerRequestError, RemoteProtocolError, RequestTimeout
+from trionode.peers.errors import PeerRequestError, RemoteProtocolError
 from trionode.peers.node import PeerNode
 from trionode.protocols.chain_types import FullBlock, HeaderBlock
 from trionode.protocols.peer_protocol import (
     AllHeaderHashes,
-    HeaderBlocks,
     RequestAllHeaderHashes,
-    RequestHeaderBlocks,
-    RequestSyncBlocks,
-    SyncBlocks,
 )
 from trionode.protocols.shared_protocol import NodeType
 from trionode.sync.errors import InconsistentPeer, InvalidChain, NoSyncPeers
-from trionode.sync.hashes import check_against_list, check_hash_list, find_fork_point
+from trionode.sync.fetch import BatchFetcher, Fetched
+from trionode.sync.hashes import check_hash_list, find_fork_point
 from trionode.sync.progress import SyncProgress
-from trionode.wire import bytes32, uint32
+from trionode.wire import bytes32
 
 logger = logging.getLogger(__name__)
 
-Kind = Literal["headers", "blocks"]
 OnBlocks = Callable[[Sequence[FullBlock], Sequence[AddBlockResult]], Awaitable[None]]
 OnNearTip = Callable[[PeerConnection, FullBlock], Awaitable[None]]
 
@@ -308,7 +304,7 @@ class SyncManager:
             return None
         return tuple(reply.header_hashes)
 
-    async def _join_new_peers(self, session: _Session) -> None:
+    async def _join_new_peers(self, session: BatchFetcher) -> None:
         """Peers connected since the sync started join it if their list is the same."""
         node = self._node()
         if node is None:
@@ -345,7 +341,16 @@ class SyncManager:
         start = fork + 1
         while start <= top and self.blockchain.contains_block(hashes[start]):
             start += 1
-        session = _Session(self, tip, hashes, conns)
+        session = BatchFetcher(
+            tip,
+            hashes,
+            conns,
+            batch_size=self.config.batch_size,
+            requests_per_peer=self.config.requests_per_peer,
+            request_timeout=self.config.request_timeout,
+            ban=self._ban,
+            on_reassigned=self._count_reassigned,
+        )
         peak = self.blockchain.peak_height
         self.progress = SyncProgress(
             target_height=top,
@@ -364,7 +369,7 @@ class SyncManager:
                 list(range(s, min(s + self.config.window, top + 1)))
                 for s in range(start, top + 1, self.config.window)
             ]
-            send, receive = trio.open_memory_channel[tuple[list[int], _Fetched, _Fetched]](1)
+            send, receive = trio.open_memory_channel[tuple[list[int], Fetched, Fetched]](1)
             with unwrapped_exception_groups():
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(self._download, session, windows, send)
@@ -377,9 +382,9 @@ class SyncManager:
 
     async def _download(
         self,
-        session: _Session,
+        session: BatchFetcher,
         windows: list[list[int]],
-        send: trio.MemorySendChannel[tuple[list[int], _Fetched, _Fetched]],
+        send: trio.MemorySendChannel[tuple[list[int], Fetched, Fetched]],
     ) -> None:
         async with send:
             for heights in windows:
@@ -390,7 +395,7 @@ class SyncManager:
                 await send.send((heights, headers, blocks))
 
     async def _commit_window(
-        self, session: _Session, heights: list[int], headers: _Fetched, blocks: _Fetched
+        self, session: BatchFetcher, heights: list[int], headers: Fetched, blocks: Fetched
     ) -> None:
         header_list = [headers[h][0] for h in heights]
         assert all(isinstance(h, HeaderBlock) for h in header_list)
@@ -420,6 +425,9 @@ class SyncManager:
         self.progress.peers = len(session.sources)
         logger.info("sync: %s", self.progress.describe())
 
+    def _count_reassigned(self) -> None:
+        self.stats.batches_reassigned += 1
+
     def _ban(self, conn: PeerConnection, exc: RemoteProtocolError) -> None:
         reason = f"sync: {exc}"
         logger.warning("banning %r: %s", conn, reason)
@@ -428,102 +436,3 @@ class SyncManager:
             node.bans.ban(conn.host, exc.ban_seconds, reason)
         conn.close(reason)
         self.stats.peers_banned += 1
-
-
-# height -> (header block or full block, the peer that served it)
-_Fetched = dict[int, tuple[HeaderBlock | FullBlock, PeerConnection]]
-
-
-class _Session:
-    """The peers serving one hash list, and the batch queue of one download."""
-
-    def __init__(
-        self,
-        manager: SyncManager,
-        tip: bytes32,
-        hashes: list[bytes32],
-        conns: list[PeerConnection],
-    ) -> None:
-        self.manager = manager
-        self.config = manager.config
-        self.tip = tip
-        self.hashes = hashes
-        self.sources: list[PeerConnection] = list(conns)
-
-    def _drop(self, conn: PeerConnection) -> None:
-        if conn in self.sources:
-            self.sources.remove(conn)
-
-    async def fetch(self, kind: Kind, heights: list[int]) -> _Fetched:
-        """Every height of ``heights``, in batches spread over the sources."""
-        size = self.config.batch_size
-        queue = collections.deque(heights[i : i + size] for i in range(0, len(heights), size))
-        out: _Fetched = {}
-        while queue:
-            live = [c for c in self.sources if not c.closed.is_set()]
-            if not live:
-                raise NoSyncPeers(f"no peer left to serve {kind} for heights {queue[0][0]}..")
-            async with trio.open_nursery() as nursery:
-                # First batches dealt round robin, so every peer gets work; then each worker
-                # takes the next batch when it is done.
-                for _ in range(self.config.requests_per_peer):
-                    for conn in live:
-                        if queue:
-                            first = queue.popleft()
-                            nursery.start_soon(self._worker, kind, conn, queue, out, first)
-        return out
-
-    async def _worker(
-        self,
-        kind: Kind,
-        conn: PeerConnection,
-        queue: collections.deque[list[int]],
-        out: _Fetched,
-        first: list[int],
-    ) -> None:
-        batch: list[int] | None = first
-        while batch is not None:
-            try:
-                items = await self._request(kind, conn, batch)
-            except RequestTimeout:
-                queue.append(batch)
-                self.manager.stats.batches_reassigned += 1
-                logger.warning(
-                    "%r stalled on %s %d..%d: the batch goes to another peer",
-                    conn,
-                    kind,
-                    batch[0],
-                    batch[-1],
-                )
-                self._drop(conn)
-                return
-            except PeerRequestError as exc:
-                queue.append(batch)
-                logger.info("%r cannot serve %s %d..: %s", conn, kind, batch[0], exc)
-                self._drop(conn)
-                return
-            except InconsistentPeer as exc:
-                queue.append(batch)
-                self._drop(conn)
-                self.manager._ban(conn, exc)
-                return
-            for height, item in zip(batch, items, strict=True):
-                out[height] = (item, conn)
-            batch = queue.popleft() if queue and conn in self.sources else None
-
-    async def _request(
-        self, kind: Kind, conn: PeerConnection, batch: list[int]
-    ) -> Sequence[HeaderBlock | FullBlock]:
-        heights = [uint32(h) for h in batch]
-        timeout = self.config.request_timeout
-        items: Sequence[HeaderBlock | FullBlock]
-        if kind == "headers":
-            reply = await conn.request(RequestHeaderBlocks(self.tip, heights), reply_within=timeout)
-            assert isinstance(reply, HeaderBlocks)
-            items = reply.header_blocks
-        else:
-            reply = await conn.request(RequestSyncBlocks(self.tip, heights), reply_within=timeout)
-            assert isinstance(reply, SyncBlocks)
-            items = reply.blocks
-        check_against_list(items, batch, self.hashes, self.tip, reply.tip_header_hash)
-        return items
