@@ -24,7 +24,7 @@ from trionode.roles.full_node.api import FullNodeAPI
 from trionode.roles.full_node.testing import TestNetwork
 from trionode.sync import SyncConfig
 from trionode.testing.block_tools import BlockTools
-from trionode.wire import bytes32
+from trionode.wire import bytes32, uint64
 
 DEADLINE = 60
 
@@ -225,5 +225,39 @@ async def test_restart_mid_sync_resumes_from_committed_height(
             await net.wait_for("c", tip)
         assert GatedAPI.heights, "the restarted node synced the rest"
         assert min(GatedAPI.heights) > committed  # nothing it had was downloaded again
+        assert c.blockchain.get_header_hashes() == [blk.header_hash for blk in chain_60]
+        nursery.cancel_scope.cancel()
+
+
+class TamperingAPI(FullNodeAPI):
+    """Serves SyncBlocks whose bodies were changed (their headers, and so hashes, unchanged)."""
+
+    async def request_sync_blocks(
+        self, msg: RequestSyncBlocks, peer: PeerConnection
+    ) -> SyncBlocks | Error:
+        reply = await super().request_sync_blocks(msg, peer)
+        assert isinstance(reply, SyncBlocks)
+        tampered = [
+            b.replace(body=b.body.replace(cost=uint64(int(b.body.cost) + 1))) for b in reply.blocks
+        ]
+        return SyncBlocks(reply.tip_header_hash, tampered)
+
+
+async def test_peer_serving_an_invalid_block_mid_sync_is_banned_and_sync_completes(
+    chain_60: tuple[FullBlock, ...], tmp_path: Path
+) -> None:
+    tip = chain_60[-1].header_hash
+    async with trio.open_nursery() as nursery:
+        net = TestNetwork(nursery, tmp_path)
+        bad = await net.start(
+            "bad", chain=chain_60, host="127.0.0.2", api_class=TamperingAPI, target_outbound=0
+        )
+        honest = await net.start("honest", chain=chain_60)
+        c = await net.start("c", peers=[bad, honest])
+        with trio.fail_after(DEADLINE):
+            await net.wait_for("c", tip)
+        node = c.service.node
+        assert node is not None
+        assert node.bans.is_banned("127.0.0.2") and not node.bans.is_banned("127.0.0.1")
         assert c.blockchain.get_header_hashes() == [blk.header_hash for blk in chain_60]
         nursery.cancel_scope.cancel()

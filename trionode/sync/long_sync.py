@@ -240,13 +240,20 @@ class SyncManager:
         )
         done = False
         for hashes, conns in ordered:
-            try:
-                await self._sync_from(tip, list(hashes), conns)
-            except (NoSyncPeers, InvalidChain) as exc:
-                logger.info("sync from %d peers failed: %s", len(conns), exc)
-                continue
-            done = True
-            break
+            # An invalid header or block banned (closed) its server: go on with the others.
+            while not done and (live := [c for c in conns if not c.closed.is_set()]):
+                try:
+                    await self._sync_from(tip, list(hashes), live)
+                    done = True
+                except InvalidChain as exc:
+                    logger.info(
+                        "sync from %d peers: %s; going on without its server", len(live), exc
+                    )
+                except NoSyncPeers as exc:
+                    logger.info("sync from %d peers failed: %s", len(live), exc)
+                    break
+            if done:
+                break
         if not done:
             raise NoSyncPeers(f"every peer serving {tip.hex()[:16]} failed")
         # The chain to the target is validated now: any other list for it was a lie.
