@@ -125,3 +125,28 @@ async def test_timelord_kills_process_that_can_no_longer_win() -> None:
             await got.wait()
         nursery.cancel_scope.cancel()
     assert [m.proof.challenge_hash for m in sent] == [b"d" * 32]
+
+
+async def test_repeated_info_is_answered_from_the_cache() -> None:
+    sent: list[ProofOfTimeFinished] = []
+    got = trio.Event()
+
+    async def send(msg: ProofOfTimeFinished) -> None:
+        sent.append(msg)
+        got.set()
+
+    tl = Timelord(16, send, workers=1, use_processes=False)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(tl.run)
+        tl.challenge_start(ChallengeStart(bytes32(A), uint64(1)))
+        tl.proof_of_space_info(ProofOfSpaceInfo(bytes32(A), uint64(3000)))
+        with trio.fail_after(30):
+            await got.wait()
+        got = trio.Event()
+        # a restarted full node asks again: same proof, without running the VDF again
+        tl.proof_of_space_info(ProofOfSpaceInfo(bytes32(A), uint64(3000)))
+        assert not tl.schedule.targets.get(A)
+        with trio.fail_after(30):
+            await got.wait()
+        nursery.cancel_scope.cancel()
+    assert len(sent) == 2 and sent[0] == sent[1]

@@ -99,6 +99,8 @@ class FarmerAPI:
         if info is None:
             logger.info("proof for unknown challenge %s ignored", msg.challenge_hash.hex()[:16])
             return
+        if not state.first_time(msg.challenge_hash, msg.plot_identifier):
+            return
         pos = msg.proof
         if pos.pool_public_key != state.keys.pool_pk:
             logger.warning("harvester %r sent a proof for another pool key: ignored", peer)

@@ -74,6 +74,11 @@ class Farmer:
         self.harvester_node.register_api(self.api)
         self.full_node_side.register_api(self.api)
 
+    async def _on_full_node_connect(self, conn: PeerConnection) -> None:
+        # A (re)connected full node may have lost the headers and unfinished blocks it held
+        # (a restart): its challenges must be farmed again, not skipped as already seen.
+        self.state.forget_challenges()
+
     async def _greet_harvester(self, conn: PeerConnection) -> None:
         keys = self.state.keys
         await conn.send(HarvesterHandshake([keys.farmer_pk], [keys.pool_pk]))
@@ -95,7 +100,9 @@ class Farmer:
             host, port = self.config.full_node
             await self.full_node_side.start_service(
                 "full-node-link",
-                functools.partial(keep_connected, what="full node"),
+                functools.partial(
+                    keep_connected, what="full node", on_connect=self._on_full_node_connect
+                ),
                 self.full_node_side,
                 host,
                 port,

@@ -27,6 +27,9 @@ class FarmerState:
     )
     best_weight: int = 0
     harvester_plots: dict[bytes32, RespondPlots] = attrs.field(factory=dict)
+    # (challenge, plot identifier) of proofs already turned into a header request: a harvester
+    # may answer the same signage point twice (greeting and announcement can cross).
+    proofs_seen: set[tuple[bytes32, str]] = attrs.field(factory=set)
     headers_signed: int = 0
 
     def __attrs_post_init__(self) -> None:
@@ -48,8 +51,21 @@ class FarmerState:
             return False
         self.challenges[msg.challenge_hash] = msg
         while len(self.challenges) > MAX_CHALLENGES:
-            self.challenges.popitem(last=False)
+            old, _ = self.challenges.popitem(last=False)
+            self.proofs_seen = {p for p in self.proofs_seen if p[0] != old}
         self.best_weight = max(self.best_weight, int(msg.weight))
+        return True
+
+    def forget_challenges(self) -> None:
+        """Farm every challenge again (the full node may have lost what it held)."""
+        self.challenges.clear()
+        self.proofs_seen.clear()
+
+    def first_time(self, challenge: bytes32, plot_identifier: str) -> bool:
+        key = (challenge, plot_identifier)
+        if key in self.proofs_seen:
+            return False
+        self.proofs_seen.add(key)
         return True
 
     def signage_point(self, msg: ProofOfSpaceFinalized) -> NewSignagePointHarvester:

@@ -20,6 +20,8 @@ from trionode.wire import bytes32, bytes100, uint8, uint64
 
 logger = logging.getLogger(__name__)
 
+MAX_CACHED_PROOFS = 256
+
 Prover = Callable[[bytes, int, int], Awaitable[bytes]]
 Sender = Callable[[ProofOfTimeFinished], Awaitable[None]]
 
@@ -48,6 +50,11 @@ class Timelord:
         self._wake = trio.Event()
         self.proofs_sent = 0
         self.unsent: list[ProofOfTimeFinished] = []
+        # Finished proofs by job, so a repeated ProofOfSpaceInfo (a full node that restarted
+        # and lost its unfinished blocks, or a second full node) is answered without redoing
+        # the VDF. Bounded: oldest dropped first.
+        self._proofs: dict[Job, ProofOfTimeFinished] = {}
+        self._resend: list[ProofOfTimeFinished] = []
 
     # ------------------------------------------------------------------ messages from the node
 
@@ -62,7 +69,12 @@ class Timelord:
             msg.challenge_hash.hex()[:16],
             msg.iterations_needed,
         )
-        self.schedule.proof_of_space_info(bytes(msg.challenge_hash), int(msg.iterations_needed))
+        job = (bytes(msg.challenge_hash), int(msg.iterations_needed))
+        cached = self._proofs.get(job)
+        if cached is not None:
+            self._resend.append(cached)
+        else:
+            self.schedule.proof_of_space_info(*job)
         self._changed()
 
     def _changed(self) -> None:
@@ -83,6 +95,9 @@ class Timelord:
             while True:
                 await self._wake.wait()
                 self._wake = trio.Event()
+                resend, self._resend = self._resend, []
+                for msg in resend:
+                    nursery.start_soon(self._deliver, msg)
                 free = self.workers - len(self.schedule.running)
                 for job in self.schedule.next_jobs(free):
                     self.schedule.started(job)
@@ -112,7 +127,11 @@ class Timelord:
                     elapsed,
                     iterations / elapsed if elapsed > 0 else 0.0,
                 )
-                await self._deliver(ProofOfTimeFinished(proof))
+                finished = ProofOfTimeFinished(proof)
+                self._proofs[job] = finished
+                while len(self._proofs) > MAX_CACHED_PROOFS:
+                    del self._proofs[next(iter(self._proofs))]
+                await self._deliver(finished)
         finally:
             self._scopes.pop(job, None)
             self.schedule.stopped(job)
