@@ -22,6 +22,12 @@ Then:
 
 The ratio sync / verification is the figure to quote: what the network, storage, header
 validation (done before bodies, so each header is verified twice) and the pipeline cost.
+
+Measured on 2 cores (1,000 devnet blocks, 2 workers): verification ~435 blocks/s; sync from
+one server ~125 blocks/s (0.29), from two ~140 blocks/s (0.32). Of the ~7.5 s of a sync,
+header validation takes ~2.5 s and ``Blockchain.add_blocks`` ~4.6 s (its verification ~2.3 s,
+the rest gathering contexts and one committed store transaction per block); downloads overlap
+with both.
 """
 
 from __future__ import annotations
@@ -162,6 +168,8 @@ def start_server(root: Path, network: str, log: Path) -> subprocess.Popen[bytes]
                 network,
                 "--port",
                 "0",
+                "--rpc-port",
+                "0",
                 "--log-level",
                 "WARNING",
             ],
@@ -170,14 +178,15 @@ def start_server(root: Path, network: str, log: Path) -> subprocess.Popen[bytes]
         )
 
 
-def wait_ready(root: Path, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> int:
+def wait_ready(root: Path, proc: subprocess.Popen[bytes], log: Path, timeout: float = 60.0) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         ready = runfiles.read_json(runfiles.ready_path(root, "full_node"))
         if isinstance(ready, dict) and isinstance(ready.get("port"), int):
             return int(ready["port"])
         if proc.poll() is not None:
-            raise SystemExit(f"the server process exited with {proc.returncode}")
+            tail = log.read_text(errors="replace")[-2000:]
+            raise SystemExit(f"the server process exited with {proc.returncode}:\n{tail}")
         time.sleep(0.1)
     raise SystemExit("the server did not become ready")
 
@@ -255,9 +264,10 @@ def main(argv: list[str] | None = None) -> int:
                 t0 = time.perf_counter()
                 trio.run(preload, root, args.network, chain)
                 print(f"server {i}: chain stored in {time.perf_counter() - t0:.1f} s")
-                proc = start_server(root, args.network, work / f"server{i}.log")
+                log = work / f"server{i}.log"
+                proc = start_server(root, args.network, log)
                 procs.append(proc)
-                ports.append(wait_ready(root, proc))
+                ports.append(wait_ready(root, proc, log))
             connected, seconds, blocks = trio.run(
                 sync_once, work, args.network, chain, ports, args.workers
             )
