@@ -11,6 +11,7 @@ import pytest
 import trio
 from mnemonic import Mnemonic
 
+from trionode.consensus import challenge_hash_for_child
 from trionode.keys.keychain import Keychain
 from trionode.plotting.create import ensure_plots
 from trionode.roles.farmer.main import Farmer, FarmerConfig
@@ -108,4 +109,80 @@ async def test_roles_make_blocks_and_survive_timelord_restart(
             chain_a.get_header_hashes()[: height + 1] == chain_b.get_header_hashes()[: height + 1]
         )
         assert farmer.state.headers_signed >= 1
+        nursery.cancel_scope.cancel()
+
+
+async def test_farm_resumes_after_its_full_node_restarts(
+    farm: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """A restarted full node lost its unfinished blocks; the farmer redials and farms the same
+    challenges again (not skipped as already seen), so production resumes."""
+    root, plots = farm
+    async with trio.open_nursery() as nursery:
+        node_root = tmp_path / "node"
+        scopes = {"node": trio.CancelScope(), "timelord": trio.CancelScope()}
+        stopped = {"node": trio.Event(), "timelord": trio.Event()}
+
+        async def run_scoped(name: str, service: object, *, task_status: trio.TaskStatus) -> None:
+            try:
+                with scopes[name]:
+                    await service.run(task_status=task_status)  # type: ignore[attr-defined]
+            finally:
+                stopped[name].set()
+
+        def full_node(port: int) -> FullNodeService:
+            return FullNodeService(FullNodeConfig(root=node_root, network="sim", port=port))
+
+        def timelord(port: int) -> TimelordService:
+            return TimelordService(
+                TimelordConfig(root, "sim", (LOCAL, port), port=0, use_processes=False)
+            )
+
+        async def stop(name: str) -> None:
+            scopes[name].cancel()
+            with trio.fail_after(30):
+                await stopped[name].wait()  # closed: its port can be bound again
+            scopes[name], stopped[name] = trio.CancelScope(), trio.Event()
+
+        node: FullNodeService = await nursery.start(run_scoped, "node", full_node(0))
+        assert node.node is not None and node.node.port and node.full_node is not None
+        port = node.node.port
+        farmer = Farmer(FarmerConfig(root, "sim", (LOCAL, port), port=0))
+        await nursery.start(farmer.run)
+        assert farmer.harvester_node.port
+        await nursery.start(
+            Harvester(
+                HarvesterConfig(root, "sim", (LOCAL, farmer.harvester_node.port), (plots,), port=0)
+            ).run
+        )
+        await nursery.start(run_scoped, "timelord", timelord(port))
+        with trio.fail_after(120):
+            await wait_for_height(node, 1)
+
+        # No timelord: blocks stop at an unfinished stage, held only in the node's memory.
+        await stop("timelord")
+        chain = node.full_node.blockchain
+
+        def farmed_every_tip() -> bool:
+            challenges = {challenge_hash_for_child(chain.constants, t) for t in chain.get_tips()}
+            return bool(node.full_node and node.full_node.farming.unfinished) and all(
+                c in farmer.state.challenges for c in challenges
+            )
+
+        with trio.fail_after(60):
+            while not farmed_every_tip():  # noqa: ASYNC110 - no event for "a farmer answered"
+                await trio.sleep(0.05)
+        height = chain.peak_height
+        await stop("node")
+        node = await nursery.start(run_scoped, "node", full_node(port))
+        assert node.full_node is not None
+        assert node.full_node.blockchain.peak_height == height  # the chain survived
+        # The unfinished blocks did not; the farmer makes them again for the same challenges.
+        with trio.fail_after(60):
+            while not node.full_node.farming.unfinished:  # noqa: ASYNC110
+                await trio.sleep(0.05)
+        await nursery.start(run_scoped, "timelord", timelord(port))
+        assert height is not None
+        with trio.fail_after(120):
+            await wait_for_height(node, height + 2)
         nursery.cancel_scope.cancel()

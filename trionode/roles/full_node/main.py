@@ -104,6 +104,7 @@ class FullNodeService:
                     await node.start_service(
                         "greeter", greet_new_connections, node, full_node.greet
                     )
+                    await node.start_service("chain-follower", full_node.follow_chain)
                     await node.start_service("status", self._status_loop)
                     await node.start_service("sync", full_node.sync.run)
                     assert node.port is not None

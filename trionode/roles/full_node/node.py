@@ -224,6 +224,29 @@ class FullNode:
                 await self._send_quietly(conn, ChallengeStart(msg.challenge_hash, msg.weight))
         self.write_status()
 
+    async def follow_chain(
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Follow every change of the tip set, whoever made it (our farmer's block, a peer's,
+        a sync batch): update the mempool and tell farmers and timelords the new challenges.
+
+        This runs as the node's own service, not in the handler that added the block, so a
+        peer that disconnects right after delivering a block cannot cancel the follow-up.
+        Events that pile up are taken together: each update reads the current tips.
+        """
+        with self.blockchain.subscribe(buffer=256) as events:
+            task_status.started()
+            async for event in events:
+                new_peak = event.new_peak
+                while True:
+                    try:
+                        new_peak = events.receive_nowait().new_peak or new_peak
+                    except trio.WouldBlock:
+                        break
+                if new_peak:
+                    await self.mempool.on_new_peak()
+                await self.on_tips_changed(new_peak)
+
     async def _send_quietly(self, conn: PeerConnection, payload: Streamable) -> None:
         try:
             await conn.send(payload)
@@ -461,9 +484,6 @@ class FullNode:
                 " (new peak)" if result.new_peak else "",
             )
             await self.broadcast(Block(block), exclude=source)
-            if result.new_peak:
-                await self.mempool.on_new_peak()
-            await self.on_tips_changed(result.new_peak)
         if result.added:
             for child in self.gossip.take_children(block.header_hash):
                 await self.add_block(child, source=None)
@@ -510,13 +530,9 @@ class FullNode:
     ) -> None:
         """After each window a long sync committed: tell farmers and timelords, follow the
         mempool (blocks are not relayed: peers that need them sync as well)."""
+        del results  # follow_chain tells farmers, timelords and the mempool
         for block in blocks:
             self.gossip.blocks.add(block.header_hash)
-        if any(r.status is AddBlockStatus.ADDED_TO_TIP for r in results):
-            new_peak = any(r.new_peak for r in results)
-            if new_peak:
-                await self.mempool.on_new_peak()
-            await self.on_tips_changed(new_peak)
 
     async def blocks_for(self, tip: bytes32, heights: Sequence[int]) -> list[FullBlock]:
         return await self.blockchain.get_blocks_at(heights, tip)
