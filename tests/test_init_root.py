@@ -9,8 +9,7 @@ import pytest
 import trio
 import yaml
 
-from trionode.init_root import init_root, load_config
-from trionode.peers.cli import init_command
+from trionode.init_root import init_command, init_root, load_config
 from trionode.peers.errors import DialError
 from trionode.peers.identity import (
     NodeIdentity,

@@ -111,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _init(args: argparse.Namespace) -> int:
-    from trionode.peers.cli import init_command
+    from trionode.init_root import init_command
 
     return init_command(root_from_args(args))
 

@@ -30,6 +30,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from trionode.consensus import NETWORKS
+from trionode.peers.addresses import parse_host_port
 
 __all__ = [
     "ENV_PREFIX",
@@ -116,9 +117,6 @@ def _bool(value: Any) -> bool:
 
 
 def _host_port(value: Any) -> tuple[str, int]:
-    # Imported here: config sits at the CLI's level; upstream is a small leaf of roles.
-    from trionode.roles.upstream import parse_host_port
-
     if isinstance(value, list | tuple) and len(value) == 2:
         value = f"{value[0]}:{value[1]}"
     if not isinstance(value, str):

@@ -14,7 +14,7 @@ import yaml
 from trionode.peers.identity import ROLES, private_ca_paths, role_cert_paths
 from trionode.peers.tls import ensure_ca, ensure_node_certificate, public_ca_paths
 
-__all__ = ["CONFIG_FILE", "DEFAULT_CONFIG", "init_root", "load_config"]
+__all__ = ["CONFIG_FILE", "DEFAULT_CONFIG", "init_command", "init_root", "load_config"]
 
 CONFIG_FILE = "config.yaml"
 
@@ -103,3 +103,15 @@ def load_config(root: Path | str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a mapping at the top level")
     return data
+
+
+def init_command(root: str | Path) -> int:
+    """``python -m trionode init --root DIR``: create what is missing, print it, return 0."""
+    created = init_root(Path(root))
+    if created:
+        print(f"trionode init: created {len(created)} files under {root}:")
+        for path in created:
+            print(f"  {path}")
+    else:
+        print(f"trionode init: {root} is complete; nothing to do")
+    return 0
