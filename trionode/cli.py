@@ -107,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     from trionode.testnet import cli as testnet_cli
 
     testnet_cli.register(subparsers)
+    from trionode.wallet import cli as wallet_cli
+
+    wallet_cli.register(subparsers)
     return parser
 
 
