@@ -218,8 +218,10 @@ class SyncManager:
         self._forget(target.header_hash)
         try:
             await self._on_near_tip(target.conn, target.block)
-        except (PeerRequestError, RemoteProtocolError) as exc:
+        except PeerRequestError as exc:
             logger.info("short sync to height %d failed: %s", target.block.height, exc)
+        except RemoteProtocolError as exc:
+            self._ban(target.conn, exc)  # e.g. an invalid block: not in a handler, so ban here
 
     # -- one target ---------------------------------------------------------------------------
 
