@@ -211,8 +211,16 @@ async def test_restart_mid_sync_resumes_from_committed_height(
         c = await net.start("c", peers=[server], sync=SyncConfig(window=32))
         with trio.fail_after(DEADLINE):
             await net.wait_for_height("c", 31)
-        # The second window is stuck behind the gate: kill the node mid-sync.
+        # The second window is stuck behind the gate: the status shows the sync, then the node
+        # is killed mid-sync.
         assert c.full_node.sync.syncing
+        status = c.full_node.sync_status()
+        assert status["syncing"] and status["target_height"] == 59 and status["height"] == 31
+        assert 0.5 < status["progress"] < 0.6 and status["blocks_per_second"] > 0
+        assert status["eta_seconds"] is not None
+        c.full_node.write_status()
+        written = json.loads(runfiles.status_path(c.root, "full_node").read_text())
+        assert written["sync"]["syncing"] and written["sync"]["target_height"] == 59
         await net.stop("c")
         committed = 31
         asked_before = list(GatedAPI.heights)
