@@ -33,7 +33,6 @@ with both.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import subprocess
 import sys
@@ -47,99 +46,20 @@ import trio
 
 from trionode import runfiles
 from trionode.consensus import (
-    CoinRecord,
     ConsensusConstants,
-    ValidationContext,
-    block_additions,
-    block_removals,
-    coinbase_coin,
     get_constants,
     validate_block,
 )
-from trionode.protocols.chain_types import FullBlock, Transaction
+from trionode.protocols.chain_types import FullBlock
 from trionode.roles.full_node.testing import NodeHandle, TestNetwork, preload
-from trionode.testing.block_tools import BlockTools, context_for
-from trionode.wire import bytes32
-
-SPEND_DELAY = 5
-FEE = 1_000
-
-
-def save_chain(path: Path, chain: Sequence[FullBlock]) -> None:
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("wb") as f:
-        for block in chain:
-            data = bytes(block)
-            f.write(len(data).to_bytes(4, "big") + data)
-    os.replace(tmp, path)
-
-
-def load_chain(path: Path) -> list[FullBlock]:
-    if not path.exists():
-        return []
-    data = path.read_bytes()
-    blocks, pos = [], 0
-    while pos < len(data):
-        size = int.from_bytes(data[pos : pos + 4], "big")
-        blocks.append(FullBlock.from_bytes(data[pos + 4 : pos + 4 + size]))
-        pos += 4 + size
-    return blocks
-
-
-def cache_path(cache_dir: Path, constants: ConsensusConstants) -> Path:
-    return cache_dir / f"{constants.network_name}-{constants.genesis_challenge.hex()[:16]}.blocks"
-
-
-def make_blocks(bt: BlockTools, n: int, cache: Path) -> tuple[list[FullBlock], float]:
-    """``n`` blocks (one transaction per block from height SPEND_DELAY on), cached in ``cache``
-    and resumed from it."""
-    chain = load_chain(cache)[:n]
-    if len(chain) == n:
-        return chain, 0.0
-
-    def transactions(so_far: Sequence[FullBlock]) -> list[Transaction]:
-        height = len(so_far)
-        if height < SPEND_DELAY:
-            return []
-        old = so_far[height - SPEND_DELAY].body.coinbase
-        coin = coinbase_coin(int(old.height), old.puzzle_hash, int(old.amount))
-        return [bt.spend_coins([coin], fee=FEE)]
-
-    started = time.perf_counter()
-
-    def on_block(so_far: list[FullBlock]) -> None:
-        if len(so_far) % 10 == 0:
-            save_chain(cache, so_far)
-            elapsed = time.perf_counter() - started
-            print(f"  generated {len(so_far)}/{n} ({elapsed:.0f} s)", flush=True)
-
-    if chain:
-        print(f"  resuming from {len(chain)} cached blocks", flush=True)
-    chain = bt.make_chain(
-        n - len(chain), parent_chain=chain, transactions=transactions, on_block=on_block
-    )
-    save_chain(cache, chain)
-    return chain, time.perf_counter() - started
-
-
-def contexts(constants: ConsensusConstants, chain: Sequence[FullBlock]) -> list[ValidationContext]:
-    coins: dict[bytes32, CoinRecord] = {}
-    out = []
-    for block in chain:
-        out.append(context_for(constants, chain, block, coins=coins, now=2**40))
-        height = int(block.height)
-        for index, coin in enumerate(block_additions(block)):
-            coins[coin.name()] = CoinRecord(coin, height, None, index < 2)
-        for coin_id in block_removals(block):
-            old = coins[coin_id]
-            coins[coin_id] = CoinRecord(old.coin, old.confirmed_height, height, old.coinbase)
-    return out
+from trionode.testing.block_tools import BlockTools
+from trionode.testing.chain_cache import cache_path, cached_chain, chain_contexts
 
 
 def verify_rate(
     constants: ConsensusConstants, chain: Sequence[FullBlock], workers: int, rounds: int = 3
 ) -> float:
-    ctxs = contexts(constants, chain)
+    ctxs = chain_contexts(constants, chain, now=2**40)
     best = float("inf")
     for _ in range(rounds):
         started = time.perf_counter()
@@ -241,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.seed_cache is not None and not cache.exists() and args.seed_cache.exists():
         shutil.copy(args.seed_cache, cache)
     bt = BlockTools(constants, args.cache_dir / "plots", num_plots=4, k=18)
-    chain, gen = make_blocks(bt, args.blocks, cache)
+    chain, gen = cached_chain(bt, args.blocks, cache, check_cached=False)
     if gen:
         print(f"generated {len(chain)} {args.network} blocks in {gen:.0f} s")
     else:

@@ -18,7 +18,6 @@ come from a ThreadPoolExecutor, as trio.to_thread would provide them. Each figur
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -29,99 +28,12 @@ from pathlib import Path
 
 from trionode.consensus import (
     DEVNET,
-    CoinRecord,
     ValidationContext,
-    block_additions,
-    block_removals,
-    coinbase_coin,
     validate_block,
 )
-from trionode.protocols.chain_types import FullBlock, Transaction
-from trionode.testing.block_tools import BlockTools, context_for
-from trionode.wire import bytes32
-
-SPEND_DELAY = 5
-FEE = 1_000
-
-
-def _save(path: Path, chain: Sequence[FullBlock]) -> None:
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("wb") as f:
-        for block in chain:
-            data = bytes(block)
-            f.write(len(data).to_bytes(4, "big") + data)
-    os.replace(tmp, path)
-
-
-def _load(path: Path) -> list[FullBlock]:
-    if not path.exists():
-        return []
-    data = path.read_bytes()
-    blocks, pos = [], 0
-    while pos < len(data):
-        size = int.from_bytes(data[pos : pos + 4], "big")
-        blocks.append(FullBlock.from_bytes(data[pos + 4 : pos + 4 + size]))
-        pos += 4 + size
-    return blocks
-
-
-def _still_valid(chain: Sequence[FullBlock]) -> list[FullBlock]:
-    """The longest prefix of a cached chain that the current rules accept (a cache made by an
-    older version of the rules is regenerated from where it stops being valid)."""
-    ctxs = contexts(chain)
-    for block, ctx in zip(chain, ctxs, strict=True):
-        if validate_block(DEVNET, block, ctx) is not None:
-            print(f"  cached block {block.height} is invalid under the current rules")
-            return list(chain[: block.height])
-    return list(chain)
-
-
-def make_blocks(bt: BlockTools, n: int, cache: Path) -> tuple[list[FullBlock], float]:
-    chain = _still_valid(_load(cache)[:n])
-    if len(chain) == n:
-        return chain, 0.0
-
-    def transactions(so_far: Sequence[FullBlock]) -> list[Transaction]:
-        height = len(so_far)
-        if height < SPEND_DELAY:
-            return []
-        old = so_far[height - SPEND_DELAY].body.coinbase
-        coin = coinbase_coin(int(old.height), old.puzzle_hash, int(old.amount))
-        return [bt.spend_coins([coin], fee=FEE)]
-
-    started = time.perf_counter()
-    last_report = [started]
-
-    def on_block(so_far: list[FullBlock]) -> None:
-        now = time.perf_counter()
-        if len(so_far) % 10 == 0 or now - last_report[0] > 30:
-            _save(cache, so_far)
-            last_report[0] = now
-            print(f"  generated {len(so_far)}/{n} blocks ({now - started:.0f} s)", flush=True)
-
-    if chain:
-        print(f"  resuming from {len(chain)} cached blocks", flush=True)
-    chain = bt.make_chain(
-        n - len(chain), parent_chain=chain, transactions=transactions, on_block=on_block
-    )
-    elapsed = time.perf_counter() - started
-    _save(cache, chain)
-    return chain, elapsed
-
-
-def contexts(chain: Sequence[FullBlock]) -> list[ValidationContext]:
-    """One context per block, with the coin set maintained incrementally."""
-    coins: dict[bytes32, CoinRecord] = {}
-    result = []
-    for block in chain:
-        result.append(context_for(DEVNET, chain, block, coins=coins))
-        height = int(block.height)
-        for index, coin in enumerate(block_additions(block)):
-            coins[coin.name()] = CoinRecord(coin, height, None, index < 2)
-        for coin_id in block_removals(block):
-            old = coins[coin_id]
-            coins[coin_id] = CoinRecord(old.coin, old.confirmed_height, height, old.coinbase)
-    return result
+from trionode.protocols.chain_types import FullBlock
+from trionode.testing.block_tools import BlockTools
+from trionode.testing.chain_cache import cached_chain, chain_contexts
 
 
 def run(chain: Sequence[FullBlock], ctxs: Sequence[ValidationContext], threads: int) -> float:
@@ -155,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     bt = BlockTools(DEVNET, cache_dir / "plots", num_plots=4, k=18)
     print(f"plots: {len(bt.plots)} x k=18 ready in {time.perf_counter() - t0:.1f} s")
     cache = cache_dir / f"devnet-{DEVNET.genesis_challenge.hex()[:16]}-{args.blocks}.blocks"
-    chain, gen_time = make_blocks(bt, args.blocks, cache)
+    chain, gen_time = cached_chain(bt, args.blocks, cache)
     iters = [int(b.proof_of_time.number_of_iterations) for b in chain if b.proof_of_time]
     txs = sum(len(b.body.transactions) for b in chain)
     if gen_time:
@@ -169,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         f"VDF iterations per block: mean {statistics.mean(iters):,.0f}, "
         f"median {statistics.median(iters):,.0f}, max {max(iters):,}; {txs} transactions"
     )
-    ctxs = contexts(chain)
+    ctxs = chain_contexts(DEVNET, chain)
     for threads in (1, 2):
         best = min(run(chain, ctxs, threads) for _ in range(args.rounds))
         print(
