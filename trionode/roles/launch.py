@@ -237,8 +237,8 @@ def run_role(args: argparse.Namespace, root: Path) -> int:
         return _usage(str(exc))
 
     async def main(nursery: trio.Nursery) -> None:
-        await nursery.start(service.run)
-        await trio.sleep_forever()
+        # Returns when the service ends on its own (the RPC's stop_node); signals cancel it.
+        await service.run()
 
     try:
         with unwrapped_exception_groups():
