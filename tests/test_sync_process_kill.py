@@ -1,0 +1,105 @@
+"""Long sync between real processes, with the syncing node SIGKILLed part-way: its store opens
+clean (the integrity check passes at start-up), the blocks it committed are kept, and the
+restarted node finishes the sync to the same tip."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import trio
+
+from trionode import runfiles
+from trionode.blockchain.blockchain import Blockchain
+from trionode.consensus import get_constants
+from trionode.roles.full_node.testing import preload
+from trionode.storage.chain_store import ChainStore
+from trionode.storage.engine import default_db_url
+from trionode.testing.block_tools import BlockTools
+
+BLOCKS = 150
+
+
+def start(root: Path, *extra: str) -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, "-m", "trionode", "--role", "full_node", "--root", str(root)]
+    cmd += ["--network", "sim", "--port", "0", "--rpc-port", "0", "--log-level", "INFO", *extra]
+    log = open(root.parent / f"{root.name}.log", "ab")  # noqa: SIM115 - closed by the process's end
+    try:
+        return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    finally:
+        log.close()
+
+
+def wait_for(what: str, check: object, proc: subprocess.Popen[bytes], timeout: float) -> object:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()  # type: ignore[operator]
+        if value:
+            return value
+        assert proc.poll() is None, f"process ended while waiting for {what}"
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def status(root: Path) -> dict | None:
+    return runfiles.read_json(runfiles.status_path(root, "full_node"))
+
+
+async def stored_height(root: Path) -> int | None:
+    async with await ChainStore.open(default_db_url(root, "sim")) as store:  # checks integrity
+        chain = await Blockchain.create(store, get_constants("sim"))
+        return chain.peak_height
+
+
+@pytest.mark.slow
+async def test_sigkill_mid_sync_then_resume(tmp_path: Path, block_tools: BlockTools) -> None:
+    blocks = await trio.to_thread.run_sync(block_tools.make_chain, BLOCKS)
+    server_root, client_root = tmp_path / "server", tmp_path / "client"
+    await preload(server_root, "sim", blocks)
+    server = start(server_root)
+    client: subprocess.Popen[bytes] | None = None
+    try:
+        ready = wait_for(
+            "server ready",
+            lambda: runfiles.read_json(runfiles.ready_path(server_root, "full_node")),
+            server,
+            60,
+        )
+        peer = f"127.0.0.1:{ready['port']}"  # type: ignore[index]
+        client = start(client_root, "--peer", peer)
+        # Kill it as soon as it is part-way (its status shows some blocks, not all).
+        wait_for(
+            "some blocks synced",
+            lambda: (s := status(client_root)) is not None and (s.get("height") or 0) > 0,
+            client,
+            120,
+        )
+        client.send_signal(signal.SIGKILL)
+        client.wait()
+        kept = await stored_height(client_root)
+        assert kept is not None and kept > 0
+
+        client = start(client_root, "--peer", peer)
+        wait_for(
+            "the server's tip",
+            lambda: (
+                (s := status(client_root)) is not None
+                and s.get("peak") == blocks[-1].header_hash.hex()
+            ),
+            client,
+            120,
+        )
+    finally:
+        for proc in (client, server):
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+    assert await stored_height(client_root) == BLOCKS - 1
