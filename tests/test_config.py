@@ -121,6 +121,10 @@ def test_flags_build_the_role_config(tmp_path: Path) -> None:
     assert cfg.introducer == ("127.0.0.1", 11)
     assert cfg.db_url == "sqlite:///x.db"
     assert (cfg.rpc_port, cfg.rpc_tls_port, cfg.metrics_port) == (0, 0, None)
+    assert cfg.exempt_loopback_from_bans is False
+    env = {"TRIONODE_PEERS__EXEMPT_LOOPBACK_FROM_BANS": "true"}
+    service = build_service(build_settings(args, tmp_path, env), "full_node", tmp_path)
+    assert service.config.exempt_loopback_from_bans is True
 
     args = cli_args(
         "--role", "timelord", "--full-node", "127.0.0.1:5", "--workers", "3", "--metrics-port", "0"

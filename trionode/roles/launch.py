@@ -155,6 +155,7 @@ def build_service(settings: Settings, role: str, root: Path) -> Any:
                 target_outbound=fn.target_outbound,
                 max_inbound=fn.max_inbound,
                 validation_workers=fn.validation_workers,
+                exempt_loopback_from_bans=settings.peers.exempt_loopback_from_bans,
                 **_surface(FullNodeConfig, fn),
             )
         )

@@ -45,6 +45,7 @@ class FullNodeConfig:
     target_outbound: int = 8
     max_inbound: int = 80
     validation_workers: int = 2
+    exempt_loopback_from_bans: bool = False
     sync: SyncConfig = SyncConfig()  # batch sizes and deadlines of the long sync
     # Operator surface (trionode.rpc.surface): None = off. The CLI's default RPC port is
     # trionode.rpc.DEFAULT_RPC_PORTS["full_node"] (8555); rpc_tls_port 0 = OS's choice.
@@ -86,6 +87,7 @@ class FullNodeService:
                         host=cfg.host,
                         port=cfg.port,
                         limits=limits,
+                        exempt_loopback_from_bans=cfg.exempt_loopback_from_bans,
                     ),
                     make_websocket_transport(NodeIdentity.public(cfg.root, "full_node"), limits),
                     peer_store,
