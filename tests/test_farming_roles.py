@@ -109,6 +109,7 @@ async def test_roles_make_blocks_and_survive_timelord_restart(
             chain_a.get_header_hashes()[: height + 1] == chain_b.get_header_hashes()[: height + 1]
         )
         assert farmer.state.headers_signed >= 1
+        assert farmer.state.proofs_arrived >= 1  # the node announced the unfinished blocks
         nursery.cancel_scope.cancel()
 
 

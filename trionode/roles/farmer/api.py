@@ -75,6 +75,7 @@ class FarmerAPI:
                 logger.info("could not reach %r: %s", conn, exc)
 
     async def proof_of_space_arrived(self, msg: ProofOfSpaceArrived, peer: PeerConnection) -> None:
+        self.state.proofs_arrived += 1
         logger.debug("a proof of space arrived at weight %d", msg.weight)
 
     async def proof_of_time_rate(self, msg: ProofOfTimeRate, peer: PeerConnection) -> None:

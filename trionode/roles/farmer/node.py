@@ -31,6 +31,7 @@ class FarmerState:
     # may answer the same signage point twice (greeting and announcement can cross).
     proofs_seen: set[tuple[bytes32, str]] = attrs.field(factory=set)
     headers_signed: int = 0
+    proofs_arrived: int = 0  # ProofOfSpaceArrived heard from the full node
 
     def __attrs_post_init__(self) -> None:
         if not self.ips:

@@ -69,6 +69,7 @@ from trionode.protocols.chain_types import (
 from trionode.protocols.farmer_protocol import (
     HeaderHash,
     HeaderSignature,
+    ProofOfSpaceArrived,
     ProofOfSpaceFinalized,
     ProofOfTimeRate,
     RequestHeaderHash,
@@ -425,7 +426,22 @@ class FullNode:
         )
         for conn in self._peers(NodeType.TIMELORD):
             await self._send_quietly(conn, ProofOfSpaceInfo(challenge_hash, uint64(iterations)))
+        # Seed 000: farmers hear of proofs of space at a weight, to skip much worse ones.
+        farmers = self._peers(NodeType.FARMER)
+        if farmers:
+            arrived = ProofOfSpaceArrived(
+                uint64(min(int(block.weight), MAX_U64)), self._quality_of(block)
+            )
+            for conn in farmers:
+                await self._send_quietly(conn, arrived)
         await self.broadcast(UnfinishedBlock(block), exclude=source)
+
+    @staticmethod
+    def _quality_of(block: FullBlock) -> bytes32:
+        quality_string = check_pos_proof(block.proof_of_space)
+        if quality_string is None:  # unreachable for a validated block
+            return bytes32(bytes(32))
+        return quality_for(block.proof_of_space.challenge, quality_string)
 
     # ---------------------------------------------------------------- proofs of time
 
