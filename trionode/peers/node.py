@@ -337,7 +337,11 @@ class PeerNode:
                 remote_node_id=conn.node_id,
                 accepted_node_types=self.config.accepted_node_types,
             )
-            with trio.fail_after(self.limits.handshake_timeout):
+            # One deadline for the whole set-up: TLS and the websocket upgrade count too.
+            began = conn.stream.opened_at
+            if began is None:
+                began = trio.current_time()
+            with trio.fail_at(began + self.limits.handshake_timeout):
                 await conn.handshake(machine)
         finally:
             self._handshaking -= 1

@@ -37,6 +37,9 @@ class PeerStream(abc.ABC):
     remote_host: str
     remote_port: int
     outbound: bool
+    # trio.current_time() when the connection began (before TLS): the handshake deadline covers
+    # the whole set-up, not just the Handshake messages. None: when the stream was made.
+    opened_at: float | None = None
 
     @abc.abstractmethod
     async def send(self, data: bytes) -> None: ...

@@ -227,6 +227,7 @@ class WebSocketTransport(Transport):
         handler: StreamHandler,
         streams: list[WebSocketPeerStream],
     ) -> None:
+        began = trio.current_time()
         async with trio.open_nursery() as nursery:
             try:
                 try:
@@ -249,6 +250,7 @@ class WebSocketTransport(Transport):
                 finally:
                     self._setups -= 1
                 stream = self._stream(ws, der, host, port, False)
+                stream.opened_at = began
                 streams.append(stream)
                 await handler(stream)
             finally:
@@ -263,6 +265,7 @@ class WebSocketTransport(Transport):
         with unwrapped_exception_groups():
             async with trio.open_nursery() as nursery:
                 sock: trio.SocketStream | None = None
+                began = trio.current_time()
                 try:
                     with trio.fail_after(self._setup_timeout):
                         sock = await trio.open_tcp_stream(
@@ -288,6 +291,7 @@ class WebSocketTransport(Transport):
                     nursery.cancel_scope.cancel()
                     raise DialError(f"cannot connect to {host}:{port}: {exc!r}") from exc
                 stream = self._stream(ws, der, host, port, True)
+                stream.opened_at = began
                 try:
                     yield stream
                 finally:
