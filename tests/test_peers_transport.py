@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -208,3 +210,30 @@ async def test_connect_to_nothing_is_a_dial_error(
     with trio.fail_after(5), pytest.raises(DialError):
         async with pair.connect():
             pass  # pragma: no cover
+
+
+async def test_dial_cancelled_mid_tls_closes_its_socket(tmp_path: Path) -> None:
+    """A node shutting down while a dial waits for the TLS reply must not leak the socket."""
+    identity = NodeIdentity.public(tmp_path / "client", "full_node")
+    transport = make_websocket_transport(identity, PeerLimits())
+    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    port = listeners[0].socket.getsockname()[1]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        async with listeners[0]:
+            async with trio.open_nursery() as nursery:
+
+                async def silent_server() -> None:
+                    # Accept and never speak: the client sits in its TLS handshake.
+                    async with await listeners[0].accept():
+                        await trio.sleep_forever()
+
+                nursery.start_soon(silent_server)
+                with trio.move_on_after(0.3) as scope:
+                    async with transport.connect("127.0.0.1", port):
+                        pass  # pragma: no cover
+                assert scope.cancelled_caught
+                nursery.cancel_scope.cancel()
+        gc.collect()
+    leaks = [w for w in caught if issubclass(w.category, ResourceWarning)]
+    assert not leaks, [str(w.message) for w in leaks]

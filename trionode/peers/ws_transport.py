@@ -284,12 +284,16 @@ class WebSocketTransport(Transport):
                             max_message_size=self._max_message_size,
                             receive_buffer_size=self._receive_buffer_size,
                         )
-                except _SETUP_ERRORS as exc:
+                except BaseException as exc:
+                    # Cancellation mid-handshake must close the socket too, or it leaks
+                    # until garbage collection.
                     if sock is not None:
                         with trio.CancelScope(shield=True):
                             await trio.aclose_forcefully(sock)
                     nursery.cancel_scope.cancel()
-                    raise DialError(f"cannot connect to {host}:{port}: {exc!r}") from exc
+                    if isinstance(exc, _SETUP_ERRORS):
+                        raise DialError(f"cannot connect to {host}:{port}: {exc!r}") from exc
+                    raise
                 stream = self._stream(ws, der, host, port, True)
                 stream.opened_at = began
                 try:
