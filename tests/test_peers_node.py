@@ -336,6 +336,20 @@ async def test_handshake_deadline(
     await net.stop_all()
 
 
+async def test_handshake_deadline_counts_tls(net: PeerTestNet) -> None:
+    """A TCP client that never starts TLS is dropped by the same deadline as a silent handshake."""
+    alice = await net.node("alice", TestAPI(), limits=PeerLimits(handshake_timeout=0.5))
+    with trio.fail_after(10):
+        sock = await trio.open_tcp_stream("127.0.0.1", alice.port or 0)
+        async with sock:
+            try:
+                assert await sock.receive_some(1024) == b""  # closed without a word from us
+            except trio.BrokenResourceError:
+                pass
+    await assert_still_serves(net, alice)
+    await net.stop_all()
+
+
 async def test_silent_peer_disconnected_after_idle_timeout(
     nursery: trio.Nursery, tmp_path: Path, autojump_clock: object
 ) -> None:
