@@ -8,6 +8,7 @@ Offenders connect from 127.0.0.2 (bans are by IP and loopback is not exempt), go
 from __future__ import annotations
 
 import hashlib
+import logging
 from pathlib import Path
 
 import pytest
@@ -386,3 +387,52 @@ async def receive_until_closed_after(stream: PeerStream, seconds: float) -> Tran
         while True:
             await stream.receive()
     return info.value
+
+
+def _disconnect_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [
+        r
+        for r in caplog.records
+        if r.name == "trionode.peers.node" and r.getMessage().startswith("disconnected")
+    ]
+
+
+async def _wait_for_disconnect_record(caplog: pytest.LogCaptureFixture) -> None:
+    # The log line follows the close handshake; nothing else signals it, so poll briefly.
+    with trio.fail_after(5):
+        while not _disconnect_records(caplog):  # noqa: ASYNC110
+            await trio.sleep(0.01)
+
+
+async def test_disconnect_reason_logged_at_warning(
+    net: PeerTestNet, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="trionode.peers")
+    alice = await net.node("alice", TestAPI())
+    async with net.raw("mallory", alice) as stream:
+        with trio.fail_after(5):
+            await stream.receive()  # alice's Handshake
+            await stream.send(handshake_bytes(protocol_version="2.0"))
+        await receive_until_closed(stream)
+    await _wait_for_disconnect_record(caplog)
+    (record,) = _disconnect_records(caplog)
+    assert record.levelno == logging.WARNING
+    assert "protocol version" in record.getMessage()
+    await net.stop_all()
+
+
+async def test_peer_hanging_up_before_handshake_is_not_a_warning(
+    net: PeerTestNet, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An introducer's reachability probe opens and closes: the node notes it at INFO only."""
+    caplog.set_level(logging.INFO, logger="trionode.peers")
+    alice = await net.node("alice", TestAPI())
+    async with net.raw("probe", alice) as stream:
+        with trio.fail_after(5):
+            await stream.receive()  # alice's Handshake
+        await stream.aclose("reachability check")
+    await _wait_for_disconnect_record(caplog)
+    (record,) = _disconnect_records(caplog)
+    assert record.levelno == logging.INFO
+    assert "reachability check" in record.getMessage()
+    await net.stop_all()

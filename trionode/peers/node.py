@@ -290,6 +290,7 @@ class PeerNode:
         reason = "node shutting down"
         code = CLOSE_GOING_AWAY
         registered = False
+        level = logging.WARNING
         try:
             try:
                 await self._handshake(conn)
@@ -297,6 +298,10 @@ class PeerNode:
                 registered = True
             except (RemoteProtocolError, TransportClosed, trio.TooSlowError) as exc:
                 reason, code = self._fault(conn, exc, during_handshake=True)
+                if isinstance(exc, TransportClosed):
+                    # The peer hung up before the handshake (a reachability probe, a port
+                    # scan, a dialer shutting down): nothing was dropped, so not a warning.
+                    level = logging.INFO
                 if task_status is not None:
                     raise
                 return
@@ -317,7 +322,7 @@ class PeerNode:
             # Close before unregistering: stop() waits for the table to empty before it
             # cancels connection tasks, and the close handshake needs the reader task alive.
             await stream.aclose(reason, code)
-            logger.warning("disconnected %r: %s", conn, reason)
+            logger.log(level, "disconnected %r: %s", conn, reason)
             if registered:
                 self._unregister(conn)
 
