@@ -649,6 +649,14 @@ def test_challenge_fields(block_tools: BlockTools, chain_30: list[FullBlock], fi
     _check_finished(block_tools, chain_30, bad, Err.INVALID_CHALLENGE)
 
 
+def test_challenge_hashes_are_plain_hashes_of_the_proofs(chain_30: list[FullBlock]) -> None:
+    """Like proof_of_space_hash, proof_of_time_output_hash is the Streamable hash of its part."""
+    for block in chain_30:
+        assert block.challenge is not None and block.proof_of_time is not None
+        assert block.challenge.proof_of_space_hash == block.proof_of_space.get_hash()
+        assert block.challenge.proof_of_time_output_hash == block.proof_of_time.output.get_hash()
+
+
 def test_every_error_code_is_exercised() -> None:
     """Guards against a new Err without a test here: every code appears in this module."""
     source = inspect.getsource(sys.modules[__name__])

@@ -9,8 +9,8 @@ checks against the same functions, so the two cannot drift apart.
 - ``weight = parent weight + difficulty``; ``total_iters = parent total_iters + iterations``
   (0 for the "parent" of genesis).
 - ``Challenge(prev_challenge_hash = the challenge this block answered, proof_of_space_hash =
-  pos.get_hash(), proof_of_time_output_hash = proofs.pot_output_hash(pot) (a hash of the
-  output's value, see there), height, total_weight =
+  pos.get_hash(), proof_of_time_output_hash = pot.output.get_hash() (only canonical
+  encodings of the output are valid, see ``proofs.pot_output_hash``), height, total_weight =
   header weight, total_iters = header total_iters)``.
 """
 

@@ -152,26 +152,19 @@ def canonical_form(disc: str, data: bytes) -> bool:
 
 
 def pot_output_hash(constants: ConsensusConstants, pot: ProofOfTime) -> bytes32 | None:
-    """The Challenge's proof_of_time_output_hash: sha256 of the VDF output's *value*, not of its
-    100 bytes, or None if the output is not a valid form.
+    """The Challenge's proof_of_time_output_hash: ``pot.output.get_hash()`` (sha256 of the 100
+    output bytes, as proof_of_space_hash is ``pos.get_hash()``), or None if those bytes are not
+    the canonical encoding of a form.
 
-    chiavdf's compressed form encoding is malleable (some padding bits of the last byte, and
-    everything after the flag byte of the generator/identity encodings, are ignored), so two
-    byte strings can carry the same output. Hashing the decoded form (chiavdf
-    ``bqfc_deserialize(strict=True)`` gives the integers a and b as bytes) makes the challenge,
-    and so the next block's challenge, independent of the encoding (``verify_pot`` also
-    rejects non-canonical encodings: two lines of defence against a relayed re-encoding
-    forking a node away from the honest chain). Hashed as
-    ``sha256(uint32 len(a) || a || uint32 len(b) || b)``.
+    chiavdf's compressed encoding is malleable (ignored padding bits, bytes after the
+    identity/generator flag), so a relayed re-encoding would change this hash and fork a node
+    away from the honest chain. Only the canonical encoding is accepted here and in
+    ``verify_pot``, which makes the hash of the bytes a hash of the value.
     """
     disc = discriminant(bytes(pot.challenge_hash), constants.DISCRIMINANT_SIZE_BITS)
-    try:
-        a, b = chiavdf.bqfc_deserialize(disc, bytes(pot.output.data), True)
-    except (RuntimeError, ValueError):
+    if not canonical_form(disc, bytes(pot.output.data)):
         return None
-    a, b = bytes(a), bytes(b)
-    data = len(a).to_bytes(4, "big") + a + len(b).to_bytes(4, "big") + b
-    return bytes32(hashlib.sha256(data).digest())
+    return pot.output.get_hash()
 
 
 def verify_pot(constants: ConsensusConstants, pot: ProofOfTime) -> bool:
