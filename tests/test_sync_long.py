@@ -71,23 +71,34 @@ async def test_node_five_blocks_behind_catches_up_by_short_sync(
         nursery.cancel_scope.cancel()
 
 
-@pytest.mark.parametrize("long_fork", [False, True], ids=["short-fork", "long-fork"])
+@pytest.mark.parametrize(
+    ("x_own", "y_own", "short_limit", "long_syncs"),
+    [(10, 14, None, 0), (10, 35, None, 1), (12, 15, 8, 1)],
+    ids=["short-fork", "long-fork", "deep-fork-close-tips"],
+)
 async def test_partitioned_nodes_converge_on_the_heavier_chain(
     block_tools: BlockTools,
     chain_60: tuple[FullBlock, ...],
     tmp_path: Path,
-    long_fork: bool,
+    x_own: int,
+    y_own: int,
+    short_limit: int | None,
+    long_syncs: int,
 ) -> None:
-    # Both sides share heights 0..9; x extends its own chain by 10 blocks, y by 14 (short fork:
-    # y is within SYNC_THRESHOLD of x) or 35 (long fork: x must long sync, fork at height 9).
+    # Both sides share heights 0..9, then each extends its own chain. short-fork: y is within
+    # SYNC_THRESHOLD of x and a short sync fetches the fork. long-fork: y is far ahead, x long
+    # syncs. deep-fork-close-tips: the tips are close but the fork is deeper than x's short
+    # sync reaches (limit lowered to 8 to keep the chains small), so x must long sync anyway.
     common = list(chain_60[:10])
-    x_chain = block_tools.make_chain(10, parent_chain=common, seed=1)
-    y_chain = block_tools.make_chain(35 if long_fork else 14, parent_chain=common, seed=2)
+    x_chain = block_tools.make_chain(x_own, parent_chain=common, seed=1)
+    y_chain = block_tools.make_chain(y_own, parent_chain=common, seed=2)
     assert y_chain[-1].weight > x_chain[-1].weight
     assert x_chain[10].header_hash != y_chain[10].header_hash
     async with trio.open_nursery() as nursery:
         net = TestNetwork(nursery, tmp_path)
         x = await net.start("x", chain=x_chain)
+        if short_limit is not None:
+            x.full_node.short_sync_limit = short_limit
         await net.start("y", chain=y_chain)
         assert x.peak_hash() == x_chain[-1].header_hash
         await net.connect("x", "y")  # the partition heals
@@ -96,7 +107,7 @@ async def test_partitioned_nodes_converge_on_the_heavier_chain(
             await net.wait_for("x", tip)
             await net.wait_for("y", tip)
         assert x.blockchain.get_header_hashes() == [blk.header_hash for blk in y_chain]
-        assert x.full_node.sync.stats.syncs_done == (1 if long_fork else 0)
+        assert x.full_node.sync.stats.syncs_done == long_syncs
         # x's own blocks are kept as a lighter fork; the coin set follows the heavier chain.
         assert x.blockchain.contains_block(x_chain[-1].header_hash)
         nursery.cancel_scope.cancel()

@@ -117,6 +117,8 @@ class SyncManager:
         self._on_near_tip = on_near_tip
         self._clock = clock
         self._adverts: dict[bytes32, Advert] = {}  # node_id -> best advert
+        # Tips close in height whose fork point is too deep for a short sync: long-synced too.
+        self._deep: set[bytes32] = set()
         self._wake = trio.Event()
         self._asked: set[bytes32] = set()  # peers asked for the current target's hash list
         self._contradicting: list[tuple[tuple[bytes32, ...], PeerConnection]] = []
@@ -137,13 +139,20 @@ class SyncManager:
         peak = self.blockchain.peak_height
         return height > (-1 if peak is None else peak) + self.config.threshold
 
-    def note_tip(self, conn: PeerConnection, block: FullBlock) -> None:
-        """Remember the heaviest block ``conn`` has sent; wake the loop if it is far ahead."""
+    def note_tip(self, conn: PeerConnection, block: FullBlock, *, deep: bool = False) -> None:
+        """Remember the heaviest block ``conn`` has sent; wake the loop if it is far ahead, or
+        if ``deep``: its fork from our chain is below what a short sync fetches (two chains of
+        similar height that split long ago), so only the binary search can join them."""
         old = self._adverts.get(conn.node_id)
         if old is None or old.conn is not conn or block.weight > old.block.weight:
             self._adverts[conn.node_id] = Advert(conn, block)
-        if self.is_far(int(block.height)):
+        if deep:
+            self._deep.add(block.header_hash)
+        if deep or self.is_far(int(block.height)):
             self._wake.set()
+
+    def _wanted(self, advert: Advert) -> bool:
+        return advert.header_hash in self._deep or self.is_far(int(advert.block.height))
 
     async def wait_idle(self) -> None:
         """Return when no sync attempt is running (at once if none is)."""
@@ -191,10 +200,11 @@ class SyncManager:
                 continue
             if self.blockchain.contains_block(advert.header_hash) or advert.block.weight <= weight:
                 continue
-            if far_only and not self.is_far(int(advert.block.height)):
+            if far_only and not self._wanted(advert):
                 continue
             if best is None or advert.block.weight > best.block.weight:
                 best = advert
+        self._deep &= {advert.header_hash for advert in self._adverts.values()}
         return best
 
     async def _gather_peers(self) -> None:
@@ -206,6 +216,8 @@ class SyncManager:
                 await node.wait_connection_change()
 
     def _forget(self, header_hash: bytes32, only: set[bytes32] | None = None) -> None:
+        if only is None:
+            self._deep.discard(header_hash)
         for node_id, advert in list(self._adverts.items()):
             if advert.header_hash == header_hash and (only is None or node_id in only):
                 del self._adverts[node_id]

@@ -516,8 +516,11 @@ class FullNode:
         if block.height == 0 or self.blockchain.contains_block(block.prev_header_hash):
             await self.add_block(block, source=peer)
             return
-        if self.sync.syncing or self.sync.is_far(int(block.height)):
+        if self.sync.is_far(int(block.height)):
             return  # the long sync loop was woken by note_tip
+        if self.sync.syncing:
+            self.gossip.keep_orphan(block)  # its parents may arrive with the sync
+            return
         await self._short_sync(peer, block)
 
     async def _short_sync(self, peer: PeerConnection, block: FullBlock) -> None:
@@ -528,7 +531,7 @@ class FullNode:
             )
         except TooFarBehind:
             logger.info("%r: fork below height %d is deep: long sync", peer, block.height)
-            self.sync.note_tip(peer, block)
+            self.sync.note_tip(peer, block, deep=True)
             return
         except PeerRequestError as exc:
             logger.info("short sync from %r failed: %s", peer, exc)
