@@ -12,13 +12,13 @@ import trio
 from trionode.peers.errors import ConnectionClosedError, PeerRequestError, RemoteProtocolError
 from trionode.peers.full_node import FullNodePeers
 from trionode.peers.introducer import Introducer
-from trionode.peers.manager import PeerManagerConfig, address_group
+from trionode.peers.manager import PeerManagerConfig, address_group, is_good_peer
 from trionode.peers.node import PeerNode, PeerNodeConfig
 from trionode.peers.testing import TEST_NETWORK_ID, PeerTestNet
 from trionode.protocols.introducer_protocol import RequestPeersIntroducer
 from trionode.protocols.peer_protocol import RequestPeers
 from trionode.protocols.shared_protocol import NodeType
-from trionode.storage.peer_store import PeerStore
+from trionode.storage.peer_store import PeerRecord, PeerStore
 
 
 @pytest.fixture
@@ -140,42 +140,133 @@ async def test_three_full_nodes_discover_each_other_from_one_introducer(
     await net.stop_all()
 
 
-async def test_introducer_not_asked_when_store_has_good_peers(
-    nursery: trio.Nursery, tmp_path: Path, stores: list[PeerStore]
-) -> None:
-    net = PeerTestNet(nursery, tmp_path)
+class CountingIntroducer(Introducer):
+    """An introducer that records who asked it."""
+
+    def __init__(self, node: PeerNode) -> None:
+        super().__init__(node)
+        self.asked: list[object] = []
+
+    async def request_peers_introducer(self, request, peer):  # type: ignore[no-untyped-def]
+        self.asked.append(peer)
+        return await super().request_peers_introducer(request, peer)
+
+
+async def start_counting_introducer(net: PeerTestNet, nursery: trio.Nursery) -> CountingIntroducer:
     intro_node = PeerNode(
         PeerNodeConfig(TEST_NETWORK_ID, NodeType.INTRODUCER), net.transport("introducer")
     )
-    asked: list[object] = []
-
-    class CountingIntroducer(Introducer):
-        async def request_peers_introducer(self, request, peer):  # type: ignore[no-untyped-def]
-            asked.append(peer)
-            return await super().request_peers_introducer(request, peer)
-
-    await nursery.start(CountingIntroducer(intro_node).serve)
+    introducer = CountingIntroducer(intro_node)
+    await nursery.start(introducer.serve)
     net.nodes["introducer"] = intro_node
+    return introducer
+
+
+def introducer_address(introducer: Introducer) -> tuple[str, int]:
+    return ("127.0.0.1", introducer.node.port or 0)
+
+
+async def test_introducer_not_asked_when_store_has_good_peers(
+    nursery: trio.Nursery, tmp_path: Path, stores: list[PeerStore]
+) -> None:
+    """Connected to one good peer with a target of 8: the manager keeps looking for more in its
+    store round after round, but does not ask the introducer."""
+    net = PeerTestNet(nursery, tmp_path)
+    introducer = await start_counting_introducer(net, nursery)
     alice_store = PeerStore.open(tmp_path / "alice.sqlite")
     bob_store = PeerStore.open(tmp_path / "bob.sqlite")
     stores += [alice_store, bob_store]
     alice = await start_full_node(
-        net, "alice", alice_store, PeerManagerConfig(interval=0.2), nursery
+        net, "alice", alice_store, PeerManagerConfig(interval=0.05), nursery
     )
     bob = await start_full_node(
         net,
         "bob",
         bob_store,
         PeerManagerConfig(
-            interval=0.2,
+            interval=0.05,
+            target_outbound=8,
             bootstrap=(("127.0.0.1", alice.node.port or 0),),
-            introducer=("127.0.0.1", intro_node.port or 0),
+            introducer=introducer_address(introducer),
+            introducer_interval=0.05,
+            backoff_initial=0.01,
         ),
         nursery,
     )
     with trio.fail_after(10):
         await net.wait_for(lambda: len(bob.node.get_connections(NodeType.FULL_NODE)) == 1)
-    assert asked == []
+        await bob.manager.wait_rounds(10)
+    assert bob.manager.introducer_requests == 0
+    assert introducer.asked == []
+    assert len(bob.node.get_connections(NodeType.FULL_NODE)) == 1
     rec = await bob_store.get("127.0.0.1", alice.node.port or 0)
     assert rec is not None and rec.last_success > 0 and rec.failures == 0
     await net.stop_all()
+
+
+async def test_introducer_not_asked_while_a_good_stored_peer_is_down(
+    nursery: trio.Nursery, tmp_path: Path, stores: list[PeerStore]
+) -> None:
+    """A stored peer that worked before and failed once (now backing off) is still good."""
+    net = PeerTestNet(nursery, tmp_path, memory=True)
+    introducer = await start_counting_introducer(net, nursery)
+    store = PeerStore.open(tmp_path / "bob.sqlite")
+    stores.append(store)
+    gone = ("127.0.0.1", 7)  # nobody listens there on the memory network
+    await store.add_seen([gone], time.time())
+    await store.mark_success(*gone, time.time())
+    bob = await start_full_node(
+        net,
+        "bob",
+        store,
+        PeerManagerConfig(
+            interval=0.05,
+            introducer=introducer_address(introducer),
+            introducer_interval=0.05,
+            backoff_initial=1000.0,  # one failed dial, then it backs off for the whole test
+        ),
+        nursery,
+    )
+    with trio.fail_after(10):
+        await bob.manager.wait_rounds(10)
+    rec = await store.get(*gone)
+    assert rec is not None and rec.failures == 1
+    assert bob.manager.introducer_requests == 0 and introducer.asked == []
+    await net.stop_all()
+
+
+@pytest.mark.parametrize("history", ["never_worked", "failure_streak"])
+async def test_introducer_asked_when_no_stored_peer_is_good(
+    nursery: trio.Nursery, tmp_path: Path, stores: list[PeerStore], history: str
+) -> None:
+    net = PeerTestNet(nursery, tmp_path, memory=True)
+    introducer = await start_counting_introducer(net, nursery)
+    store = PeerStore.open(tmp_path / "bob.sqlite")
+    stores.append(store)
+    gone = ("127.0.0.1", 7)
+    await store.add_seen([gone], time.time())
+    if history == "failure_streak":
+        await store.mark_success(*gone, time.time())
+        for _ in range(PeerManagerConfig().good_peer_max_failures):
+            await store.mark_failure(*gone)
+    bob = await start_full_node(
+        net,
+        "bob",
+        store,
+        PeerManagerConfig(interval=0.05, introducer=introducer_address(introducer)),
+        nursery,
+    )
+    with trio.fail_after(10):
+        while not introducer.asked:  # noqa: ASYNC110 - the introducer's side has no event
+            await bob.manager.wait_rounds(1)
+    assert bob.manager.introducer_requests >= 1
+    await net.stop_all()
+
+
+def test_good_peer_rule() -> None:
+    def rec(last_success: float, failures: int) -> PeerRecord:
+        return PeerRecord("10.0.0.1", 8444, 1.0, 1.0, last_success, failures)
+
+    assert is_good_peer(rec(5.0, 0), 3) and is_good_peer(rec(5.0, 2), 3)
+    assert not is_good_peer(rec(5.0, 3), 3)
+    assert not is_good_peer(rec(0.0, 0), 3)

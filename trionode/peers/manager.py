@@ -4,9 +4,15 @@ Each round it takes candidates from the peer store (peers that worked most recen
 fewest failures), skips addresses we are connected to, dialling, backing off, banned, or our own;
 spreads the picks across address groups (IPv4 /16, IPv6 /32) so one network cannot surround us;
 and dials the deficit concurrently. A failed dial backs that address off exponentially. A new
-outbound full node is asked for its peers (RequestPeers). The introducer is asked only when the
-store has no dialable peers. The round repeats every ``interval`` seconds or at the next
-disconnect, whichever comes first.
+outbound full node is asked for its peers (RequestPeers). The round repeats every ``interval``
+seconds or at the next disconnect, whichever comes first.
+
+The introducer is asked only when the node has no good peer at all (issue 3; seed 002: "only
+contacted if the peer database has no good peers"), and nothing in the store is left to dial
+this round. Good: a full node we are connected to, or a stored peer that once handshook with us
+and has failed fewer than ``good_peer_max_failures`` dials in a row since. A node with one good
+connection and a deficit therefore keeps dialling its store and learning peers from its peers,
+without bothering the introducer each round.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from trionode.protocols.peer_protocol import RequestPeers
 from trionode.protocols.shared_protocol import NodeType
 from trionode.storage.peer_store import PeerRecord, PeerStore
 
-__all__ = ["PeerManager", "PeerManagerConfig", "address_group"]
+__all__ = ["PeerManager", "PeerManagerConfig", "address_group", "is_good_peer"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +52,12 @@ def address_group(host: str) -> str:
     return str(ipaddress.ip_network(f"{ip}/32", strict=False))
 
 
+def is_good_peer(record: PeerRecord, max_failures: int) -> bool:
+    """A stored peer that handshook with us once and has not failed ``max_failures`` dials in
+    a row since."""
+    return record.last_success > 0 and record.failures < max_failures
+
+
 @dataclass(frozen=True)
 class PeerManagerConfig:
     target_outbound: int = 8
@@ -54,6 +66,9 @@ class PeerManagerConfig:
     backoff_max: float = 300.0
     # How often the introducer may be asked, at most.
     introducer_interval: float = 30.0
+    # A stored peer that worked once stops counting as good after this many failed dials in a
+    # row (the store resets the count at the next success).
+    good_peer_max_failures: int = 3
     introducer: tuple[str, int] | None = None
     bootstrap: tuple[tuple[str, int], ...] = ()
 
@@ -80,6 +95,10 @@ class PeerManager:
         self._next_introducer = 0.0
         self._introducer_asks = 0
         self._wake = trio.Event()
+        # Rounds run so far and how often the introducer was asked, for operators and tests.
+        self.rounds = 0
+        self.introducer_requests = 0
+        self._round_done = trio.Event()
         self._remember_soon: list[tuple[str, int]] = []
         node.on_connect.append(self._on_connect)
         node.on_disconnect.append(self._on_disconnect)
@@ -111,8 +130,17 @@ class PeerManager:
                     seen, self._remember_soon = self._remember_soon, []
                     await self.store.add_seen(seen, self._now())
                 await self._round(nursery)
+                self.rounds += 1
+                self._round_done.set()
+                self._round_done = trio.Event()
                 with trio.move_on_after(self.config.interval):
                     await self._wake.wait()
+
+    async def wait_rounds(self, count: int) -> None:
+        """Return once ``count`` more rounds have run (an event barrier; callers bound it)."""
+        target = self.rounds + count
+        while self.rounds < target:
+            await self._round_done.wait()
 
     def _connected_addresses(self) -> set[tuple[str, int]]:
         out: set[tuple[str, int]] = set()
@@ -134,30 +162,43 @@ class PeerManager:
             return
         now = trio.current_time()
         skip = self._connected_addresses() | self._dialing
+        records = await self.store.candidates()
         usable: list[PeerRecord] = []
-        for rec in await self.store.candidates():
+        for rec in records:
             addr = (rec.host, rec.port)
             if addr in skip or self._is_self(*addr) or self.node.bans.is_banned(rec.host):
                 continue
             if self._backoff.get(addr, (0.0, 0))[0] > now:
                 continue
             usable.append(rec)
-        if not usable:
-            if self.config.introducer is not None and now >= self._next_introducer:
-                # Ask again soon at first (the introducer may not know anyone yet), then back
-                # off to introducer_interval.
-                delay = min(
-                    self.config.backoff_initial * 2**self._introducer_asks,
-                    self.config.introducer_interval,
-                )
-                self._introducer_asks += 1
-                self._next_introducer = now + delay
-                nursery.start_soon(self._ask_introducer, *self.config.introducer)
-            return
-        self._introducer_asks = 0
+        if usable or self._has_good_peer(records):
+            self._introducer_asks = 0
+        elif self.config.introducer is not None and now >= self._next_introducer:
+            # Ask again soon at first (the introducer may not know anyone yet), then back
+            # off to introducer_interval.
+            delay = min(
+                self.config.backoff_initial * 2**self._introducer_asks,
+                self.config.introducer_interval,
+            )
+            self._introducer_asks += 1
+            self._next_introducer = now + delay
+            self.introducer_requests += 1
+            nursery.start_soon(self._ask_introducer, *self.config.introducer)
         for rec in self._spread(usable, deficit):
             self._dialing.add((rec.host, rec.port))
             nursery.start_soon(self._dial, rec.host, rec.port)
+
+    def _has_good_peer(self, records: list[PeerRecord]) -> bool:
+        """A full node connected now, or a stored peer that worked and is not failing."""
+        if self.node.get_connections(NodeType.FULL_NODE):
+            return True
+        limit = self.config.good_peer_max_failures
+        return any(
+            is_good_peer(rec, limit)
+            and not self._is_self(rec.host, rec.port)
+            and not self.node.bans.is_banned(rec.host)
+            for rec in records
+        )
 
     def _spread(self, usable: list[PeerRecord], count: int) -> list[PeerRecord]:
         """Pick ``count`` records, best first, at most one per address group until every group
