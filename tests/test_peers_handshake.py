@@ -52,12 +52,21 @@ def test_two_machines_complete_each_other() -> None:
     assert a.peer_node_type is NodeType.FULL_NODE
 
 
-def test_ack_before_handshake_is_fine() -> None:
+def test_ack_before_handshake_fails() -> None:
+    """The peer sends its Handshake before anything else, so an ack first is out of order."""
     a = machine()
     a.start()
-    assert a.receive(ACK) == []
+    with pytest.raises(HandshakeError, match="before the peer's Handshake"):
+        a.receive(ACK)
+    assert a.state is HandshakeState.FAILED and a.peer is None
+
+
+def test_handshake_then_ack_completes() -> None:
+    a = machine()
+    a.start()
     out = a.receive(hs())
-    assert [T(m.type) for m in out] == [T.handshake_ack] and a.complete
+    assert [T(m.type) for m in out] == [T.handshake_ack] and not a.complete
+    assert a.receive(ACK) == [] and a.complete
 
 
 def test_ack_echoes_handshake_id() -> None:
@@ -104,17 +113,12 @@ def test_software_version_limit_is_in_bytes() -> None:
     assert b.receive(hs(software_version="é" * 64))
 
 
-def test_second_handshake_or_ack_fails() -> None:
+def test_second_handshake_fails() -> None:
     a = machine()
     a.start()
     a.receive(hs())
     with pytest.raises(HandshakeError, match="second Handshake"):
         a.receive(hs())
-    b = machine()
-    b.start()
-    b.receive(ACK)
-    with pytest.raises(HandshakeError, match="second HandshakeAck"):
-        b.receive(ACK)
 
 
 def test_self_connection_refused() -> None:

@@ -139,6 +139,20 @@ async def test_message_before_handshake(net: PeerTestNet) -> None:
     await net.stop_all()
 
 
+async def test_ack_before_handshake_closes_at_once(net: PeerTestNet) -> None:
+    """PROTOCOL.md: out of order before the handshake completes closes the connection at once."""
+    alice = await net.node("alice", TestAPI())
+    async with net.raw("mallory", alice) as stream:
+        with trio.fail_after(5):
+            await stream.receive()  # alice's Handshake
+            await send_payload(stream, HandshakeAck())
+        closed = await receive_until_closed(stream)
+    assert "before the peer's Handshake" in closed.reason and closed.code == 1008
+    assert not alice.connections and alice.bans.is_banned(OFFENDER)
+    await assert_still_serves(net, alice)
+    await net.stop_all()
+
+
 @pytest.mark.parametrize("after_handshake", [False, True])
 async def test_garbage_bytes(net: PeerTestNet, after_handshake: bool) -> None:
     alice = await net.node("alice", TestAPI())

@@ -6,6 +6,10 @@ Rules (PROTOCOL.md section 1, Handshake):
 - A side answers the other's *valid* Handshake with ``HandshakeAck`` (echoing the Handshake's
   id if it carried one).
 - The handshake is complete when a side has received a valid Handshake *and* an ack.
+- The peer's Handshake must come before its ack: every side sends its Handshake before it can
+  have anything to acknowledge, and a websocket keeps order, so an ack first is out of order
+  (PROTOCOL.md: "anything undecodable or out of order before it completes closes the
+  connection at once").
 - Valid: network_id equal to ours; protocol_version with our major part; software_version at
   most 128 bytes of UTF-8; node_type a known NodeType (and, if the caller restricts it, one it
   accepts). A connection to oneself (same node_id) is refused.
@@ -117,8 +121,10 @@ class HandshakeMachine:
             self.peer = payload
             out.append(make_message(HandshakeAck(), id=msg.id))
         elif mtype is T.handshake_ack:
-            if self._acked:
-                raise HandshakeError("second HandshakeAck")
+            # A second ack cannot come here: the first one (after the Handshake) completes the
+            # machine, and the connection refuses handshake messages after that.
+            if self.peer is None:
+                raise HandshakeError("HandshakeAck before the peer's Handshake")
             self._acked = True
         elif mtype is T.error:
             assert isinstance(payload, Error)
