@@ -30,6 +30,7 @@ from trionode.peers.testing import PeerTestNet, handshake_bytes, send_payload
 from trionode.peers.transport import PeerStream
 from trionode.protocols import ProtocolMessageTypes as T
 from trionode.protocols import decode_message, make_message
+from trionode.protocols.harvester_protocol_v1 import ChallengeResponse, NewChallenge
 from trionode.protocols.peer_protocol import (
     PeerInfo,
     Peers,
@@ -39,7 +40,7 @@ from trionode.protocols.peer_protocol import (
     RequestTransaction,
 )
 from trionode.protocols.shared_protocol import ErrorCode, HandshakeAck, NodeType
-from trionode.wire import Message, bytes32, uint16
+from trionode.wire import Message, bytes32, uint8, uint16
 
 OFFENDER = "127.0.0.2"
 SOME_PEER = PeerInfo("127.0.0.9", uint16(8444))
@@ -449,4 +450,42 @@ async def test_peer_hanging_up_before_handshake_is_not_a_warning(
     (record,) = _disconnect_records(caplog)
     assert record.levelno == logging.INFO
     assert "reachability check" in record.getMessage()
+    await net.stop_all()
+
+
+class LegacyHarvesterAPI:
+    """Seed 000: a harvester answers NewChallenge with one ChallengeResponse per quality."""
+
+    async def new_challenge(self, msg: NewChallenge, peer: PeerConnection) -> None:
+        for quality in (b"\x01" * 32, b"\x02" * 32):
+            await peer.send(ChallengeResponse(msg.challenge_hash, bytes32(quality), uint8(20)))
+
+
+class LegacyFarmerAPI:
+    def __init__(self) -> None:
+        self.responses: list[ChallengeResponse] = []
+        self.got_two = trio.Event()
+
+    async def challenge_response(self, msg: ChallengeResponse, peer: PeerConnection) -> None:
+        self.responses.append(msg)
+        if len(self.responses) == 2:
+            self.got_two.set()
+
+
+async def test_new_challenge_is_an_announcement_answered_by_announcements(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    net = PeerTestNet(nursery, tmp_path, memory=True)
+    harvester = await net.node("harvester", LegacyHarvesterAPI(), node_type=NodeType.HARVESTER)
+    farmer_api = LegacyFarmerAPI()
+    farmer = await net.node("farmer", farmer_api, node_type=NodeType.FARMER)
+    challenge = NewChallenge(bytes32(b"\x07" * 32))
+    with trio.fail_after(10):
+        conn = await farmer.connect("127.0.0.1", harvester.port or 0)
+        with pytest.raises(ValueError, match="not a request"):
+            await conn.request(challenge)
+        await conn.send(challenge)
+        await farmer_api.got_two.wait()
+    assert [r.challenge_hash for r in farmer_api.responses] == [challenge.challenge_hash] * 2
+    assert len(farmer.connections) == 1
     await net.stop_all()

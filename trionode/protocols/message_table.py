@@ -83,12 +83,12 @@ MESSAGE_CLASSES: dict[T, type[Streamable]] = {
 MESSAGE_TYPES: dict[type[Streamable], T] = {cls: t for t, cls in MESSAGE_CLASSES.items()}
 
 # Request -> the reply that answers it (with the request's id). Any request may instead be
-# answered with ``error``.
+# answered with ``error``. Legacy ``new_challenge`` is not here: seed 000's harvester answers it
+# with zero or more ``challenge_response`` announcements (one per quality), not one reply.
 REPLY_TYPES: dict[T, T] = {
     T.handshake: T.handshake_ack,
     T.request_signatures: T.respond_signatures,
     T.request_plots: T.respond_plots,
-    T.new_challenge: T.challenge_response,
     T.request_proof_of_space: T.respond_proof_of_space,
     T.request_header_signature: T.respond_header_signature,
     T.request_partial_proof: T.respond_partial_proof,
