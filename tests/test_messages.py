@@ -231,6 +231,24 @@ def test_peers_vector() -> None:
     assert bytes(msg) == b"\x00\x00\x00\x01" + b"\x00\x00\x00\x09127.0.0.1" + b"\x20\xfc"
 
 
+def test_list_fields_compare_equal_to_lists() -> None:
+    p = peer.PeerInfo("127.0.0.1", uint16(8444))
+    q = peer.PeerInfo("::1", uint16(8445))
+    msg = peer.Peers([p])
+    assert msg.peer_list == [p] and [p] == msg.peer_list
+    decoded = peer.Peers.from_bytes(bytes(msg))
+    assert decoded.peer_list == [p] and decoded == msg and decoded == peer.Peers([p])
+    assert decoded.peer_list != [q] and decoded.peer_list != [p, p] and decoded.peer_list != []
+    intro = introducer.RespondPeersIntroducer([p, q])
+    assert introducer.RespondPeersIntroducer.from_bytes(bytes(intro)).peer_list == [p, q]
+    hashes = peer.AllHeaderHashes([H, bytes32(bytes(32))])
+    assert peer.AllHeaderHashes.from_bytes(bytes(hashes)).header_hashes == [H, bytes(32)]
+    req = peer.RequestHeaderBlocks(H, [uint32(1), uint32(2)])
+    assert peer.RequestHeaderBlocks.from_bytes(bytes(req)).heights == [1, 2]
+    assert decode_message(make_message(msg)) == (ProtocolMessageTypes.peers, msg)
+    assert decode_message(make_message(msg))[1].peer_list == [p]
+
+
 def test_error_vector() -> None:
     err = shared.Error(-2, "no")
     assert bytes(err) == b"\xff\xfe" + b"\x00\x00\x00\x02no"
@@ -365,5 +383,7 @@ def test_full_block_round_trip_large() -> None:
     block = FullBlock(pos, None, None, Header(data, sig), body)
     back = FullBlock.from_bytes(bytes(block))
     assert back == block and back.header_hash == block.header_hash
+    assert back.body.transactions == [tx] * 50
+    assert back.body.transactions[0].spends[0].outputs == [Output(H, uint64(900))]
     assert back.height == 5 and not back.is_finished
     assert back.header_block().header == block.header

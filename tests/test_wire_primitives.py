@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
+import json
+import os
+import pickle
 import subprocess
 import sys
+from typing import Any
 
 import blspy
 import pytest
 
 from trionode.wire import (
     DecodeError,
+    FrozenList,
     G1Element,
     G2Element,
     Message,
@@ -203,7 +209,8 @@ def test_containers_vector() -> None:
     assert bytes(obj) == expected
     back = Containers.from_bytes(expected)
     assert back == obj
-    assert back.items == (1, 2)  # lists are stored as tuples: records stay immutable
+    # lists are stored as FrozenList: a tuple (records stay immutable) that also equals a list
+    assert back.items == (1, 2) and back.items == [1, 2]
 
     some = Containers([], uint32(5), (uint8(0), ""), [])
     assert bytes(some) == bytes.fromhex("000000000100000005000000000000000000")
@@ -340,3 +347,212 @@ def test_same_behaviour_under_python_O() -> None:
         [sys.executable, "-O", "-c", code], capture_output=True, text=True, check=True
     )
     assert out.stdout.startswith("DecodeError Message.id: Optional flag")
+
+
+# ---------------------------------------------------------------- from_bytes on primitive types
+
+INT_TYPES = [uint8, uint16, uint32, uint64, uint128, int8, int16, int32, int64]
+SIZED_TYPES = [bytes4, bytes8, bytes32, bytes48, bytes96, bytes100]
+
+
+@pytest.mark.parametrize(
+    "tp, raw, value",
+    [
+        (int16, b"\xff\xff", -1),
+        (int8, b"\x80", -128),
+        (int8, b"\x7f", 127),
+        (int32, b"\xff\xff\xff\xfd", -3),
+        (int64, b"\x80" + bytes(7), -(1 << 63)),
+        (uint8, b"\xff", 255),
+        (uint16, b"\x01\x02", 0x0102),
+        (uint32, b"\x00\x00\x00\x05", 5),
+        (uint64, b"\xff" * 8, (1 << 64) - 1),
+        (uint128, b"\x80" + bytes(15), 1 << 127),
+    ],
+)
+def test_int_from_bytes_is_the_wire_encoding(tp: Any, raw: bytes, value: int) -> None:
+    got = tp.from_bytes(raw)
+    assert got == value and type(got) is tp
+    assert bytes(got) == raw  # bytes(intN) is the big-endian fixed-width encoding, unchanged
+    assert tp.from_bytes(bytearray(raw)) == value
+    assert tp.from_bytes(memoryview(raw)) == value
+
+
+@pytest.mark.parametrize("tp", INT_TYPES, ids=lambda t: t.__name__)
+def test_int_from_bytes_round_trips_bounds(tp: Any) -> None:
+    for v in (tp.MIN, tp.MAX, 0, 1):
+        assert tp.from_bytes(bytes(tp(v))) == v
+        assert len(bytes(tp(v))) == tp.SIZE
+
+
+@pytest.mark.parametrize("tp", INT_TYPES, ids=lambda t: t.__name__)
+def test_int_from_bytes_wrong_length_is_decode_error(tp: Any) -> None:
+    for n in (0, tp.SIZE - 1, tp.SIZE + 1):
+        with pytest.raises(DecodeError, match=rf"^{tp.__name__}: needs exactly {tp.SIZE} bytes"):
+            tp.from_bytes(bytes(n))
+    for bad in ("ab", None, 5, [1, 2]):
+        with pytest.raises(DecodeError, match=rf"^{tp.__name__}: needs bytes"):
+            tp.from_bytes(bad)
+
+
+def test_uint32_from_three_bytes_is_decode_error() -> None:
+    with pytest.raises(DecodeError, match="uint32: needs exactly 4 bytes, got 3"):
+        uint32.from_bytes(b"\x00\x00\x05")
+
+
+def test_int_from_bytes_with_byteorder_keeps_int_meaning_but_range_checks() -> None:
+    # int.from_bytes-style calls: any length, the given byte order and signedness
+    assert (
+        uint32.from_bytes(b"\x05", "big") == 5 and type(uint32.from_bytes(b"\x05", "big")) is uint32
+    )
+    assert uint16.from_bytes(b"\x01\x02", "little") == 0x0201
+    assert int8.from_bytes(b"\xff", "big", signed=True) == -1
+    assert int8.from_bytes(b"\xff", signed=True) == -1
+    assert uint64.from_bytes([1, 0], "big") == 256  # int.from_bytes takes any iterable of ints
+    with pytest.raises(DecodeError, match=r"uint8: 256 is out of range"):
+        uint8.from_bytes(b"\x01\x00", "big")
+    with pytest.raises(DecodeError, match=r"int8: 255 is out of range"):
+        int8.from_bytes(b"\xff", "big")  # unsigned reading of 0xff does not fit int8
+    with pytest.raises(DecodeError, match=r"uint8: -1 is out of range"):
+        uint8.from_bytes(b"\xff", "big", signed=True)
+    with pytest.raises(DecodeError, match="uint16"):
+        uint16.from_bytes(b"\x01", "middle")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("tp", SIZED_TYPES, ids=lambda t: t.__name__)
+def test_sized_bytes_from_bytes(tp: Any) -> None:
+    raw = bytes(range(tp.SIZE))
+    got = tp.from_bytes(raw)
+    assert got == raw and type(got) is tp
+    assert tp.from_bytes(bytearray(raw)) == raw and tp.from_bytes(memoryview(raw)) == raw
+    for n in (0, tp.SIZE - 1, tp.SIZE + 1):
+        with pytest.raises(DecodeError, match=rf"^{tp.__name__}: needs exactly {tp.SIZE} bytes"):
+            tp.from_bytes(bytes(n))
+    with pytest.raises(DecodeError, match=rf"^{tp.__name__}: needs bytes, got str"):
+        tp.from_bytes("00" * tp.SIZE)
+
+
+def test_bytes32_from_31_bytes_is_decode_error() -> None:
+    with pytest.raises(DecodeError, match="bytes32: needs exactly 32 bytes, got 31"):
+        bytes32.from_bytes(bytes(31))
+
+
+def test_program_from_bytes() -> None:
+    prog = Program.from_bytes(b"\xff\x01\x80")
+    assert prog == Program.cons(Program.from_atom(b"\x01"), Program.nil())
+    assert Program.from_bytes(bytearray(b"\x83abc")) == Program.from_atom(b"abc")
+    assert bytes(Program.from_bytes(b"\x80")) == b"\x80"
+
+
+@pytest.mark.parametrize(
+    "raw, reason",
+    [
+        (b"", "runs past the end"),
+        (b"\xff\x01", "runs past the end"),  # pair truncated after its first half
+        (b"\x85ab", "atom of 5 bytes"),  # atom truncated
+        (b"\xc0", "size prefix"),  # two-byte size prefix truncated
+        (b"\xfc\x00", "invalid CLVM atom prefix"),
+        (b"\x80\x80", "1 trailing bytes"),
+        (b"\xff" * 5000, "runs past the end"),
+    ],
+)
+def test_program_from_bad_bytes_is_decode_error(raw: bytes, reason: str) -> None:
+    with pytest.raises(DecodeError, match=rf"^Program: .*{reason}"):
+        Program.from_bytes(raw)
+
+
+def test_bls_from_bytes() -> None:
+    sk = blspy.AugSchemeMPL.key_gen(bytes(range(32)))
+    pk = sk.get_g1()
+    sig = blspy.AugSchemeMPL.sign(sk, b"m")
+    g1 = G1Element.from_bytes(bytes(pk))
+    g2 = G2Element.from_bytes(bytearray(bytes(sig)))
+    assert type(g1) is G1Element and g1 == G1Element(pk) and bytes(g1) == bytes(pk)
+    assert type(g2) is G2Element and g2 == G2Element(sig)
+    assert blspy.AugSchemeMPL.verify(g1.point, b"m", g2.point)
+
+
+@pytest.mark.parametrize(
+    "tp, raw, reason",
+    [
+        (G1Element, bytes(48), "invalid point"),
+        (G1Element, b"\xa5" + bytes(range(47)), "invalid point"),  # compressed flag, not on curve
+        (G1Element, b"\xc0" + b"\x01" * 47, "invalid point"),  # non-canonical infinity
+        (G1Element, bytes(47), "needs exactly 48 bytes, got 47"),
+        (G1Element, bytes(G1Element()) + b"\x00", "needs exactly 48 bytes, got 49"),
+        (G2Element, bytes(96), "invalid point"),
+        (G2Element, b"\xa0" + b"\x11" * 95, "invalid point"),
+        (G2Element, bytes(G1Element()), "needs exactly 96 bytes, got 48"),
+    ],
+)
+def test_bls_from_bad_bytes_is_decode_error(tp: Any, raw: bytes, reason: str) -> None:
+    with pytest.raises(DecodeError, match=rf"^{tp.__name__}: {reason}"):
+        tp.from_bytes(raw)
+
+
+def test_bls_from_non_bytes_is_decode_error() -> None:
+    with pytest.raises(DecodeError, match="G1Element: needs bytes, got str"):
+        G1Element.from_bytes("c0" * 48)
+
+
+PRIMITIVES: list[Any] = [*INT_TYPES, *SIZED_TYPES, Program, G1Element, G2Element]
+
+
+@pytest.mark.parametrize("tp", PRIMITIVES, ids=lambda t: t.__name__)
+def test_primitive_from_bytes_raises_only_decode_error(tp: Any) -> None:
+    """Random input of many lengths: either it decodes to something that re-encodes to exactly
+    the input, or it raises DecodeError naming the type. Nothing else escapes."""
+    rng = __import__("random").Random(tp.__name__)
+    inputs: list[Any] = [None, 0, "x", b"", [1]]
+    for n in (*range(0, 18), 31, 32, 33, 47, 48, 49, 95, 96, 97, 99, 100, 101):
+        inputs.append(bytes(rng.getrandbits(8) for _ in range(n)))
+    inputs.append(os.urandom(48))
+    for data in inputs:
+        try:
+            got = tp.from_bytes(data)
+        except DecodeError as exc:
+            assert str(exc).startswith(tp.__name__ + ":")
+            continue
+        assert bytes(got) == data
+
+
+# ---------------------------------------------------------------- list fields are FrozenList
+
+
+def test_list_fields_equal_lists_after_construction_and_decode() -> None:
+    obj = Containers([uint16(1), uint16(2)], None, (uint8(7), "x"), [[uint8(9)], []])
+    back = Containers.from_bytes(bytes(obj))
+    from_json = Containers.from_json_dict(obj.to_json_dict())
+    for c in (obj, back, from_json):
+        assert type(c.items) is FrozenList and type(c.nested[0]) is FrozenList
+        assert c.items == [1, 2] and [1, 2] == c.items and not (c.items != [1, 2])
+        assert c.items == (1, 2) and not (c.items != (1, 2))
+        assert c.nested == [[9], []]
+        assert c.items != [1] and c.items != [2, 1] and c.items != [1, 2, 3]
+        assert c.items != "12" and c.items != None  # noqa: E711
+        assert type(c.pair) is tuple  # Tuple[...] fields stay plain tuples
+    assert obj == back == from_json
+    assert Containers([], None, (0, ""), []).items == []
+
+
+def test_frozen_list_keeps_tuple_hash_and_immutability() -> None:
+    obj = Containers([1, 2], None, (0, ""), [])
+    assert hash(obj.items) == hash((1, 2))
+    assert hash(obj) == hash(Containers.from_bytes(bytes(obj)))
+    assert len({obj, Containers.from_bytes(bytes(obj))}) == 1
+    with pytest.raises(AttributeError):
+        obj.items.append(3)  # type: ignore[attr-defined]
+    with pytest.raises(TypeError):
+        obj.items[0] = 5  # type: ignore[index]
+
+
+def test_frozen_list_survives_replace_pickle_copy_and_json() -> None:
+    obj = Containers([1, 2], None, (0, ""), [[3]])
+    changed = obj.replace(items=[5])
+    assert type(changed.items) is FrozenList and changed.items == [5]
+    assert changed.nested == obj.nested and changed != obj
+    for clone in (pickle.loads(pickle.dumps(obj)), copy.deepcopy(obj), copy.copy(obj)):
+        assert clone == obj and type(clone.items) is FrozenList
+    d = obj.to_json_dict()
+    assert type(d["items"]) is list and type(d["nested"][0]) is list
+    assert json.loads(json.dumps(d)) == d

@@ -2,6 +2,7 @@
 
 from trionode.wire.bls import G1Element, G2Element
 from trionode.wire.errors import DecodeError
+from trionode.wire.frozen_list import FrozenList
 from trionode.wire.ints import (
     StructInt,
     int8,
@@ -29,6 +30,7 @@ from trionode.wire.streamable import Streamable, streamable
 
 __all__ = [
     "DecodeError",
+    "FrozenList",
     "G1Element",
     "G2Element",
     "Message",

@@ -7,9 +7,11 @@ and the checked blspy point (``.point``) for signing and verifying. They compare
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import blspy
+
+from trionode.wire.errors import DecodeError
 
 
 class BLSElement:
@@ -43,8 +45,23 @@ class BLSElement:
         self._point = point
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> Any:
-        return cls(data)
+    def from_bytes(cls, data: Any) -> Self:
+        """Decode exactly ``SIZE`` bytes holding a valid point; else :class:`DecodeError`."""
+        name = cls.__name__
+        if not isinstance(data, bytes):
+            if not isinstance(data, (bytearray, memoryview)):
+                raise DecodeError(f"needs bytes, got {type(data).__name__}", name)
+            data = bytes(data)
+        if len(data) != cls.SIZE:
+            raise DecodeError(f"needs exactly {cls.SIZE} bytes, got {len(data)}", name)
+        try:
+            point = cls._BLSPY.from_bytes(data)
+        except (ValueError, RuntimeError) as exc:
+            raise DecodeError(f"invalid point: {exc}", name) from None
+        obj = object.__new__(cls)
+        obj._raw = bytes(data)
+        obj._point = point
+        return obj
 
     @classmethod
     def from_hexstr(cls, text: str) -> Any:

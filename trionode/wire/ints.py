@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import struct
-from typing import ClassVar
+from typing import Any, ClassVar, Literal, Self
+
+from trionode.wire.errors import DecodeError
 
 
 class StructInt(int):
@@ -46,10 +48,39 @@ class StructInt(int):
         return int(self).to_bytes(self.SIZE, "big", signed=self.SIGNED)
 
     @classmethod
-    def from_bytes_checked(cls, data: bytes) -> StructInt:
-        if len(data) != cls.SIZE:
-            raise ValueError(f"{cls.__name__} needs {cls.SIZE} bytes, got {len(data)}")
+    def from_bytes(
+        cls,
+        data: Any,
+        byteorder: Literal["big", "little"] | None = None,
+        *,
+        signed: bool | None = None,
+    ) -> Self:
+        """Decode one value in the wire encoding: exactly ``SIZE`` bytes, big endian, two's
+        complement for the signed types. Anything else raises :class:`DecodeError` naming the type.
+
+        Called ``int.from_bytes``-style (with ``byteorder`` and/or ``signed``) it keeps that
+        meaning, any length, but the value must still fit the type (else DecodeError).
+        """
+        if byteorder is not None or signed is not None:
+            try:
+                value = int.from_bytes(data, byteorder or "big", signed=bool(signed))
+            except (TypeError, ValueError) as exc:
+                raise DecodeError(str(exc), cls.__name__) from None
+            if not cls.MIN <= value <= cls.MAX:
+                raise DecodeError(f"{value} is out of range [{cls.MIN}, {cls.MAX}]", cls.__name__)
+            return int.__new__(cls, value)
+        if not isinstance(data, bytes):
+            if not isinstance(data, (bytearray, memoryview)):
+                raise DecodeError(f"needs bytes, got {type(data).__name__}", cls.__name__)
+            data = bytes(data)
+        if len(data) != cls.SIZE or not cls.SIZE:
+            raise DecodeError(f"needs exactly {cls.SIZE} bytes, got {len(data)}", cls.__name__)
         return int.__new__(cls, int.from_bytes(data, "big", signed=cls.SIGNED))
+
+    @classmethod
+    def from_bytes_checked(cls, data: bytes) -> Self:
+        """Same as the one-argument :meth:`from_bytes` (kept for older callers)."""
+        return cls.from_bytes(data)
 
 
 class uint8(StructInt, bits=8):

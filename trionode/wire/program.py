@@ -7,6 +7,8 @@ atom's length. Only the end of a program is needed to decode it, so that is all 
 
 from __future__ import annotations
 
+from typing import Any
+
 from trionode.wire.errors import DecodeError
 
 _CONS = 0xFF
@@ -80,8 +82,21 @@ class Program:
         self._raw = raw
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> Program:
-        return cls(data)
+    def from_bytes(cls, data: Any) -> Program:
+        """Decode exactly one serialized program; bad or trailing bytes raise :class:`DecodeError`."""
+        if not isinstance(data, bytes):
+            if not isinstance(data, (bytearray, memoryview)):
+                raise DecodeError(f"needs bytes, got {type(data).__name__}", "Program")
+            data = bytes(data)
+        try:
+            end = program_end(data, 0)
+        except DecodeError as exc:
+            raise exc.prefixed("Program") from None
+        if end != len(data):
+            raise DecodeError(f"{len(data) - end} trailing bytes after offset {end}", "Program")
+        obj = object.__new__(cls)
+        obj._raw = bytes(data)
+        return obj
 
     @classmethod
     def nil(cls) -> Program:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar, Self
+
+from trionode.wire.errors import DecodeError
 
 
 class SizedBytes(bytes):
@@ -21,6 +23,17 @@ class SizedBytes(bytes):
         if len(obj) != cls.SIZE:
             raise ValueError(f"{cls.__name__} needs exactly {cls.SIZE} bytes, got {len(obj)}")
         return obj
+
+    @classmethod
+    def from_bytes(cls, data: Any) -> Self:
+        """Decode the wire encoding: exactly ``SIZE`` raw bytes; else :class:`DecodeError`."""
+        if not isinstance(data, bytes):
+            if not isinstance(data, (bytearray, memoryview)):
+                raise DecodeError(f"needs bytes, got {type(data).__name__}", cls.__name__)
+            data = bytes(data)
+        if len(data) != cls.SIZE or not cls.SIZE:
+            raise DecodeError(f"needs exactly {cls.SIZE} bytes, got {len(data)}", cls.__name__)
+        return bytes.__new__(cls, data)
 
     @classmethod
     def from_hexstr(cls, text: str) -> SizedBytes:

@@ -20,6 +20,7 @@ import attrs
 
 from trionode.wire.bls import BLSElement
 from trionode.wire.errors import DecodeError
+from trionode.wire.frozen_list import FrozenList
 from trionode.wire.ints import STRUCT_FORMATS, StructInt
 from trionode.wire.program import Program, program_end
 from trionode.wire.sized_bytes import SizedBytes
@@ -145,6 +146,7 @@ class _Kind:
 
 
 _KIND_CACHE: dict[Any, _Kind] = {}
+_EMPTY_LIST: FrozenList[Any] = FrozenList()
 
 
 def _need(buf: bytes, pos: int, n: int, what: str) -> None:
@@ -400,6 +402,7 @@ def _list_kind(item: _Kind) -> _Kind:
     pack, unpack_from = _UINT32.pack, _UINT32.unpack_from
     icheck, ienc, idec, imin = item.check, item.encode, item.decode, item.min_size
     name = f"List[{item.name}]"
+    frozen = FrozenList
 
     def check(v: Any) -> Any:
         if not isinstance(v, (list, tuple)):
@@ -410,7 +413,7 @@ def _list_kind(item: _Kind) -> _Kind:
                 out.append(icheck(x))
             except (TypeError, ValueError) as exc:
                 raise type(exc)(f"[{i}]: {exc}") from None
-        return tuple(out)
+        return FrozenList(out)
 
     def encode(v: Any, out: bytearray) -> None:
         out += pack(len(v))
@@ -427,6 +430,8 @@ def _list_kind(item: _Kind) -> _Kind:
             raise DecodeError(
                 f"list claims {n} items of at least {imin} bytes, only {remaining} bytes remain"
             )
+        if not n:
+            return _EMPTY_LIST, pos
         items: list[Any] = []
         append = items.append
         i = 0
@@ -436,7 +441,7 @@ def _list_kind(item: _Kind) -> _Kind:
                 append(x)
         except DecodeError as exc:
             raise exc.prefixed(f"[{i}]") from None
-        return tuple(items), pos
+        return frozen(items), pos
 
     def to_json(v: Any) -> Any:
         return [item.to_json(x) for x in v]
@@ -450,7 +455,7 @@ def _list_kind(item: _Kind) -> _Kind:
                 out.append(item.from_json(x))
             except DecodeError as exc:
                 raise exc.prefixed(f"[{i}]") from None
-        return tuple(out)
+        return FrozenList(out)
 
     return _Kind(name, check, encode, decode, 4, to_json, from_json)
 
@@ -610,8 +615,8 @@ def _make_converter(cls_name: str, field: str, check: Checker) -> Checker:
 def streamable(cls: type[T]) -> type[T]:
     """Make ``cls`` a frozen, field-checked attrs class with a compiled Streamable codec.
 
-    Fields are the class's own annotations, in order. Lists are stored as tuples so that records
-    stay immutable and hashable.
+    Fields are the class's own annotations, in order. Lists are stored as :class:`FrozenList`
+    (a tuple that also equals a list with the same items) so records stay immutable and hashable.
     """
     if not issubclass(cls, Streamable):
         raise TypeError(f"{cls.__name__} must subclass Streamable")
