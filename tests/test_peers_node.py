@@ -196,15 +196,46 @@ async def test_oversized_for_its_type(net: PeerTestNet) -> None:
     await net.stop_all()
 
 
-async def test_oversized_for_the_transport(net: PeerTestNet) -> None:
+@pytest.mark.parametrize("memory", [False, True], ids=["ws", "memory"])
+async def test_oversized_for_the_transport(
+    nursery: trio.Nursery, tmp_path: Path, memory: bool
+) -> None:
+    """A message above max_message_size: the transport closes with 1009, and since the peer
+    broke our limit it is a protocol violation (MessageTooLarge): the peer is banned."""
+    net = PeerTestNet(nursery, tmp_path, memory=memory)
     limits = PeerLimits(max_message_size=256 * 1024)
     alice = await net.node("alice", TestAPI(), limits=limits)
     async with net.raw("mallory", alice) as stream:
         await handshake_raw(stream)
         await stream.send(bytes(make_message(Peers([SOME_PEER] * 20_000))))
         closed = await receive_until_closed(stream)
+        with trio.fail_after(5):
+            await net.wait_for(lambda: not alice.connections)  # the ban comes before this
     assert closed.code == 1009
+    assert alice.bans.is_banned(OFFENDER)
     await assert_still_serves(net, alice)
+    await net.stop_all()
+
+
+@pytest.mark.parametrize("memory", [False, True], ids=["ws", "memory"])
+async def test_oversized_for_the_peer_is_not_the_peers_fault(
+    nursery: trio.Nursery, tmp_path: Path, memory: bool
+) -> None:
+    """The other way round: the peer closes with 1009 because our message broke its (smaller)
+    limit. That is not the peer's violation: no ban."""
+    net = PeerTestNet(nursery, tmp_path, memory=memory)
+    small = await net.node("small", limits=PeerLimits(max_message_size=256 * 1024))
+    big = await net.node("big", TestAPI(), source=OFFENDER)
+    with trio.fail_after(10):
+        conn = await big.connect("127.0.0.1", small.port or 0)
+        await net.wait_for(lambda: len(small.connections) == 1)
+        with pytest.raises(ConnectionClosedError):
+            await conn.send(Peers([SOME_PEER] * 20_000))
+            await conn.closed.wait()
+            await conn.send(Peers([]))
+        await net.wait_for(lambda: not big.connections and not small.connections)
+    assert small.bans.is_banned(OFFENDER)  # big broke small's limit
+    assert not big.bans.is_banned("127.0.0.1")
     await net.stop_all()
 
 

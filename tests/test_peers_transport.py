@@ -6,13 +6,13 @@ import gc
 import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import trio
 
-from trionode.peers.errors import DialError, TransportClosed
+from trionode.peers.errors import DialError, MessageTooLarge, TransportClosed
 from trionode.peers.identity import NodeIdentity, make_websocket_transport
 from trionode.peers.limits import PeerLimits
 from trionode.peers.memory_transport import MemoryNetwork, MemoryTransport
@@ -30,6 +30,9 @@ class Pair:
     nursery: trio.Nursery
     port: int = 0
     accepted: trio.MemoryReceiveChannel[PeerStream] | None = None
+    # How each server-side stream's receive ended, in order.
+    endings: list[Exception] = field(default_factory=list)
+    ended: trio.Event = field(default_factory=trio.Event)
 
     async def listen(self, admit: AdmitFn | None = None, handler_raises: bool = False) -> None:
         send, receive = trio.open_memory_channel[PeerStream](10)
@@ -44,8 +47,9 @@ class Pair:
                 while True:
                     data = await stream.receive()
                     await stream.send(b"echo:" + data)
-            except TransportClosed:
-                pass
+            except (TransportClosed, MessageTooLarge) as exc:
+                self.endings.append(exc)
+                self.ended.set()
 
         kwargs = {} if admit is None else {"admit": admit}
         self.port = await self.nursery.start(
@@ -146,6 +150,25 @@ async def test_oversized_message_closes_with_1009(
                     await client.receive()
             assert info.value.code == 1009
             assert client.closed
+            # The receiver knows it closed because of the peer's message: a violation.
+            await pair.ended.wait()
+        (ending,) = pair.endings
+        assert isinstance(ending, MessageTooLarge) and "65536" in str(ending)
+    nursery.cancel_scope.cancel()
+
+
+async def test_peer_closing_with_1009_is_not_our_limit(
+    kind: str, tmp_path: Path, nursery: trio.Nursery
+) -> None:
+    """A 1009 close from the other side is a plain close here, not a MessageTooLarge."""
+    pair, _, _ = make_pair(kind, tmp_path, nursery, 2 * MiB)
+    await pair.listen()
+    async with pair.connect() as client:
+        server = await pair.next_accepted()
+        await server.aclose("too big for me", 1009)
+        with trio.fail_after(5), pytest.raises(TransportClosed) as info:
+            await client.receive()
+        assert info.value.code == 1009
     nursery.cancel_scope.cancel()
 
 

@@ -3,8 +3,9 @@
 A :class:`MemoryNetwork` is the "internet" of one test: transports listen on (host, port)
 addresses inside it and connect to each other without sockets. It keeps the websocket
 transport's contract: node_ids known before the first message, whole binary messages, a close
-reason seen by the other side, messages above ``max_message_size`` closing the stream with code
-1009, ``admit`` consulted before anything else.
+reason seen by the other side, a message above the receiver's ``max_message_size`` closing the
+stream with code 1009 (the receiver gets MessageTooLarge, the sender TransportClosed),
+``admit`` consulted before anything else.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import attrs
 import trio
 
 from trionode.nursery import unwrapped_exception_groups
-from trionode.peers.errors import DialError, TransportClosed
+from trionode.peers.errors import DialError, MessageTooLarge, TransportClosed
 from trionode.peers.limits import MAX_MESSAGE_SIZE
 from trionode.peers.transport import AdmitFn, PeerStream, StreamHandler, Transport, _admit_all
 from trionode.wire import bytes32
@@ -83,11 +84,12 @@ class MemoryPeerStream(PeerStream):
         except (trio.EndOfChannel, trio.ClosedResourceError):
             raise self._closed_error() from None
         if len(data) > self._max:
-            err = TransportClosed(
-                f"Exceeded maximum message size: {self._max} bytes (code 1009)", code=1009
+            self._shut(
+                TransportClosed(
+                    f"Exceeded maximum message size: {self._max} bytes (code 1009)", code=1009
+                )
             )
-            self._shut(err)
-            raise err
+            raise MessageTooLarge(f"sent a message above the maximum of {self._max} bytes")
         return data
 
     async def ping(self) -> None:

@@ -30,7 +30,9 @@ class PeerStream(abc.ABC):
     :class:`~trionode.peers.errors.TransportClosed` once the stream is closed by either side
     (``receive`` first returns what arrived before the close). ``receive`` raises
     :class:`~trionode.peers.errors.RemoteProtocolError` for a frame that is not a binary message.
-    A message above the receiver's ``max_message_size`` closes the stream (websocket code 1009).
+    A message above the receiver's ``max_message_size`` closes the stream (websocket code 1009):
+    the receiver's ``receive`` raises :class:`~trionode.peers.errors.MessageTooLarge` (the peer
+    broke our limit), the sender's sees TransportClosed with ``code`` 1009.
     """
 
     remote_node_id: bytes32

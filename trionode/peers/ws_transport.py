@@ -4,6 +4,15 @@ We wrap the TCP stream in a ``trio.SSLStream`` ourselves, so the peer's certific
 node_id) is known before the websocket upgrade; then trio-websocket's ``wrap_server_stream`` /
 ``wrap_client_stream`` speak websocket on top, with ``max_message_size`` raised from the
 library's 1 MiB default to the node's limit. Bans are checked on the raw socket, before TLS.
+
+trio-websocket does not say who closed a connection with code 1009 (Message Too Big), and has no
+public hook for received control frames. :func:`_observe_peer_frames` wraps the wsproto
+connection's public ``events()`` method on the instance (trio-websocket's reader calls it afresh
+after every read) to see the peer's control frames before trio-websocket handles them. Wrapping
+trio-websocket's ``_handle_ping_event`` instead would not work: its reader task binds its
+handler table when it starts, before ``wrap_client_stream`` / ``wrap_server_stream`` return.
+If a trio-websocket version has no wsproto connection where we look, the stream degrades (noted
+at DEBUG): a 1009 close is then taken to be the peer's.
 """
 
 from __future__ import annotations
@@ -11,14 +20,16 @@ from __future__ import annotations
 import errno
 import logging
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import trio
 import trio_websocket
+from wsproto.events import CloseConnection  # trio-websocket's own dependency
 
 from trionode.nursery import unwrapped_exception_groups
-from trionode.peers.errors import DialError, RemoteProtocolError, TransportClosed
+from trionode.peers.errors import DialError, MessageTooLarge, RemoteProtocolError, TransportClosed
 from trionode.peers.limits import MAX_MESSAGE_SIZE
 from trionode.peers.tls import node_id_of_certificate
 from trionode.peers.transport import AdmitFn, PeerStream, StreamHandler, Transport, _admit_all
@@ -51,6 +62,31 @@ def _close_reason(exc: trio_websocket.ConnectionClosed) -> TransportClosed:
     return TransportClosed(f"{text} (code {reason.code})", code=reason.code)
 
 
+def _observe_peer_frames(
+    ws: trio_websocket.WebSocketConnection, stream: WebSocketPeerStream
+) -> bool:
+    """Let ``stream`` see the control frames the peer sends on ``ws``; False if this
+    trio-websocket version does not allow it (see the module docstring)."""
+    conn = getattr(ws, "_wsproto", None)
+    events = getattr(conn, "events", None)
+    if conn is None or not callable(events):
+        logger.debug(
+            "trio-websocket %s: cannot observe the peer's control frames; a 1009 close is "
+            "taken as the peer's",
+            getattr(trio_websocket, "__version__", "?"),
+        )
+        return False
+
+    def observed() -> Iterator[Any]:
+        for event in events():
+            if isinstance(event, CloseConnection):
+                stream._peer_closed = True
+            yield event
+
+    conn.events = observed
+    return True
+
+
 class WebSocketPeerStream(PeerStream):
     def __init__(
         self,
@@ -61,6 +97,7 @@ class WebSocketPeerStream(PeerStream):
         remote_port: int,
         outbound: bool,
         close_timeout: float,
+        max_message_size: int = MAX_MESSAGE_SIZE,
     ) -> None:
         self._ws = ws
         self.remote_node_id = remote_node_id
@@ -68,6 +105,19 @@ class WebSocketPeerStream(PeerStream):
         self.remote_port = remote_port
         self.outbound = outbound
         self._close_timeout = close_timeout
+        self._max_message_size = max_message_size
+        # Set when the peer's close frame arrives (only known if frames are observed).
+        self._peer_closed = False
+        self._observed = _observe_peer_frames(ws, self)
+
+    def _closed_error(self, exc: trio_websocket.ConnectionClosed) -> Exception:
+        reason = exc.reason
+        if reason is not None and reason.code == 1009 and self._observed and not self._peer_closed:
+            # We closed it: trio-websocket does so when the peer's message exceeds our limit.
+            return MessageTooLarge(
+                f"sent a message above the maximum of {self._max_message_size} bytes"
+            )
+        return _close_reason(exc)
 
     async def send(self, data: bytes) -> None:
         try:
@@ -79,7 +129,7 @@ class WebSocketPeerStream(PeerStream):
         try:
             msg = await self._ws.get_message()
         except trio_websocket.ConnectionClosed as exc:
-            raise _close_reason(exc) from None
+            raise self._closed_error(exc) from None
         if not isinstance(msg, bytes):
             raise RemoteProtocolError("text websocket frame (the protocol is binary)")
         return msg
@@ -142,6 +192,7 @@ class WebSocketTransport(Transport):
             remote_port=port,
             outbound=out,
             close_timeout=self._close_timeout,
+            max_message_size=self._max_message_size,
         )
 
     async def serve(
