@@ -306,3 +306,21 @@ def test_bad_config_value_fails_process_start_with_exit_2(tmp_path: Path) -> Non
     assert "TRIONODE_FULL_NODE__MAX_INBOUND: full_node.max_inbound: must be an integer" in (
         result.stderr
     )
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("mysql://u:p@localhost/chain", "unsupported database URL 'mysql://u:***@localhost/chain'"),
+        ("sqlite://", "an in-memory SQLite database cannot be shared"),
+        ("not a url", "not a database URL: 'not a url'"),
+    ],
+)
+def test_bad_db_url_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], url: str, message: str
+) -> None:
+    code = run_role(cli_args("--role", "full_node", "--port", "0", "--db", url), tmp_path)
+    assert code == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert f"trionode: --db (full_node.db): {message}" in err
+    assert "Traceback" not in err

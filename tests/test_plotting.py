@@ -376,7 +376,6 @@ def test_cli_create_without_keys(tmp_path: Path, capsys) -> None:
         (["plots", "create", "--dir", "d", "-n", "0"], "must be at least 1, got 0"),
         (["plots", "create", "--dir", "d", "-k", "big"], "invalid int value: 'big'"),
         (["plots", "create", "--dir", "d", "--network", "main"], "invalid choice: 'main'"),
-        (["plots", "check"], "required: --dir"),
         (["plots", "check", "--dir", "d", "-c", "x"], "not an integer: 'x'"),
     ],
 )
@@ -387,9 +386,16 @@ def test_cli_bad_flags(argv: list[str], message: str, capsys) -> None:
     assert message in capsys.readouterr().err
 
 
-def test_cli_check_good_plots(farm: Farm, tmp_path: Path, capsys) -> None:
+def test_cli_check_without_a_directory(capsys) -> None:
+    assert _run_cli(["plots", "check"]) == 2
+    assert "name the plot directories" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("form", ["--dir", "positional"])
+def test_cli_check_good_plots(farm: Farm, tmp_path: Path, capsys, form: str) -> None:
     root = _root_with_keys(tmp_path)
-    argv = ["plots", "check", "--dir", str(farm.plot_dir), "--seed", "s", "--root", str(root)]
+    where = [str(farm.plot_dir)] if form == "positional" else ["--dir", str(farm.plot_dir)]
+    argv = ["plots", "check", *where, "--seed", "s", "--root", str(root)]
     assert _run_cli(argv) == 0
     out = capsys.readouterr().out
     for p in farm.plots:

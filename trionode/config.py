@@ -214,7 +214,7 @@ class FullNodeSettings(_Frozen):
     peers: HostPorts = ()
     introducer: OptionalHostPort = None
     db: OptionalText = None
-    peer_db: Text = "db/peers.sqlite"
+    peer_db: OptionalText = None
     target_outbound: Count = 8
     max_inbound: Count = 80
     validation_workers: PositiveInt = 2

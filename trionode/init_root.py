@@ -34,7 +34,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
         "peers": [],
         "introducer": None,
         "db": None,
-        "peer_db": "db/peers.sqlite",
+        "peer_db": None,
         "target_outbound": 8,
         "max_inbound": 80,
         "validation_workers": 2,

@@ -92,8 +92,13 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         description="Load every *.plot in each DIR, look up random challenges, and verify the "
         "proofs found with chiapos' Verifier. Exits 1 if any plot is bad or none is found.",
     )
+    check.add_argument("dirs", nargs="*", type=Path, metavar="DIR", help="plot directories")
     check.add_argument(
-        "--dir", required=True, action="append", type=Path, help="plot directory (repeatable)"
+        "--dir",
+        action="append",
+        type=Path,
+        default=[],
+        help="plot directory (repeatable; the same as a positional DIR)",
     )
     check.add_argument(
         "-c",
@@ -348,7 +353,10 @@ def _plot_files(dirs: list[Path]) -> tuple[list[Path], list[str]]:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    dirs: list[Path] = list(args.dir)
+    dirs: list[Path] = [*args.dirs, *args.dir]
+    if not dirs:
+        print("trionode plots check: name the plot directories (DIR or --dir DIR)", file=sys.stderr)
+        return 2
     files, errors = _plot_files(dirs)
     for error in errors:
         print(f"trionode plots check: {error}", file=sys.stderr)

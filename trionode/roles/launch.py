@@ -136,6 +136,17 @@ def _require(value: Any, role: str, key: str, flag: str) -> Any:
     return value
 
 
+def _check_db_setting(name: str, url: str | None) -> None:
+    from trionode.storage.engine import check_db_url
+
+    if url is None:
+        return
+    try:
+        check_db_url(url)
+    except ValueError as exc:
+        raise UsageError(f"{name}: {exc}") from None
+
+
 def build_service(settings: Settings, role: str, root: Path) -> Any:
     """The role's service object (has ``async run(*, task_status)``), wired from ``settings``."""
     network = settings.network
@@ -143,6 +154,9 @@ def build_service(settings: Settings, role: str, root: Path) -> Any:
         from trionode.roles.full_node.main import FullNodeConfig, FullNodeService
 
         fn = settings.full_node
+        _check_db_setting("--db (full_node.db)", fn.db)
+        if fn.peer_db is not None and "://" in fn.peer_db:
+            _check_db_setting("full_node.peer_db", fn.peer_db)
         return FullNodeService(
             FullNodeConfig(
                 root=root,

@@ -104,8 +104,10 @@ def setup_logging(
 
 async def run_until_signal(main: Callable[[trio.Nursery], Awaitable[None]]) -> int:
     """Run ``main(nursery)``; SIGINT or SIGTERM cancels it cleanly. Returns the exit status."""
-    async with trio.open_nursery() as nursery:
-        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+    # The receiver outlives the nursery: a main() that fails before its first checkpoint
+    # must surface alone, not next to a watcher that found its receiver closed.
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with trio.open_nursery() as nursery:
 
             async def watch() -> None:
                 async for signum in signals:

@@ -28,7 +28,8 @@ from typing import Any, TypeVar
 
 import trio
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 
 from trionode.storage.errors import StoreError
 
@@ -49,19 +50,37 @@ def default_db_url(root: Path, network: str) -> str:
     return f"sqlite:///{default_db_path(root, network)}"
 
 
-def make_engine(url: str, *, pool_size: int = 5) -> Engine:
-    """Create the sync engine for ``url`` (``sqlite:///path`` or ``postgresql+psycopg://...``).
-
-    Raises ValueError for an in-memory SQLite URL (each thread would get its own empty database)
-    and for other back ends than SQLite and PostgreSQL via psycopg.
-    """
-    parsed = make_url(url)
+def check_db_url(url: str) -> URL:
+    """Parse ``url`` and check it names a back end the stores run on; ValueError says why."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ValueError(f"not a database URL: {url!r} ({exc})") from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         database = parsed.database or ""
         if database in ("", ":memory:") or database.startswith("file::memory:"):
             raise ValueError("an in-memory SQLite database cannot be shared between threads")
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        return parsed
+    if backend == "postgresql":
+        if parsed.get_driver_name() != "psycopg":
+            raise ValueError("PostgreSQL URLs must use psycopg 3: postgresql+psycopg://...")
+        return parsed
+    raise ValueError(
+        f"unsupported database URL {parsed.render_as_string(hide_password=True)!r} "
+        "(sqlite:///PATH or postgresql+psycopg://USER:PASS@HOST/DB)"
+    )
+
+
+def make_engine(url: str, *, pool_size: int = 5) -> Engine:
+    """Create the sync engine for ``url`` (``sqlite:///path`` or ``postgresql+psycopg://...``).
+
+    Raises ValueError for an in-memory SQLite URL (each thread would get its own empty database)
+    and for other back ends than SQLite and PostgreSQL via psycopg (:func:`check_db_url`).
+    """
+    parsed = check_db_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        Path(parsed.database or "").parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             parsed,
             pool_size=pool_size,
@@ -71,11 +90,7 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
-    if backend == "postgresql":
-        if parsed.get_driver_name() != "psycopg":
-            raise ValueError("PostgreSQL URLs must use psycopg 3: postgresql+psycopg://...")
-        return create_engine(parsed, pool_size=pool_size, max_overflow=0, pool_pre_ping=True)
-    raise ValueError(f"unsupported database URL {parsed.render_as_string(hide_password=True)!r}")
+    return create_engine(parsed, pool_size=pool_size, max_overflow=0, pool_pre_ping=True)
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:

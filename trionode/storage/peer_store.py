@@ -19,6 +19,8 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 import trio
 
+from trionode.storage.engine import make_engine
+
 __all__ = ["PeerRecord", "PeerStore"]
 
 R = TypeVar("R")
@@ -67,13 +69,15 @@ class PeerStore:
 
     @classmethod
     def open(cls, path_or_url: str | Path) -> PeerStore:
-        """A store in an SQLite file (a path) or at any SQLAlchemy URL."""
+        """A store in an SQLite file (a path) or at a database URL (``sqlite:///...`` or
+        ``postgresql+psycopg://...``, the same as the chain store's: a full node keeps its
+        peers table next to its chain by default)."""
         text = str(path_or_url)
         if "://" not in text:
-            Path(text).parent.mkdir(parents=True, exist_ok=True)
             text = f"sqlite:///{text}"
-        connect_args = {"check_same_thread": False} if text.startswith("sqlite") else {}
-        return cls(sa.create_engine(text, connect_args=connect_args))
+        # make_engine: the chain store's settings (WAL, busy timeout, threads), one shared
+        # file or server; two connections are plenty for this table.
+        return cls(make_engine(text, pool_size=2))
 
     def close(self) -> None:
         self._engine.dispose()
@@ -95,7 +99,12 @@ class PeerStore:
                 updated = db.execute(
                     sa.update(peers_table)
                     .where(peers_table.c.host == row["host"], peers_table.c.port == row["port"])
-                    .values(last_seen=sa.func.max(peers_table.c.last_seen, now))
+                    .values(
+                        # max(last_seen, now) in SQL every back end speaks
+                        last_seen=sa.case(
+                            (peers_table.c.last_seen > now, peers_table.c.last_seen), else_=now
+                        )
+                    )
                 )
                 if updated.rowcount == 0:
                     db.execute(sa.insert(peers_table).values(**row, last_seen=now))
@@ -112,6 +121,14 @@ class PeerStore:
                             peers_table.c.host == host, peers_table.c.port == port
                         )
                     )
+
+    async def clear(self) -> None:
+        """Forget every address (a partition in a test network: no way back across it)."""
+        await self._run(self._clear)
+
+    def _clear(self) -> None:
+        with self._engine.begin() as db:
+            db.execute(sa.delete(peers_table))
 
     async def mark_attempt(self, host: str, port: int, now: float) -> None:
         await self._run(self._update, host, port, {"last_attempt": now})

@@ -8,7 +8,7 @@ makes blocks on one node. Progress is read from each node's ``ROOT/run/full_node
 
 Partitions are real: full nodes learn addresses from each other (peer exchange, inbound
 connections), so a link cannot be cut by telling one node to forget another. :meth:`split`
-stops every node, deletes every node's peer store (``ROOT/db/peers.sqlite``; the chain store is
+stops every node, clears every node's peers table (in its chain database; the chain is
 kept), and starts each node again with ``--peer`` only towards nodes of its own group: no node
 then knows an address on the other side. :meth:`join` restarts the nodes that dial a topology
 link crossing the groups, with their full peer list, and the sides sync.
@@ -42,6 +42,8 @@ from trionode.devnet.processes import ProcessExited, ProcessSpec, run_role_proce
 from trionode.devnet.setup import prepare_farm
 from trionode.init_root import init_root
 from trionode.nursery import RestartPolicy, Supervisor
+from trionode.storage.engine import default_db_url
+from trionode.storage.peer_store import PeerStore
 from trionode.testnet.topology import Link, connect_components, links, node_names
 
 __all__ = ["LOCAL", "Testnet", "TestnetError", "TestnetNode"]
@@ -363,8 +365,11 @@ class Testnet:
         await self._stop_many(moved)
         retired = {node.port for node in moved}
         for node in moved:
-            for path in (node.root / "db").glob("peers.sqlite*"):
-                path.unlink()
+            store = PeerStore.open(default_db_url(node.root, self.network))
+            try:
+                await store.clear()
+            finally:
+                store.close()
             node.port = 0
         for node in moved:  # start order: a node's listeners are up before it dials them
             await self.start_node(node.name)

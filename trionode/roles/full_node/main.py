@@ -41,7 +41,7 @@ class FullNodeConfig:
     peers: tuple[tuple[str, int], ...] = ()
     introducer: tuple[str, int] | None = None
     db_url: str | None = None
-    peer_db: str = "db/peers.sqlite"
+    peer_db: str | None = None  # None: the peers table lives in the chain database
     target_outbound: int = 8
     max_inbound: int = 80
     validation_workers: int = 2
@@ -78,7 +78,9 @@ class FullNodeService:
             )
             full_node = FullNode(self.constants, blockchain, cfg.root, sync_config=cfg.sync)
             limits = PeerLimits(max_inbound=cfg.max_inbound)
-            peer_store = PeerStore.open(cfg.root / cfg.peer_db)
+            peer_store = PeerStore.open(
+                url if cfg.peer_db is None else _peer_db_location(cfg.root, cfg.peer_db)
+            )
             try:
                 peers = FullNodePeers(
                     PeerNodeConfig(
@@ -131,3 +133,8 @@ class FullNodeService:
         while True:
             self.full_node.write_status()
             await trio.sleep(STATUS_INTERVAL)
+
+
+def _peer_db_location(root: Path, peer_db: str) -> str | Path:
+    """A URL as it is; a path relative to the root."""
+    return peer_db if "://" in peer_db else root / peer_db

@@ -1,0 +1,52 @@
+"""The peers table on both back ends, and next to the chain in the same database (the full
+node's default: one SQLite file or one PostgreSQL database holds everything)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tests.chain_store_helpers import BACKENDS, backend_url
+from trionode.storage import ChainStore
+from trionode.storage.peer_store import PeerStore
+
+
+@pytest.fixture(params=BACKENDS)
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    with backend_url(request.param, tmp_path) as url:
+        yield url
+
+
+async def test_peers_table_beside_the_chain(url: str) -> None:
+    chain = await ChainStore.open(url)
+    peers = PeerStore.open(url)
+    try:
+        await peers.add_seen([("127.0.0.5", 8444), ("127.0.0.6", 8444)], 100.0)
+        await peers.add_seen([("127.0.0.5", 8444)], 50.0)  # older news keeps the newer time
+        await peers.add_seen([("127.0.0.6", 8444)], 200.0)
+        await peers.mark_success("127.0.0.5", 8444, 150.0)
+        await peers.mark_failure("127.0.0.6", 8444)
+        first, second = await peers.candidates()
+        assert (first.host, first.last_seen, first.last_success) == ("127.0.0.5", 150.0, 150.0)
+        assert (second.host, second.last_seen, second.failures) == ("127.0.0.6", 200.0, 1)
+        assert [r.host for r in await peers.recent_sample(180.0, 10)] == ["127.0.0.6"]
+    finally:
+        peers.close()
+        await chain.aclose()
+    # The chain store's start-up check accepts the shared database, and the rows persist.
+    chain = await ChainStore.open(url)
+    peers = PeerStore.open(url)
+    try:
+        assert len(await peers.candidates()) == 2
+        engine = sa.create_engine(url)
+        try:
+            names = set(sa.inspect(engine).get_table_names())
+        finally:
+            engine.dispose()
+        assert {"peers", "full_blocks", "coins"} <= names
+    finally:
+        peers.close()
+        await chain.aclose()
