@@ -46,6 +46,12 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         default=900.0,
         help="with --blocks: give up (exit 1) after this many seconds (default 900)",
     )
+    devnet.add_argument(
+        "--network",
+        choices=sorted(NETWORKS),
+        default=argparse.SUPPRESS,
+        help="network (default devnet; also accepted before the subcommand)",
+    )
     devnet.set_defaults(handler=run_devnet)
     return devnet
 

@@ -81,6 +81,12 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--timeout", type=float, default=600.0, help="give up after this many seconds per wait"
     )
+    parser.add_argument(
+        "--network",
+        choices=sorted(NETWORKS),
+        default=argparse.SUPPRESS,
+        help="network (default sim; also accepted before the subcommand)",
+    )
     parser.set_defaults(handler=run_testnet)
     return parser
 
