@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import gc
+import logging
 import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import trio
@@ -17,6 +19,8 @@ from trionode.peers.identity import NodeIdentity, make_websocket_transport
 from trionode.peers.limits import PeerLimits
 from trionode.peers.memory_transport import MemoryNetwork, MemoryTransport
 from trionode.peers.transport import AdmitFn, PeerStream, Transport
+from trionode.peers.ws_transport import WebSocketPeerStream
+from trionode.wire import bytes32
 
 MiB = 1024 * 1024
 
@@ -120,6 +124,30 @@ async def test_messages_in_order_both_ways(
             for i in range(10):
                 assert await client.receive() == b"echo:m%d" % i
             await client.ping()
+    nursery.cancel_scope.cancel()
+
+
+async def test_peer_pings_are_seen_our_pongs_are_not(
+    kind: str, tmp_path: Path, nursery: trio.Nursery
+) -> None:
+    """A stream records when the peer pinged it (a sign of life); the pong answering its own
+    ping does not count. For the websocket this checks the hook into trio-websocket."""
+    pair, _, _ = make_pair(kind, tmp_path, nursery, 2 * MiB)
+    await pair.listen()
+    async with pair.connect() as client:
+        server = await pair.next_accepted()
+        assert client.sees_peer_pings and server.sees_peer_pings
+        assert client.peer_pinged_at is None and server.peer_pinged_at is None
+        with trio.fail_after(5):
+            await client.ping()
+        assert server.peer_pinged_at is not None and client.peer_pinged_at is None
+        first = server.peer_pinged_at
+        with trio.fail_after(5):
+            await trio.sleep(0.01)
+            await client.ping()
+            await server.ping()
+        assert server.peer_pinged_at > first
+        assert client.peer_pinged_at is not None
     nursery.cancel_scope.cancel()
 
 
@@ -260,3 +288,19 @@ async def test_dial_cancelled_mid_tls_closes_its_socket(tmp_path: Path) -> None:
         gc.collect()
     leaks = [w for w in caught if issubclass(w.category, ResourceWarning)]
     assert not leaks, [str(w.message) for w in leaks]
+
+
+def test_websocket_without_frame_hook_degrades(caplog: pytest.LogCaptureFixture) -> None:
+    """A trio-websocket without the wsproto connection we hook into: the stream says it cannot
+    see the peer's pings (the connection then counts pongs) and notes it at DEBUG."""
+    caplog.set_level(logging.DEBUG, logger="trionode.peers.ws_transport")
+    stream = WebSocketPeerStream(
+        SimpleNamespace(),  # type: ignore[arg-type]
+        remote_node_id=bytes32(bytes(32)),
+        remote_host="127.0.0.1",
+        remote_port=1,
+        outbound=True,
+        close_timeout=1.0,
+    )
+    assert not stream.sees_peer_pings and stream.peer_pinged_at is None
+    assert any("cannot observe" in r.getMessage() for r in caplog.records)

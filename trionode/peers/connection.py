@@ -14,6 +14,15 @@ Rules for incoming messages after the handshake (checked in this order):
    answer: the reply, or ``Error`` (no handler, :class:`RequestRefused`, nothing to return);
 5. ``error`` without an id is logged and ignored.
 
+Heartbeat (issue 3, PROTOCOL.md Transport, seed 002 "Heartbeat"): we ping every
+``ping_interval``; a ping not answered within ``ping_interval`` ends the connection (the peer is
+unresponsive). Separately, an idle clock ends it ``idle_timeout`` after the last *sign of life*:
+a protocol message from the peer, or a websocket ping the peer initiated. The pongs answering
+our own pings do not count: every websocket library sends them by itself, so a client that
+handshakes and then says nothing would otherwise stay forever (seed 002: "even if heartbeats
+are being received"). Two trionode nodes ping each other, so a quiet link between them stays
+up. The idle deadline is exact: the watchdog sleeps until it and re-arms if something arrived.
+
 A handler that raises closes this connection only (:class:`HandlerFailed`). Who logs and bans
 is the owner's business (:mod:`trionode.peers.node`): this module raises, says who is at fault,
 and never swallows cancellation.
@@ -48,7 +57,7 @@ from trionode.protocols.peer_protocol import PeerInfo
 from trionode.protocols.shared_protocol import Error, ErrorCode, Handshake, NodeType
 from trionode.wire import DecodeError, Message, Streamable, bytes32, int16, uint16
 
-__all__ = ["Handler", "HandlerLookup", "MessageObserver", "PeerConnection"]
+__all__ = ["Handler", "HandlerLookup", "MessageObserver", "PeerConnection", "PeerUnresponsive"]
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +73,11 @@ REPLY_MESSAGE_TYPES: frozenset[T] = frozenset(REPLY_TYPES.values()) | {T.error}
 HANDSHAKE_TYPES: frozenset[T] = frozenset({T.handshake, T.handshake_ack})
 # Remember this many timed-out request ids, so a late reply is not taken for an unsolicited one.
 _EXPIRED_IDS = 256
+
+
+class PeerUnresponsive(Exception):
+    """The peer gave no sign of life for ``idle_timeout`` or left our ping unanswered. The
+    connection is dropped; nobody is banned (silence breaks no protocol rule)."""
 
 
 class _Pending:
@@ -95,6 +109,7 @@ class PeerConnection:
         self.node_type: NodeType | None = None
         self.close_reason: str | None = None
         self.connected_at = 0.0
+        # trio.current_time() of the last protocol message from the peer.
         self.last_heard = 0.0
         self._rates = RateLimiter(limits)
         self._pending: dict[int, _Pending] = {}
@@ -140,7 +155,8 @@ class PeerConnection:
         """Read and dispatch until the connection ends.
 
         Returns after :meth:`close`; raises TransportClosed if the peer went away,
-        RemoteProtocolError if it misbehaved, HandlerFailed if one of our handlers raised.
+        RemoteProtocolError if it misbehaved, PeerUnresponsive if it went silent or stopped
+        answering pings, HandlerFailed if one of our handlers raised.
         """
         if self._serving:
             raise RuntimeError("serve() called twice")
@@ -153,6 +169,7 @@ class PeerConnection:
                     scope.cancel()
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(self._heartbeat)
+                    nursery.start_soon(self._idle_watchdog)
                     await self._read_loop(nursery, lookup)
         finally:
             self._cancel_scope = None
@@ -218,6 +235,12 @@ class PeerConnection:
     def _heard(self) -> None:
         self.last_heard = trio.current_time()
 
+    @property
+    def last_sign_of_life(self) -> float:
+        """When the peer last sent a message or initiated a ping (trio time)."""
+        pinged = self.stream.peer_pinged_at
+        return self.last_heard if pinged is None else max(self.last_heard, pinged)
+
     def _allocate_id(self) -> int:
         if len(self._pending) >= 0x10000:
             raise RuntimeError(f"65536 requests already open on {self!r}")
@@ -258,15 +281,27 @@ class PeerConnection:
                 pending.done.set()
 
     async def _heartbeat(self) -> None:
+        """Ping every ping_interval; no pong within ping_interval: the peer is unresponsive."""
         interval = self.limits.ping_interval
         while True:
             await trio.sleep(interval)
-            with trio.move_on_after(interval):
+            with trio.move_on_after(interval) as waiting:
                 await self.stream.ping()
+            if waiting.cancelled_caught:
+                raise PeerUnresponsive(f"no pong within {interval:g} s")
+            if not self.stream.sees_peer_pings:
+                # The transport cannot see the peer's pings (see ws_transport): without this,
+                # two quiet nodes would drop each other. A pong then counts after all.
                 self._heard()
-            silent = trio.current_time() - self.last_heard
-            if silent >= self.limits.idle_timeout:
-                raise RemoteProtocolError(f"silent for {silent:.0f} s", ban_seconds=0)
+
+    async def _idle_watchdog(self) -> None:
+        """End the connection idle_timeout after the peer's last sign of life, to the moment."""
+        idle = self.limits.idle_timeout
+        while True:
+            deadline = self.last_sign_of_life + idle
+            if trio.current_time() >= deadline:
+                raise PeerUnresponsive(f"no message for {idle:g} s")
+            await trio.sleep_until(deadline)
 
     async def _read_loop(self, nursery: trio.Nursery, lookup: HandlerLookup) -> None:
         while True:

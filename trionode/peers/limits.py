@@ -81,7 +81,10 @@ class PeerLimits:
     # Whole handshake (TLS, websocket upgrade, Handshake/HandshakeAck) must finish in this.
     handshake_timeout: float = 10.0
     request_timeout: float = 30.0
+    # We ping every ping_interval; a ping unanswered within ping_interval drops the peer.
     ping_interval: float = 30.0
+    # Dropped this long after the peer's last message or last ping of its own (our pings'
+    # pongs do not count). Our nodes ping each other, so quiet links between them stay up.
     idle_timeout: float = 90.0
     # Requests from one peer that are handled at the same time; reading pauses beyond this.
     max_concurrent_handlers: int = 16

@@ -5,7 +5,8 @@ addresses inside it and connect to each other without sockets. It keeps the webs
 transport's contract: node_ids known before the first message, whole binary messages, a close
 reason seen by the other side, a message above the receiver's ``max_message_size`` closing the
 stream with code 1009 (the receiver gets MessageTooLarge, the sender TransportClosed),
-``admit`` consulted before anything else.
+``admit`` consulted before anything else, a ping seen by the other side (``peer_pinged_at``)
+and answered unless that side's transport was made with ``answer_pings=False``.
 """
 
 from __future__ import annotations
@@ -66,6 +67,9 @@ class MemoryPeerStream(PeerStream):
         self.remote_port = remote_port
         self.outbound = outbound
         self._max = max_message_size
+        # The other end of the pipe (set by the transport once both ends exist).
+        self._partner: MemoryPeerStream | None = None
+        self.sees_peer_pings = True
 
     def _closed_error(self) -> TransportClosed:
         return self._pipe.close_reason or TransportClosed("closed")
@@ -95,6 +99,8 @@ class MemoryPeerStream(PeerStream):
     async def ping(self) -> None:
         if self._pipe.close_reason is not None:
             raise self._closed_error()
+        if self._partner is not None:
+            self._partner.peer_pinged_at = trio.current_time()
         if not self._remote_answers_pings:
             # A frozen peer: the pong never comes; only a close ends the wait.
             await self._pipe.closed_event.wait()
@@ -236,6 +242,7 @@ class MemoryTransport(Transport):
             max_message_size=listener.transport._max,
             remote_answers_pings=self.answer_pings,
         )
+        ours._partner, theirs._partner = theirs, ours
         incoming = _Incoming(theirs)
         try:
             await listener.incoming.send(incoming)

@@ -11,7 +11,8 @@ introducer vetting) are added by their owners with :meth:`PeerNode.start_service
 :meth:`stop` closes every connection cleanly, newest first, and makes ``run()`` return.
 
 Every disconnect is logged at WARNING with its reason. A peer that breaks the protocol is
-banned for the time its :class:`RemoteProtocolError` says.
+banned for the time its :class:`RemoteProtocolError` says; a silent or unresponsive peer
+(:class:`~trionode.peers.connection.PeerUnresponsive`) is dropped without a ban.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import trio
 from trionode import __version__
 from trionode.nursery import ChildStartFailed, RestartPolicy, Supervisor
 from trionode.peers.bans import BanList
-from trionode.peers.connection import Handler, PeerConnection
+from trionode.peers.connection import Handler, PeerConnection, PeerUnresponsive
 from trionode.peers.errors import (
     ConnectionClosedError,
     DialError,
@@ -316,6 +317,7 @@ class PeerNode:
                 TransportClosed,
                 HandlerFailed,
                 ConnectionClosedError,
+                PeerUnresponsive,
             ) as exc:
                 reason, code = self._fault(conn, exc, during_handshake=False)
         finally:
@@ -364,6 +366,8 @@ class PeerNode:
             return reason, CLOSE_POLICY
         if isinstance(exc, TransportClosed):
             return f"peer closed ({exc.reason})", CLOSE_NORMAL
+        if isinstance(exc, PeerUnresponsive):
+            return str(exc), CLOSE_POLICY
         if isinstance(exc, HandlerFailed):
             logger.warning(
                 "%r: handler for %s raised; closing this connection only",

@@ -42,6 +42,13 @@ class PeerStream(abc.ABC):
     # trio.current_time() when the connection began (before TLS): the handshake deadline covers
     # the whole set-up, not just the Handshake messages. None: when the stream was made.
     opened_at: float | None = None
+    # trio.current_time() of the last websocket ping the peer sent us (None: none yet). Pings
+    # the peer initiates show it is alive; the pongs answering ours only show that its
+    # websocket library is (every library answers pings by itself).
+    peer_pinged_at: float | None = None
+    # True if this stream keeps peer_pinged_at. A stream that cannot see the peer's pings
+    # leaves it False, and the connection then counts answered pings as hearing from the peer.
+    sees_peer_pings: bool = False
 
     @abc.abstractmethod
     async def send(self, data: bytes) -> None: ...
@@ -51,7 +58,7 @@ class PeerStream(abc.ABC):
 
     @abc.abstractmethod
     async def ping(self) -> None:
-        """Return once the peer proved it is alive (websocket ping answered by a pong)."""
+        """Return once the peer answered a websocket ping with a pong."""
 
     @abc.abstractmethod
     async def aclose(self, reason: str = "", code: int = 1000) -> None:

@@ -5,14 +5,17 @@ node_id) is known before the websocket upgrade; then trio-websocket's ``wrap_ser
 ``wrap_client_stream`` speak websocket on top, with ``max_message_size`` raised from the
 library's 1 MiB default to the node's limit. Bans are checked on the raw socket, before TLS.
 
-trio-websocket does not say who closed a connection with code 1009 (Message Too Big), and has no
-public hook for received control frames. :func:`_observe_peer_frames` wraps the wsproto
+trio-websocket does not say who closed a connection with code 1009 (Message Too Big), nor when
+the peer pinged us (the idle clock of :mod:`trionode.peers.connection` counts the peer's pings,
+not the pongs to ours), and has no public hook for received control frames. :func:`_observe_peer_frames` wraps the wsproto
 connection's public ``events()`` method on the instance (trio-websocket's reader calls it afresh
 after every read) to see the peer's control frames before trio-websocket handles them. Wrapping
 trio-websocket's ``_handle_ping_event`` instead would not work: its reader task binds its
 handler table when it starts, before ``wrap_client_stream`` / ``wrap_server_stream`` return.
 If a trio-websocket version has no wsproto connection where we look, the stream degrades (noted
-at DEBUG): a 1009 close is then taken to be the peer's.
+at DEBUG): ``sees_peer_pings`` stays False, so answered pings count as hearing from the peer,
+and a 1009 close is taken to be the peer's. ``tests/test_peers_transport.py`` checks that the
+observation works with the installed version.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import Any
 
 import trio
 import trio_websocket
-from wsproto.events import CloseConnection  # trio-websocket's own dependency
+from wsproto.events import CloseConnection, Ping  # trio-websocket's own dependency
 
 from trionode.nursery import unwrapped_exception_groups
 from trionode.peers.errors import DialError, MessageTooLarge, RemoteProtocolError, TransportClosed
@@ -71,15 +74,17 @@ def _observe_peer_frames(
     events = getattr(conn, "events", None)
     if conn is None or not callable(events):
         logger.debug(
-            "trio-websocket %s: cannot observe the peer's control frames; a 1009 close is "
-            "taken as the peer's",
+            "trio-websocket %s: cannot observe the peer's control frames; pongs to our pings "
+            "count as hearing from the peer, a 1009 close is taken as the peer's",
             getattr(trio_websocket, "__version__", "?"),
         )
         return False
 
     def observed() -> Iterator[Any]:
         for event in events():
-            if isinstance(event, CloseConnection):
+            if isinstance(event, Ping):
+                stream.peer_pinged_at = trio.current_time()
+            elif isinstance(event, CloseConnection):
                 stream._peer_closed = True
             yield event
 
@@ -109,6 +114,7 @@ class WebSocketPeerStream(PeerStream):
         # Set when the peer's close frame arrives (only known if frames are observed).
         self._peer_closed = False
         self._observed = _observe_peer_frames(ws, self)
+        self.sees_peer_pings = self._observed
 
     def _closed_error(self, exc: trio_websocket.ConnectionClosed) -> Exception:
         reason = exc.reason
