@@ -41,7 +41,8 @@ async def test_full_node_metrics(tmp_path: Path, chain_20: list[FullBlock]) -> N
         await nursery.start(a.run)
         assert a.full_node is not None and a.node is not None and a.node.port
         empty = await scrape(metrics_port(tmp_path / "a"))
-        assert ("trionode_height", ()) not in empty  # no chain yet: no sample
+        assert empty[("trionode_height", ())] == -1  # no chain yet
+        assert empty[("trionode_peers", (("type", "full_node"),))] == 0
         assert empty[("trionode_mempool_size", ())] == 0
         assert empty[("trionode_bans", ())] == 0
 

@@ -131,6 +131,15 @@ async def test_farmer_harvester_timelord_introducer_rpc(
             assert rewards["pool_puzzle_hash"] == keys.pool_puzzle_hash.hex()
             assert rewards["headers_signed"] == 0
 
+            (me,) = (await h.call("get_harvesters"))["harvesters"]
+            assert me["node_id"] == hv["node_id"] and me["plots"] == len(own["plots"])
+            assert [c["type"] for c in me["farmers"]] == ["farmer"]
+            plot_keys = await h.call("get_rewards")
+            assert plot_keys["plots"] == len(own["plots"])
+            # Plots the harvester loaded pay this farm; the others were listed as no_key.
+            expected = [bytes(keys.farmer_pk).hex()] if own["plots"] else []
+            assert plot_keys["farmer_public_keys"] == expected
+
             kinds = {c["type"] for c in (await f.call("get_connections"))["connections"]}
             assert kinds == {"harvester", "full_node"}
             assert [c["type"] for c in (await h.call("get_connections"))["connections"]] == [

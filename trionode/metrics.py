@@ -12,7 +12,7 @@ default one: tests run several roles in one process). Two kinds of series:
   (:meth:`RoleMetrics.instrument_blockchain`).
 
 Series (all prefixed ``trionode_``): ``height``, ``weight``, ``tips``, ``peers{type}``,
-``bans``, ``difficulty``, ``ips``, ``sync_blocks_per_second``, ``syncing``, ``mempool_size``,
+``bans``, ``sync_blocks_per_second``, ``syncing``, ``mempool_size``,
 ``messages_total{direction,type}``, ``message_bytes_total{direction}``,
 ``block_validation_seconds`` (histogram, per block), ``blocks_added_total``, ``rpc_calls``.
 """
@@ -41,6 +41,7 @@ from starlette.routing import Route
 
 from trionode.peers.connection import PeerConnection
 from trionode.protocols import ProtocolMessageTypes as T
+from trionode.protocols.shared_protocol import NodeType
 
 if TYPE_CHECKING:
     from trionode.peers.node import PeerNode
@@ -141,7 +142,9 @@ class RoleMetrics:
 
     def peer_gauges(self, nodes: Sequence[PeerNode]) -> None:
         def peers() -> dict[str, int]:
-            counts: dict[str, int] = {}
+            # Every type is always reported (0 when none), so a dashboard or an alert on
+            # "no full node peers" sees a sample rather than an absent series.
+            counts: dict[str, int] = {t.name.lower(): 0 for t in NodeType}
             for node in nodes:
                 for conn in node.get_connections():
                     kind = conn.node_type.name.lower() if conn.node_type is not None else "?"

@@ -62,6 +62,9 @@ class Devnet:
             # says which) instead of every full node wanting config.yaml's 8555.
             "--rpc-port",
             "0",
+            # Metrics on too, for every role, also on a port of the OS's choice (ready file).
+            "--metrics-port",
+            "0",
         )
         return ProcessSpec(name, base + args, root, self.layout.console_log(name))
 

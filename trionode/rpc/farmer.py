@@ -119,6 +119,35 @@ class HarvesterRpc:
             **self.peers.methods(),
             "get_plots": self.get_plots,
             "refresh_plots": self.refresh_plots,
+            "get_harvesters": self.get_harvesters,
+            "get_rewards": self.get_rewards,
+        }
+
+    def _counts(self) -> dict[str, int]:
+        plots = self.harvester.plots
+        return {
+            "plots": len(plots.plots),
+            "failed_to_open": len(plots.failed_to_open_filenames),
+            "no_key": len(plots.no_key_filenames),
+        }
+
+    async def get_harvesters(self, params: Params) -> dict[str, Any]:
+        """This harvester, as its farmer's get_harvesters lists it, with the farmers it
+        serves (a harvester knows only itself)."""
+        node = self.harvester.node
+        farmers = [connection_json(c) for c in node.get_connections(NodeType.FARMER)]
+        return {
+            "harvesters": [{"node_id": node.node_id.hex(), **self._counts(), "farmers": farmers}]
+        }
+
+    async def get_rewards(self, params: Params) -> dict[str, Any]:
+        """Who the plots' rewards are for: the farmer and pool keys in their memos. (The farmer
+        signs the blocks and collects; a harvester holds no reward keys of its own.)"""
+        plots = self.harvester.plots.plots.values()
+        return {
+            **self._counts(),
+            "farmer_public_keys": sorted({bytes(p.farmer_public_key).hex() for p in plots}),
+            "pool_public_keys": sorted({bytes(p.pool_public_key).hex() for p in plots}),
         }
 
     async def get_plots(self, params: Params) -> dict[str, Any]:

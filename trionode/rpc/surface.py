@@ -179,7 +179,11 @@ async def start_full_node_surface(service: FullNodeService) -> dict[str, int]:
     rpc = FullNodeRpc(full_node, node, service.constants.network_name)
     if metrics_port is not None:
         metrics.instrument_blockchain(chain)
-        metrics.gauge("height", "height of the heaviest tip", lambda: chain.peak_height)
+        metrics.gauge(
+            "height",
+            "height of the heaviest tip (-1 before the genesis block)",
+            lambda: -1 if chain.peak_height is None else chain.peak_height,
+        )
         metrics.gauge("weight", "weight of the heaviest tip", lambda: _peak_weight(full_node))
         metrics.gauge("tips", "number of tips", lambda: len(chain.get_tips()))
         metrics.gauge(

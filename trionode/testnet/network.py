@@ -249,6 +249,8 @@ class Testnet:
             str(node.port),
             "--rpc-port",
             "0",
+            "--metrics-port",
+            "0",
         ]
         if node.role == "full_node":
             for peer in self.peers_of(node.name):
