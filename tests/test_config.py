@@ -324,3 +324,41 @@ def test_bad_db_url_is_a_usage_error(
     err = capsys.readouterr().err
     assert f"trionode: --db (full_node.db): {message}" in err
     assert "Traceback" not in err
+
+
+def test_peers_section_reaches_every_role(tmp_path: Path) -> None:
+    init_root(tmp_path)
+    Keychain(tmp_path).generate()  # the farmer loads its keys when built
+    env = {
+        "TRIONODE_PEERS__LISTEN_HOST": "0.0.0.0",
+        "TRIONODE_PEERS__MAX_MESSAGE_SIZE": "1048576",
+        "TRIONODE_PEERS__IDLE_TIMEOUT": "45",
+        "TRIONODE_PEERS__HANDSHAKE_TIMEOUT": "3",
+    }
+    roles = {
+        "full_node": (),
+        "farmer": ("--full-node", "127.0.0.1:5"),
+        "harvester": ("--farmer", "127.0.0.1:5", "--plots", str(tmp_path)),
+        "timelord": ("--full-node", "127.0.0.1:5"),
+    }
+    for role, extra in roles.items():
+        args = cli_args("--role", role, *extra)
+        cfg = build_service(build_settings(args, tmp_path, env), role, tmp_path).config
+        assert cfg.host == "0.0.0.0", role
+        limits = cfg.limits
+        assert (limits.max_message_size, limits.idle_timeout, limits.handshake_timeout) == (
+            1048576,
+            45.0,
+            3.0,
+        ), role
+    intro = build_service(
+        build_settings(cli_args("--role", "introducer"), tmp_path, env), "introducer", tmp_path
+    )
+    assert intro.node.config.host == "0.0.0.0"
+    assert intro.node.limits.max_message_size == 1048576
+
+
+def test_bad_listen_host_names_the_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(tmp_path, environ={"TRIONODE_PEERS__LISTEN_HOST": "example.org"})
+    assert "peers.listen_host: must be an IP address" in str(info.value)

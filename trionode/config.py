@@ -22,6 +22,7 @@ validation of the merged mapping reports every error with its origin.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -170,6 +171,17 @@ def _text(value: Any) -> str:
     return value
 
 
+def _ip_address(value: Any) -> str:
+    text = _text(value)
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        raise ValueError(
+            f"must be an IP address (e.g. 127.0.0.1, 0.0.0.0, ::), got {value!r}"
+        ) from None
+    return text
+
+
 def _choice(*choices: str, upper: bool = False) -> Any:
     def check(value: Any) -> str:
         text = value.upper() if upper and isinstance(value, str) else value
@@ -189,6 +201,7 @@ PositiveInt = Annotated[int, BeforeValidator(_at_least(1))]
 PositiveFloat = Annotated[float, BeforeValidator(_positive_float)]
 Flag = Annotated[bool, BeforeValidator(_bool)]
 Text = Annotated[str, BeforeValidator(_text)]
+IpAddress = Annotated[str, BeforeValidator(_ip_address)]
 OptionalText = Annotated[str | None, BeforeValidator(_optional_text)]
 HostPorts = Annotated[tuple[tuple[str, int], ...], BeforeValidator(_list_of(_host_port))]
 Paths = Annotated[tuple[Path, ...], BeforeValidator(_list_of(_path))]
@@ -257,6 +270,11 @@ class HarvesterSettings(_Frozen):
 
 class PeersSettings(_Frozen):
     exempt_loopback_from_bans: Flag = False
+    listen_host: IpAddress = "127.0.0.1"
+    max_message_size: PositiveInt = 50 * 2**20
+    handshake_timeout: PositiveFloat = 10.0
+    ping_interval: PositiveFloat = 30.0
+    idle_timeout: PositiveFloat = 90.0
 
 
 class Settings(_Frozen):

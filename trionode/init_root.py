@@ -65,7 +65,14 @@ DEFAULT_CONFIG: dict[str, Any] = {
         "plot_dirs": [],
         "refresh_interval": 10.0,
     },
-    "peers": {"exempt_loopback_from_bans": False},
+    "peers": {
+        "exempt_loopback_from_bans": False,
+        "listen_host": "127.0.0.1",
+        "max_message_size": 50 * 2**20,
+        "handshake_timeout": 10.0,
+        "ping_interval": 30.0,
+        "idle_timeout": 90.0,
+    },
 }
 
 

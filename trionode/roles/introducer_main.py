@@ -10,6 +10,7 @@ import trio
 from trionode.consensus import get_constants
 from trionode.peers.identity import NodeIdentity, make_websocket_transport
 from trionode.peers.introducer import Introducer
+from trionode.peers.limits import PeerLimits
 from trionode.peers.node import PeerNode, PeerNodeConfig
 from trionode.protocols.shared_protocol import NodeType
 from trionode.roles.runtime import write_ready
@@ -26,21 +27,27 @@ class IntroducerService:
         rpc_port: int | None = None,
         rpc_tls_port: int | None = 0,
         metrics_port: int | None = None,
+        host: str = "127.0.0.1",
+        limits: PeerLimits | None = None,
     ) -> None:
-        """``rpc_port``/``metrics_port``: the operator surface (None = off; the CLI's default
+        """``host``: the peer listener's address (the RPC and metrics stay on loopback).
+        ``rpc_port``/``metrics_port``: the operator surface (None = off; the CLI's default
         RPC port is trionode.rpc.DEFAULT_RPC_PORTS["introducer"], 8556)."""
         self.root = root
         self.rpc_port = rpc_port
         self.rpc_tls_port = rpc_tls_port
         self.metrics_port = metrics_port
         constants = get_constants(network)
+        limits = limits or PeerLimits()
         self.node = PeerNode(
             PeerNodeConfig(
                 network_id=constants.genesis_challenge,
                 node_type=NodeType.INTRODUCER,
+                host=host,
                 port=port,
+                limits=limits,
             ),
-            make_websocket_transport(NodeIdentity.public(root, "introducer")),
+            make_websocket_transport(NodeIdentity.public(root, "introducer"), limits),
         )
         self.introducer = Introducer(self.node)
 

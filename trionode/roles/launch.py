@@ -136,6 +136,22 @@ def _require(value: Any, role: str, key: str, flag: str) -> Any:
     return value
 
 
+def _peer_layer(settings: Settings) -> dict[str, Any]:
+    """The peers: section as every role takes it: listener address and PeerLimits."""
+    from trionode.peers.limits import PeerLimits
+
+    peers = settings.peers
+    return {
+        "host": peers.listen_host,
+        "limits": PeerLimits(
+            max_message_size=peers.max_message_size,
+            handshake_timeout=peers.handshake_timeout,
+            ping_interval=peers.ping_interval,
+            idle_timeout=peers.idle_timeout,
+        ),
+    }
+
+
 def _check_db_setting(name: str, url: str | None) -> None:
     from trionode.storage.engine import check_db_url
 
@@ -170,6 +186,7 @@ def build_service(settings: Settings, role: str, root: Path) -> Any:
                 max_inbound=fn.max_inbound,
                 validation_workers=fn.validation_workers,
                 exempt_loopback_from_bans=settings.peers.exempt_loopback_from_bans,
+                **_peer_layer(settings),
                 **_surface(FullNodeConfig, fn),
             )
         )
@@ -179,7 +196,14 @@ def build_service(settings: Settings, role: str, root: Path) -> Any:
         fa = settings.farmer
         full_node = _require(fa.full_node, role, "full_node", "--full-node HOST:PORT")
         return Farmer(
-            FarmerConfig(root, network, full_node, port=fa.port, **_surface(FarmerConfig, fa))
+            FarmerConfig(
+                root,
+                network,
+                full_node,
+                port=fa.port,
+                **_peer_layer(settings),
+                **_surface(FarmerConfig, fa),
+            )
         )
     if role == "harvester":
         from trionode.roles.harvester.main import Harvester, HarvesterConfig
@@ -197,6 +221,7 @@ def build_service(settings: Settings, role: str, root: Path) -> Any:
                 dirs,
                 port=hv.port,
                 refresh_interval=hv.refresh_interval,
+                **_peer_layer(settings),
                 **_surface(HarvesterConfig, hv),
             )
         )
@@ -213,6 +238,7 @@ def build_service(settings: Settings, role: str, root: Path) -> Any:
                 port=tl.port,
                 workers=tl.workers,
                 use_processes=not tl.vdf_threads,
+                **_peer_layer(settings),
                 **_surface(TimelordConfig, tl),
             )
         )
@@ -220,7 +246,9 @@ def build_service(settings: Settings, role: str, root: Path) -> Any:
         from trionode.roles.introducer_main import IntroducerService
 
         it = settings.introducer
-        return IntroducerService(root, network, it.port, **_surface(IntroducerService, it))
+        return IntroducerService(
+            root, network, it.port, **_peer_layer(settings), **_surface(IntroducerService, it)
+        )
     raise UsageError(f"unknown role {role!r}")
 
 

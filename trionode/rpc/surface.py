@@ -8,6 +8,7 @@ chosen at bind time. With neither an RPC port nor a metrics port configured noth
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -61,6 +62,13 @@ def _publish_peer_events(hub: EventHub, nodes: Sequence[PeerNode]) -> None:
         node.on_disconnect.append(disconnected)
 
 
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
 async def start_surface(
     owner: PeerNode,
     role: str,
@@ -77,7 +85,13 @@ async def start_surface(
     host: str = "127.0.0.1",
 ) -> dict[str, int]:
     """Start RPC (if ``rpc_port`` is not None) and metrics (if ``metrics_port`` is not None) as
-    children of ``owner``'s supervisor; returns the ready-file fields."""
+    children of ``owner``'s supervisor; returns the ready-file fields.
+
+    ``host`` is the role's peer address; the RPC and the metrics listen there only if it is a
+    loopback address (tests give nodes 127.0.0.x of their own), else on 127.0.0.1: a node that
+    serves peers on every interface still keeps its operator surface local.
+    """
+    host = host if _is_loopback(host) else "127.0.0.1"
     extra: dict[str, int] = {}
     if rpc_port is not None:
         _publish_peer_events(events, peer_nodes)

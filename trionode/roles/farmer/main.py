@@ -15,6 +15,7 @@ from trionode.consensus import get_constants
 from trionode.keys.keychain import Keychain
 from trionode.peers.connection import PeerConnection
 from trionode.peers.identity import NodeIdentity, make_websocket_transport
+from trionode.peers.limits import PeerLimits
 from trionode.peers.node import PeerNode, PeerNodeConfig
 from trionode.protocols.harvester_protocol import HarvesterHandshake
 from trionode.protocols.shared_protocol import NodeType
@@ -35,6 +36,9 @@ class FarmerConfig:
     full_node: tuple[str, int]
     port: int = 8447
     host: str = "127.0.0.1"
+    # Peer-layer limits and deadlines (config.yaml peers:); host is the peer listener's
+    # address, the RPC and metrics stay on loopback.
+    limits: PeerLimits = attrs.field(factory=PeerLimits)
     # Operator surface (trionode.rpc.surface): None = off. The CLI's default RPC port is
     # trionode.rpc.DEFAULT_RPC_PORTS["farmer"] (8559); rpc_tls_port 0 = OS's choice.
     rpc_port: int | None = None
@@ -55,9 +59,10 @@ class Farmer:
                 node_type=NodeType.FARMER,
                 host=config.host,
                 port=config.port,
+                limits=config.limits,
                 accepted_node_types=frozenset({NodeType.HARVESTER}),
             ),
-            make_websocket_transport(NodeIdentity.private(config.root, "farmer")),
+            make_websocket_transport(NodeIdentity.private(config.root, "farmer"), config.limits),
         )
         # The full-node side listens too (every node is a server) on a port of the OS's choice.
         self.full_node_side = PeerNode(
@@ -66,9 +71,10 @@ class Farmer:
                 node_type=NodeType.FARMER,
                 host=config.host,
                 port=0,
+                limits=config.limits,
                 accepted_node_types=frozenset({NodeType.FULL_NODE}),
             ),
-            make_websocket_transport(NodeIdentity.public(config.root, "farmer")),
+            make_websocket_transport(NodeIdentity.public(config.root, "farmer"), config.limits),
         )
         self.api = FarmerAPI(self.state, self.harvester_node, self.full_node_side)
         self.harvester_node.register_api(self.api)

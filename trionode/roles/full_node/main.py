@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 
@@ -38,6 +39,9 @@ class FullNodeConfig:
     network: str
     port: int = 8444
     host: str = "127.0.0.1"
+    # Peer-layer limits and deadlines (config.yaml peers:); host is the peer listener's
+    # address, the RPC and metrics stay on loopback.
+    limits: PeerLimits = attrs.field(factory=PeerLimits)
     peers: tuple[tuple[str, int], ...] = ()
     introducer: tuple[str, int] | None = None
     db_url: str | None = None
@@ -77,7 +81,7 @@ class FullNodeService:
                 store, self.constants, validation_workers=cfg.validation_workers
             )
             full_node = FullNode(self.constants, blockchain, cfg.root, sync_config=cfg.sync)
-            limits = PeerLimits(max_inbound=cfg.max_inbound)
+            limits = dataclasses.replace(cfg.limits, max_inbound=cfg.max_inbound)
             peer_store = PeerStore.open(
                 url if cfg.peer_db is None else _peer_db_location(cfg.root, cfg.peer_db)
             )

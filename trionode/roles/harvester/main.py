@@ -13,6 +13,7 @@ from trionode import runfiles
 from trionode.consensus import get_constants
 from trionode.peers.errors import ConnectionClosedError
 from trionode.peers.identity import NodeIdentity, make_websocket_transport
+from trionode.peers.limits import PeerLimits
 from trionode.peers.node import PeerNode, PeerNodeConfig
 from trionode.plotting.manager import PlotManager, RefreshResult
 from trionode.protocols.shared_protocol import NodeType
@@ -32,6 +33,9 @@ class HarvesterConfig:
     plot_dirs: tuple[Path, ...]
     port: int = 8448
     host: str = "127.0.0.1"
+    # Peer-layer limits and deadlines (config.yaml peers:); host is the peer listener's
+    # address, the RPC and metrics stay on loopback.
+    limits: PeerLimits = attrs.field(factory=PeerLimits)
     refresh_interval: float = 10.0
     # Operator surface (trionode.rpc.surface): None = off. The CLI's default RPC port is
     # trionode.rpc.DEFAULT_RPC_PORTS["harvester"] (8560); rpc_tls_port 0 = OS's choice.
@@ -53,9 +57,10 @@ class Harvester:
                 node_type=NodeType.HARVESTER,
                 host=config.host,
                 port=config.port,
+                limits=config.limits,
                 accepted_node_types=frozenset({NodeType.FARMER}),
             ),
-            make_websocket_transport(identity),
+            make_websocket_transport(identity, config.limits),
             self.api,
         )
 

@@ -14,6 +14,7 @@ from trionode.consensus import get_constants
 from trionode.peers.connection import PeerConnection
 from trionode.peers.errors import ConnectionClosedError
 from trionode.peers.identity import NodeIdentity, make_websocket_transport
+from trionode.peers.limits import PeerLimits
 from trionode.peers.node import PeerNode, PeerNodeConfig
 from trionode.protocols.shared_protocol import NodeType
 from trionode.protocols.timelord_protocol import ProofOfTimeFinished
@@ -33,6 +34,9 @@ class TimelordConfig:
     full_node: tuple[str, int]
     port: int = 8446
     host: str = "127.0.0.1"
+    # Peer-layer limits and deadlines (config.yaml peers:); host is the peer listener's
+    # address, the RPC and metrics stay on loopback.
+    limits: PeerLimits = attrs.field(factory=PeerLimits)
     workers: int = 1
     use_processes: bool = True
     # Operator surface (trionode.rpc.surface): None = off. The CLI's default RPC port is
@@ -58,9 +62,10 @@ class TimelordService:
                 node_type=NodeType.TIMELORD,
                 host=config.host,
                 port=config.port,
+                limits=config.limits,
                 accepted_node_types=frozenset({NodeType.FULL_NODE}),
             ),
-            make_websocket_transport(NodeIdentity.public(config.root, "timelord")),
+            make_websocket_transport(NodeIdentity.public(config.root, "timelord"), config.limits),
             TimelordAPI(self.timelord),
         )
 
