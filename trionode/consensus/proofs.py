@@ -1,8 +1,13 @@
 """Proof of space and proof of time formulas (PROTOCOL.md section 2), pure and thread-safe.
 
 chiapos' Verifier, chiavdf's verify and blspy release the GIL, so these may run in several worker
-threads at once. The only shared state is the discriminant cache (``functools.lru_cache`` is
-thread-safe; a race only computes the same value twice).
+threads at once. The only shared state is a few ``functools.lru_cache``s (thread-safe; a race
+only computes the same value twice).
+
+The expensive checks (chiapos proof, VDF proof, plot signature) are memoised on their complete
+input bytes. They are pure functions, so a hit returns exactly what the check would: nothing is
+skipped, a header verified by header sync, or an unfinished block verified on arrival, is just
+not verified again when the same bytes come back inside the full block.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import functools
 import hashlib
 
 import chiavdf
+from blspy import AugSchemeMPL, G1Element, G2Element
 from chiapos import Verifier
 
 from trionode.consensus.constants import ConsensusConstants
@@ -93,16 +99,39 @@ def pos_quality_string(
     return check_pos_proof(pos)
 
 
+#: Entries per memoised proof check: a few windows of a sync, a few minutes of gossip.
+PROOF_CACHE_SIZE = 4096
+
+
 def check_pos_proof(pos: ProofOfSpace) -> bytes | None:
     """chiapos ``Verifier().validate_proof``: the quality string, or None for a bad proof."""
     if len(pos.proof) != 8 * pos.size:
         return None
-    result = Verifier().validate_proof(
+    return _pos_quality(
         bytes(pos.get_plot_id()), int(pos.size), bytes(pos.challenge), bytes(pos.proof)
     )
-    if result is None:
-        return None
-    return bytes(result)
+
+
+@functools.lru_cache(maxsize=PROOF_CACHE_SIZE)
+def _pos_quality(plot_id: bytes, size: int, challenge: bytes, proof: bytes) -> bytes | None:
+    result = Verifier().validate_proof(plot_id, size, challenge, proof)
+    return None if result is None else bytes(result)
+
+
+def verify_signature(public_key: bytes, message: bytes, signature: bytes) -> bool:
+    """``AugSchemeMPL.verify`` over serialized points (memoised: the plot signature of a
+    header is checked by header sync and again with its block). False for invalid points."""
+    return _verify_signature(bytes(public_key), bytes(message), bytes(signature))
+
+
+@functools.lru_cache(maxsize=PROOF_CACHE_SIZE)
+def _verify_signature(public_key: bytes, message: bytes, signature: bytes) -> bool:
+    try:
+        pk = G1Element.from_bytes(public_key)
+        sig = G2Element.from_bytes(signature)
+    except (RuntimeError, ValueError):
+        return False
+    return bool(AugSchemeMPL.verify(pk, message, sig))
 
 
 def required_iterations(
@@ -176,11 +205,16 @@ def verify_pot(constants: ConsensusConstants, pot: ProofOfTime) -> bool:
     witness must be canonical encodings (``canonical_form``), so a block's bytes cannot be
     altered without rejection.
     """
+    return _verify_pot(constants.DISCRIMINANT_SIZE_BITS, pot)
+
+
+@functools.lru_cache(maxsize=PROOF_CACHE_SIZE)
+def _verify_pot(size_bits: int, pot: ProofOfTime) -> bool:
     if pot.witness_type != 0 or len(pot.witness) != FORM_SIZE:
         return False
     if pot.number_of_iterations <= 0:
         return False
-    disc = discriminant(bytes(pot.challenge_hash), constants.DISCRIMINANT_SIZE_BITS)
+    disc = discriminant(bytes(pot.challenge_hash), size_bits)
     if not (
         canonical_form(disc, bytes(pot.output.data)) and canonical_form(disc, bytes(pot.witness))
     ):
@@ -191,9 +225,16 @@ def verify_pot(constants: ConsensusConstants, pot: ProofOfTime) -> bool:
             VDF_START,
             bytes(pot.output.data) + bytes(pot.witness),
             int(pot.number_of_iterations),
-            constants.DISCRIMINANT_SIZE_BITS,
+            size_bits,
             0,
         )
     except (ValueError, RuntimeError):
         return False
     return bool(ok)
+
+
+def clear_proof_caches() -> None:
+    """Forget memoised proof checks (benchmarks measuring verification itself call this)."""
+    _pos_quality.cache_clear()
+    _verify_signature.cache_clear()
+    _verify_pot.cache_clear()

@@ -42,6 +42,7 @@ from trionode.consensus.proofs import (
     pot_output_hash,
     required_iterations,
     verify_pot,
+    verify_signature,
 )
 from trionode.protocols.chain_types import Body, FullBlock, HeaderBlock, Transaction
 
@@ -141,8 +142,8 @@ def _check_header(
     if data.total_iters != expected_total_iters(parent, iterations):
         return Err.INVALID_TOTAL_ITERS, iterations
     # -- plot signature (2-of-2 aggregate under the plot public key)
-    if not AugSchemeMPL.verify(
-        pos.plot_public_key.point, bytes(data.get_hash()), block.header.plot_signature.point
+    if not verify_signature(
+        bytes(pos.plot_public_key), bytes(data.get_hash()), bytes(block.header.plot_signature)
     ):
         return Err.INVALID_PLOT_SIGNATURE, iterations
     return None, iterations
