@@ -205,7 +205,7 @@ async def test_chain_methods(node: Node, chain_20: list[FullBlock]) -> None:
         ("get_block_by_height", {"height": 2**40}, "at most"),
         ("open_connection", {"host": LOCAL}, "missing parameter 'port'"),
         ("open_connection", {"host": LOCAL, "port": 70000}, "at most 65535"),
-        ("open_connection", {"host": "not an address", "port": 1}, "IP address"),
+        ("open_connection", {"host": "not an address", "port": 1}, "IP address or a host name"),
         ("close_connection", {"node_id": []}, "64 hex digits"),
         ("push_transaction", {}, "missing parameter 'transaction'"),
         ("push_transaction", {"transaction": {"spends": 1}}, "transaction"),
@@ -267,7 +267,8 @@ async def test_open_get_and_close_connections(
     other = await start_node(nursery, tmp_path / "b")
     assert other.service.node is not None and node.service.node is not None
     other_port = other.service.node.port
-    opened = await node.client.call("open_connection", {"host": LOCAL, "port": other_port})
+    # A host name is resolved (localhost: from the hosts file, no DNS).
+    opened = await node.client.call("open_connection", {"host": "localhost", "port": other_port})
     conn = opened["connection"]
     assert conn["type"] == "full_node" and conn["outbound"] is True
     assert conn["server_port"] == other_port

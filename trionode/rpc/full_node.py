@@ -8,6 +8,7 @@ are looked up on the FullNode when the sync/mempool work provides them (see ``_s
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -162,14 +163,11 @@ class FullNodeRpc:
     # -- peers -------------------------------------------------------------------------------
 
     async def open_connection(self, params: Params) -> dict[str, Any]:
-        """Params: ``host`` (an IP address), ``port``. Dials a full node and waits for the
-        handshake; answers the new connection or 503 with the reason it failed."""
-        host = params.get_str("host")
+        """Params: ``host`` (an IP address or a host name, resolved here), ``port``. Dials a
+        full node and waits for the handshake; answers the new connection or 503 with the
+        reason it failed."""
+        host = await _resolve(params.get_str("host"))
         port = params.get_port("port")
-        try:
-            ipaddress.ip_address(host)
-        except ValueError:
-            raise BadParams(f"parameter 'host' must be an IP address, not {host!r}") from None
         try:
             with trio.fail_after(CONNECT_TIMEOUT):
                 conn = await self.node.connect(host, port)
@@ -226,3 +224,28 @@ class FullNodeRpc:
             "status": status,
             "replaced": [r.hex() for r in result.replaced],
         }
+
+
+_HOST_NAME = re.compile(
+    r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?"
+)
+
+
+async def _resolve(host: str) -> str:
+    """``host`` as an IP address: as it is if it is one, else its first address."""
+    try:
+        ipaddress.ip_address(host)
+        return host
+    except ValueError:
+        pass
+    if not _HOST_NAME.fullmatch(host):
+        raise BadParams(f"parameter 'host' must be an IP address or a host name, not {host!r}")
+    try:
+        infos = await trio.socket.getaddrinfo(host, None, type=trio.socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        raise BadParams(f"parameter 'host': cannot resolve {host!r}: {exc}") from None
+    if not infos:
+        raise BadParams(f"parameter 'host': {host!r} has no address")
+    # IPv4 first: nodes listen on 127.0.0.1 by default, and "localhost" may list ::1 first.
+    infos.sort(key=lambda info: info[0] != trio.socket.AF_INET)
+    return str(infos[0][4][0])
