@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import trio
-from sqlalchemy import delete, insert, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from tests.chain_store_helpers import (
     BACKENDS,
@@ -263,6 +263,9 @@ CORRUPTIONS = {
         .values(prev_hash=h32("elsewhere"))
     ),
     "heaviest_tip_mismatch": lambda blocks: delete(s.chain).where(s.chain.c.height == 4),
+    "chain_weight_mismatch": lambda blocks: (
+        update(s.chain).where(s.chain.c.height == 2).values(weight=bytes(16))
+    ),
     "header_block_missing": lambda blocks: delete(s.header_blocks).where(
         s.header_blocks.c.height == 1
     ),
@@ -283,6 +286,35 @@ async def test_corrupt_store_is_refused_at_open(store_url: str, problem: str) ->
         await ChainStore.open(store_url)
     assert info.value.problem == problem
     assert "corrupt chain store" in str(info.value)
+
+
+async def test_version_1_store_is_migrated(store_url: str) -> None:
+    """A store written before the chain table had weights opens, gains them, and keeps its
+    blocks."""
+    blocks = fake_chain(5)
+    async with await ChainStore.open(store_url) as st:
+        await commit_linear(st, blocks)
+
+        def downgrade(conn: Connection) -> None:
+            conn.exec_driver_sql("ALTER TABLE chain DROP COLUMN weight")
+            conn.execute(update(s.schema_version).values(version=1))
+
+        await st.runner.write(downgrade)
+    async with await ChainStore.open(store_url) as st:
+
+        def chain_rows(conn: Connection) -> list[tuple[int, bytes, bytes]]:
+            query = select(s.chain.c.height, s.chain.c.header_hash, s.chain.c.weight)
+            return [tuple(row) for row in conn.execute(query.order_by(s.chain.c.height))]
+
+        def version(conn: Connection) -> int:
+            return int(conn.execute(select(s.schema_version.c.version)).scalar_one())
+
+        rows = await st.runner.read(chain_rows)
+        assert [(h, bytes(hh), s.weight_from_bytes(w)) for h, hh, w in rows] == [
+            (int(b.height), b.header_hash, int(b.weight)) for b in blocks
+        ]
+        assert await st.runner.read(version) == SCHEMA_VERSION == 2
+        assert len((await st.load_state()).blocks) == 5
 
 
 async def test_closed_store_refuses_calls(store: ChainStore) -> None:

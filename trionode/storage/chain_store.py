@@ -18,13 +18,16 @@ from typing import Any, TypeVar
 
 import attrs
 from sqlalchemy import (
+    BigInteger,
     Connection,
     and_,
     bindparam,
+    cast,
     delete,
     func,
     insert,
     inspect,
+    or_,
     select,
     update,
 )
@@ -132,7 +135,13 @@ _SEL_UNSPENT_BY_PH = _SEL_COINS_BY_PH.where(_cn.c.spent_height.is_(None))
 
 _INS_FULL = insert(_fb)
 _INS_HEADER = insert(_hb)
-_INS_CHAIN = insert(_ch)
+# The chain row takes its weight from the stored block (deltas carry only height and hash).
+_INS_CHAIN = insert(_ch).from_select(
+    ["height", "header_hash", "weight"],
+    select(
+        cast(bindparam("height"), BigInteger).label("height"), _fb.c.header_hash, _fb.c.weight
+    ).where(_fb.c.header_hash == bindparam("header_hash")),
+).returning(_ch.c.height)  # rowcount of INSERT ... SELECT is -1 through psycopg
 _DEL_TIPS = delete(_tp)
 _INS_TIP = insert(_tp)
 _DEL_CHAIN_ABOVE = delete(_ch).where(_ch.c.height > bindparam("fork"))
@@ -162,6 +171,13 @@ _CHAIN_WRONG_HEIGHT = (
     select(_ch.c.height)
     .join(_fb, _fb.c.header_hash == _ch.c.header_hash)
     .where(_fb.c.height != _ch.c.height)
+    .order_by(_ch.c.height)
+    .limit(1)
+)
+_CHAIN_WRONG_WEIGHT = (
+    select(_ch.c.height)
+    .join(_fb, _fb.c.header_hash == _ch.c.header_hash)
+    .where(or_(_ch.c.weight.is_(None), _ch.c.weight != _fb.c.weight))
     .order_by(_ch.c.height)
     .limit(1)
 )
@@ -227,12 +243,27 @@ def init_schema_sync(conn: Connection) -> bool:
     version = conn.execute(_SEL_VERSION).scalar()
     if version is None:
         raise StoreCorruptError("no_schema_version", "the schema_version table is empty")
+    if version == 1 and s.chain.name in names:
+        _migrate_1_to_2(conn)
+        version = 2
     if version != s.SCHEMA_VERSION:
         raise SchemaVersionError(int(version), s.SCHEMA_VERSION)
     missing = sorted(ours - names)
     if missing:
         raise StoreCorruptError("missing_table", f"table(s) {', '.join(missing)} missing")
     return False
+
+
+def _migrate_1_to_2(conn: Connection) -> None:
+    """Version 2 adds the chain's weight column, filled from the blocks (one transaction)."""
+    blob = s.chain.c.weight.type.compile(dialect=conn.dialect)
+    conn.exec_driver_sql(f"ALTER TABLE {s.chain.name} ADD COLUMN weight {blob}")
+    weight_of_block = (
+        select(_fb.c.weight).where(_fb.c.header_hash == _ch.c.header_hash).scalar_subquery()
+    )
+    conn.execute(update(_ch).values(weight=weight_of_block))
+    conn.execute(update(s.schema_version).values(version=2))
+    logger.info("chain store migrated from schema v1 to v2 (chain weights)")
 
 
 def load_state_sync(conn: Connection) -> ChainState:
@@ -341,7 +372,9 @@ def commit_sync(conn: Connection, commit: BlockCommit) -> None:
                 f"chain deltas not contiguous: got height {delta.height}, want {expected}"
             )
         expected += 1
-        conn.execute(_INS_CHAIN, {"height": delta.height, "header_hash": delta.header_hash})
+        added = conn.execute(_INS_CHAIN, {"height": delta.height, "header_hash": delta.header_hash})
+        if added.scalar() is None:
+            raise ValueError(f"chain delta at height {delta.height} names a block not stored")
         if delta.additions:
             conn.execute(
                 _INS_COIN,
@@ -408,6 +441,12 @@ def check_integrity_sync(conn: Connection) -> None:
     if bad is not None:
         raise StoreCorruptError(
             "chain_height_mismatch", f"the block mapped at height {bad} has another height"
+        )
+    bad = conn.execute(_CHAIN_WRONG_WEIGHT).scalar()
+    if bad is not None:
+        raise StoreCorruptError(
+            "chain_weight_mismatch",
+            f"the height map's weight at height {bad} is not its block's weight",
         )
     bad = conn.execute(_CHAIN_BROKEN_LINK).scalar()
     if bad is not None:

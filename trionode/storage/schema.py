@@ -1,4 +1,4 @@
-"""The chain store's tables (schema version 1).
+"""The chain store's tables (schema version 2; version 1 stores are migrated at open).
 
 Every hash is a 32-byte blob. Integers that can exceed a signed 64-bit column are stored as
 fixed-width big-endian blobs: weights (uint128, 16 bytes) and coin amounts (uint64, 8 bytes);
@@ -13,7 +13,8 @@ Tables:
   equal weights go to the block seen first) and the serialized FullBlock.
 - ``header_blocks``: the serialized HeaderBlock of each stored block, so header sync never decodes
   full blocks.
-- ``chain``: height -> header hash of the heaviest chain, from 0 to the heaviest tip.
+- ``chain``: height -> header hash and weight of the heaviest chain, from 0 to the heaviest
+  tip. (Version 1 had no weight column; the migration adds it, filled from ``full_blocks``.)
 - ``tips``: the (up to NUMBER_OF_TIPS) tip hashes.
 - ``coins``: the coin set of the heaviest chain: created at ``confirmed_height``, spent at
   ``spent_height`` (NULL when unspent).
@@ -32,7 +33,7 @@ from sqlalchemy import (
     Table,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 metadata = MetaData()
 
@@ -68,6 +69,9 @@ chain = Table(
     metadata,
     Column("height", BigInteger, primary_key=True, autoincrement=False),
     Column("header_hash", LargeBinary(32), nullable=False, unique=True),
+    # NULL only for a row of a migrated version 1 store that had no block (the integrity check
+    # at open reports that); new rows always carry their block's weight.
+    Column("weight", LargeBinary(16), nullable=True),
 )
 
 tips = Table(
