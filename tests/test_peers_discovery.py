@@ -270,3 +270,39 @@ def test_good_peer_rule() -> None:
     assert is_good_peer(rec(5.0, 0), 3) and is_good_peer(rec(5.0, 2), 3)
     assert not is_good_peer(rec(5.0, 3), 3)
     assert not is_good_peer(rec(0.0, 0), 3)
+
+
+async def test_node_below_target_asks_its_peers_again(
+    nursery: trio.Nursery, tmp_path: Path, stores: list[PeerStore]
+) -> None:
+    """carol knows only alice, who knew nobody when carol first asked; bob joins alice later.
+    With nothing left to dial, carol asks alice again and meets bob (no introducer here)."""
+    net = PeerTestNet(nursery, tmp_path)
+
+    def make_store(name: str) -> PeerStore:
+        store = PeerStore.open(tmp_path / name / "peers.sqlite")
+        stores.append(store)
+        return store
+
+    lonely = PeerManagerConfig(target_outbound=4, interval=0.2, backoff_initial=0.1)
+    alice = await start_full_node(net, "alice", make_store("alice"), lonely, nursery)
+    via_alice = PeerManagerConfig(
+        target_outbound=4,
+        interval=0.2,
+        backoff_initial=0.1,
+        bootstrap=(("127.0.0.1", alice.node.port or 0),),
+    )
+    carol = await start_full_node(net, "carol", make_store("carol"), via_alice, nursery)
+    with trio.fail_after(10):
+        await net.wait_for(lambda: len(carol.node.get_connections(NodeType.FULL_NODE)) == 1)
+    bob = await start_full_node(net, "bob", make_store("bob"), via_alice, nursery)
+
+    def carol_meets_bob() -> bool:
+        ids = {c.node_id for c in carol.node.get_connections(NodeType.FULL_NODE)}
+        return bob.node.node_id in ids
+
+    with trio.fail_after(20):
+        while not carol_meets_bob():  # noqa: ASYNC110 - the manager's rounds are the events
+            await carol.manager.wait_rounds(1)
+    assert carol.manager.exchanges >= 2  # once on connecting, then again below target
+    await net.stop_all()

@@ -4,7 +4,8 @@ Each round it takes candidates from the peer store (peers that worked most recen
 fewest failures), skips addresses we are connected to, dialling, backing off, banned, or our own;
 spreads the picks across address groups (IPv4 /16, IPv6 /32) so one network cannot surround us;
 and dials the deficit concurrently. A failed dial backs that address off exponentially. A new
-outbound full node is asked for its peers (RequestPeers). The round repeats every ``interval``
+outbound full node is asked for its peers (RequestPeers), and while the node is below target
+with nothing left to dial, one connected full node is asked again each ``interval``. The round repeats every ``interval``
 seconds or at the next disconnect, whichever comes first.
 
 The introducer is asked only when the node has no good peer at all (issue 3; seed 002: "only
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -93,6 +95,8 @@ class PeerManager:
         # address -> (trio time before which we do not redial, consecutive failures)
         self._backoff: dict[tuple[str, int], tuple[float, int]] = {}
         self._next_introducer = 0.0
+        self._next_exchange = 0.0
+        self.exchanges = 0  # RequestPeers sent to connected full nodes (tests watch this)
         self._introducer_asks = 0
         self._wake = trio.Event()
         # Rounds run so far and how often the introducer was asked, for operators and tests.
@@ -184,6 +188,13 @@ class PeerManager:
             self._next_introducer = now + delay
             self.introducer_requests += 1
             nursery.start_soon(self._ask_introducer, *self.config.introducer)
+        if not usable and now >= self._next_exchange:
+            # Below target with nothing to dial: our peers may have met nodes since we asked
+            # them on connecting. Ask one of them again, at most once per interval.
+            peers = self.node.get_connections(NodeType.FULL_NODE)
+            if peers:
+                self._next_exchange = now + self.config.interval
+                nursery.start_soon(self._exchange_peers, random.choice(peers))
         for rec in self._spread(usable, deficit):
             self._dialing.add((rec.host, rec.port))
             nursery.start_soon(self._dial, rec.host, rec.port)
@@ -237,12 +248,14 @@ class PeerManager:
             self._wake.set()
 
     async def _exchange_peers(self, conn: PeerConnection) -> None:
+        self.exchanges += 1
         try:
             reply = await conn.request(RequestPeers())
         except PeerRequestError as exc:
             logger.info("%r did not share peers: %s", conn, exc)
             return
         await self.store.add_seen(((p.host, int(p.port)) for p in reply.peer_list), self._now())
+        self._wake.set()  # dial what we learned now, not at the next interval
 
     async def _ask_introducer(self, host: str, port: int) -> None:
         """Connect to the introducer, take its peer list, hang up."""
