@@ -110,8 +110,13 @@ async def test_every_method_needs_the_token(node: Node) -> None:
     assert (await node.client.call("get_routes"))["success"]
 
 
-async def test_client_certificate_of_the_private_ca_admits(node: Node, tmp_path: Path) -> None:
-    tls_port = node.ready["rpc_tls_port"]
+@pytest.mark.parametrize("which", ["rpc_port", "rpc_tls_port"])
+async def test_client_certificate_of_the_private_ca_admits(
+    node: Node, tmp_path: Path, which: str
+) -> None:
+    # The RPC port takes HTTPS with a client certificate as well as HTTP with the token
+    # (its front routes by the first byte); rpc_tls_port is the TLS listener itself.
+    tls_port = node.ready[which]
     # A client certificate of the same root's private CA: no token needed.
     farmer_identity = NodeIdentity.private(node.root, "farmer")
     async with RpcClient(tls_port, None, ssl_context=farmer_identity.client_context()) as c:

@@ -11,12 +11,17 @@
 - Built in for every role: ``get_routes`` (the method names) and, with a ``stop`` callback,
   ``stop_node`` (answered first, then the node stops).
 
-Authentication: see :mod:`trionode.rpc.auth`. The plain listener binds ``port``; with a TLS
-identity a second listener binds ``tls_port`` and requires a private-CA client certificate.
+Authentication: see :mod:`trionode.rpc.auth`. Without a TLS identity hypercorn binds ``port``
+(plain HTTP). With one, hypercorn binds a plain listener on a loopback port of the OS's choice
+and a TLS listener on ``tls_port`` that requires a private-CA client certificate, and ``port``
+is a small front that serves both: a connection whose first byte opens a TLS record (0x16) is
+piped to the TLS listener, anything else to the plain one. So the documented RPC port admits a
+bearer token over HTTP and a client certificate over HTTPS alike.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import ssl
@@ -175,13 +180,25 @@ class RpcServer:
             config.ca_certs = str(ident.ca_crt)
             config.verify_mode = ssl.CERT_REQUIRED
             config.bind = [f"{self.host}:{self.tls_port}"]
-            config.insecure_bind = [f"{self.host}:{self.port}"]
+            config.insecure_bind = [f"{self.host}:0"]  # behind the front on self.port
         else:
             config.bind = [f"{self.host}:{self.port}"]
         async with trio.open_nursery() as nursery:
-            binds = await nursery.start(serve_asgi, self.app, config, self._shutdown)
+            served = trio.Event()
+
+            async def serve_then_signal(*, task_status: trio.TaskStatus[list[str]]) -> None:
+                try:
+                    await serve_asgi(self.app, config, self._shutdown, task_status=task_status)
+                finally:
+                    served.set()
+
+            binds = await nursery.start(serve_then_signal)
             plain, secure = bound_ports(binds)
-            self.ports = RpcPorts(plain[0], secure[0] if secure else None)
+            if secure:
+                front = await nursery.start(self._front, plain[0], secure[0], served)
+                self.ports = RpcPorts(front, secure[0])
+            else:
+                self.ports = RpcPorts(plain[0], None)
             logger.info(
                 "%s RPC on %s port %d%s",
                 self.role,
@@ -190,6 +207,37 @@ class RpcServer:
                 f", client-certificate TLS port {self.ports.tls_port}" if secure else "",
             )
             task_status.started(self.ports)
+
+    async def _front(
+        self,
+        plain_port: int,
+        tls_port: int,
+        served: trio.Event,
+        *,
+        task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Accept on ``self.port`` and pipe each connection to the listener its first byte
+        asks for, until hypercorn has finished (it drains requests in flight first)."""
+        listeners = await trio.open_tcp_listeners(self.port, host=self.host)
+        try:
+            async with trio.open_nursery() as pipes:
+
+                async def accept() -> None:
+                    async with trio.open_nursery() as accepting:
+                        for listener in listeners:
+                            accepting.start_soon(
+                                _accept_loop, listener, pipes, plain_port, tls_port
+                            )
+                        await self._shutdown.wait()
+                        accepting.cancel_scope.cancel()  # stop accepting; open pipes carry on
+
+                pipes.start_soon(accept)
+                task_status.started(listeners[0].socket.getsockname()[1])
+                await served.wait()
+                pipes.cancel_scope.cancel()
+        finally:
+            for listener in listeners:
+                await trio.aclose_forcefully(listener)
 
     def shutdown(self) -> None:
         """Stop accepting, finish requests in flight (up to a second), and return from run."""
@@ -325,3 +373,48 @@ class RpcServer:
             return {"id": request_id, **result}, self._after(method)
         except RpcError as exc:
             return {"id": request_id, **exc.to_json()}, None
+
+
+# -- the front of the RPC port: plain HTTP and TLS on one listener -------------------------------
+
+_TLS_HANDSHAKE_RECORD = 0x16
+_FIRST_BYTE_TIMEOUT = 10.0
+
+
+async def _accept_loop(
+    listener: trio.SocketListener, pipes: trio.Nursery, plain_port: int, tls_port: int
+) -> None:
+    while True:
+        stream = await listener.accept()
+        pipes.start_soon(_route, stream, plain_port, tls_port)
+
+
+async def _route(client: trio.SocketStream, plain_port: int, tls_port: int) -> None:
+    async with client:
+        try:
+            first = b""
+            with trio.move_on_after(_FIRST_BYTE_TIMEOUT):
+                first = await client.receive_some(65536)
+            if not first:
+                return
+            host = client.socket.getsockname()[0]
+            port = tls_port if first[0] == _TLS_HANDSHAKE_RECORD else plain_port
+            async with await trio.open_tcp_stream(host, port) as backend:
+                await backend.send_all(first)
+                async with trio.open_nursery() as both:
+                    both.start_soon(_pipe, client, backend, both.cancel_scope)
+                    both.start_soon(_pipe, backend, client, both.cancel_scope)
+        except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            logger.debug("RPC front connection ended: %r", exc)
+
+
+async def _pipe(source: trio.SocketStream, sink: trio.SocketStream, done: trio.CancelScope) -> None:
+    try:
+        while data := await source.receive_some(65536):
+            await sink.send_all(data)
+        with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+            await sink.send_eof()  # half-close: the other direction may still be talking
+        return
+    except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+        pass
+    done.cancel()
