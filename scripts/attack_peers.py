@@ -48,7 +48,7 @@ from trionode.peers.limits import PeerLimits
 from trionode.protocols import ProtocolMessageTypes as T
 from trionode.protocols.peer_protocol import RequestBlock, TransactionId
 from trionode.protocols.shared_protocol import Error, ErrorCode, NodeType
-from trionode.rpc.client import RpcClient
+from trionode.rpc.client import RpcCallError, RpcClient
 from trionode.wire import G1Element, Message, bytes32, int16, uint8
 
 print = functools.partial(print, flush=True)  # noqa: A001 - progress shows up at once
@@ -119,7 +119,10 @@ async def rpc_latencies(root: Path, stop: trio.Event, out: list[float]) -> None:
     async with RpcClient.for_root(root, "full_node") as client:
         while not stop.is_set():
             t = time.perf_counter()
-            await client.call("get_blockchain_state")
+            try:
+                await client.call("get_blockchain_state")
+            except RpcCallError as exc:  # the client's own timeout: count the time it took
+                print(f"  RPC call failed after {time.perf_counter() - t:.1f} s: {exc!r}")
             out.append(time.perf_counter() - t)
             await trio.sleep(0.02)
 
