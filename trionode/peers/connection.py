@@ -3,17 +3,17 @@
 Rules for incoming messages after the handshake, checked on the raw bytes in this order, so
 nothing is decoded before the cheap checks pass (docs/protocol.md section 1):
 
-1. the envelope must parse and its type must be known; its size must fit the type's cap
-   (trionode.protocols.size_caps);
+1. the envelope must parse and its type must be known;
 2. ``handshake`` / ``handshake_ack`` again: protocol violation;
 3. a message *with an id* whose type is a reply type (``REPLY_TYPES`` values, or ``error``)
-   answers one of our open requests with that id and the expected type; an id that matches no
-   open request is an unsolicited reply, a protocol violation (a late reply to a request that
-   already timed out is dropped quietly). A reply is then decoded and handed to its requester
-   at once, whatever the handlers are doing;
+   must fit its type's size cap (trionode.protocols.size_caps) and answer one of our open
+   requests with that id and the expected type; an id that matches no open request is an
+   unsolicited reply, a protocol violation (a late reply to a request that already timed out
+   is dropped quietly). A reply is then decoded and handed to its requester at once, whatever
+   the handlers are doing;
 4. any other type must be routed to our role from the peer's node type
-   (trionode.protocols.routing), else :class:`UnroutedMessage` (ban); then it must be within
-   its rate limit;
+   (trionode.protocols.routing), else :class:`UnroutedMessage` (ban); then it must fit its
+   size cap and be within its rate limit;
 5. ``error`` without an id is logged and ignored;
 6. anything else waits in a bounded queue (messages and wire bytes) for a handler slot, and is
    then decoded and handled in its own task. A handler's return value answers a request that
@@ -489,12 +489,12 @@ class PeerConnection:
             data = await self.stream.receive()
             self._heard()
             mtype, msg_id, payload = split_envelope(data)
-            self.limits.check_size(mtype, len(data))
             if self.message_observer is not None:
                 self.message_observer(False, mtype, len(data))
             if mtype in HANDSHAKE_TYPES:
                 raise RemoteProtocolError(f"{mtype.name} after the handshake completed")
             if msg_id is not None and mtype in REPLY_MESSAGE_TYPES:
+                self.limits.check_size(mtype, len(data))
                 pending = self._match_reply(mtype, msg_id)
                 if pending is not None:
                     reply = await self._decode(mtype, payload)
@@ -506,6 +506,7 @@ class PeerConnection:
             if mtype not in self._accepts:
                 reason = self._refusal(mtype) if self._refusal else f"{mtype.name} not accepted"
                 raise UnroutedMessage(reason)
+            self.limits.check_size(mtype, len(data))
             self._rates.check(mtype, trio.current_time())
             logger.debug("%r: received %s id=%s", self, mtype.name, msg_id)
             if mtype is T.error:
