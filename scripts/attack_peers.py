@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import os
 import re
 import resource
@@ -29,12 +30,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import blspy
+import httpx
 import trio
 
 from trionode import runfiles
@@ -48,7 +51,8 @@ from trionode.peers.limits import PeerLimits
 from trionode.protocols import ProtocolMessageTypes as T
 from trionode.protocols.peer_protocol import RequestBlock, TransactionId
 from trionode.protocols.shared_protocol import Error, ErrorCode, NodeType
-from trionode.rpc.client import RpcCallError, RpcClient
+from trionode.rpc.auth import read_cookie
+from trionode.rpc.client import find_rpc_port
 from trionode.wire import G1Element, Message, bytes32, int16, uint8
 
 print = functools.partial(print, flush=True)  # noqa: A001 - progress shows up at once
@@ -116,15 +120,44 @@ async def peer(work: Path, name: str, port: int, *, source: str) -> AsyncIterato
 
 
 async def rpc_latencies(root: Path, stop: trio.Event, out: list[float]) -> None:
-    async with RpcClient.for_root(root, "full_node") as client:
+    """Poll the RPC from a separate process (one kept-alive connection), so the figures are the
+    node's, not this process's (which is busy building and sending the attack)."""
+    proc = await trio.lowlevel.open_process(
+        [sys.executable, __file__, "_poll", str(root)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        await stop.wait()
+    finally:
+        with trio.CancelScope(shield=True):
+            await proc.stdin.aclose()
+            data = b""
+            while chunk := await proc.stdout.receive_some(65536):
+                data += chunk
+            await proc.wait()
+    out.extend(json.loads(data)["latencies"])
+
+
+def poll_forever(root: Path) -> None:
+    """The ``_poll`` mode: get_blockchain_state back to back until stdin closes."""
+    port = find_rpc_port(root, "full_node")
+    url = f"http://127.0.0.1:{port}/get_blockchain_state"
+    headers = {"Authorization": f"Bearer {read_cookie(root)}"}
+    stop = threading.Event()
+    threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+    latencies = []
+    with httpx.Client(timeout=120) as http:
         while not stop.is_set():
             t = time.perf_counter()
             try:
-                await client.call("get_blockchain_state")
-            except RpcCallError as exc:  # the client's own timeout: count the time it took
-                print(f"  RPC call failed after {time.perf_counter() - t:.1f} s: {exc!r}")
-            out.append(time.perf_counter() - t)
-            await trio.sleep(0.02)
+                http.post(url, content=b"{}", headers=headers)
+            except httpx.HTTPError:
+                pass
+            latencies.append(time.perf_counter() - t)
+            time.sleep(0.02)
+    sys.stdout.write(json.dumps({"latencies": latencies}))
 
 
 def summary(latencies: list[float]) -> str:
@@ -288,6 +321,9 @@ async def attack_wedge(work: Path, ids: int) -> None:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["_poll"]:
+        poll_forever(Path(sys.argv[2]))
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("attacks", nargs="*", default=["flood", "slots", "wedge"])
     parser.add_argument("--seconds", type=float, default=10.0)
