@@ -225,7 +225,7 @@ async def attack_flood(work: Path, seconds: float) -> None:
 # -- attack 6 ------------------------------------------------------------------------------
 
 
-async def hold_socket(port: int, stop: trio.Event, counts: dict[str, int]) -> None:
+async def hold_socket(port: int, stop: threading.Event, counts: dict[str, int]) -> None:
     while not stop.is_set():
         try:
             sock = await trio.open_tcp_stream("127.0.0.1", port)
@@ -235,26 +235,48 @@ async def hold_socket(port: int, stop: trio.Event, counts: dict[str, int]) -> No
             continue
         counts["opened"] += 1
         try:
-            with trio.move_on_at(trio.current_time() + 60):
-                while not stop.is_set():
-                    if not await sock.receive_some(1024):
-                        break
+            with trio.move_on_after(60):
+                while not stop.is_set() and await sock.receive_some(1024):
+                    pass
         except (trio.BrokenResourceError, OSError):
             pass
         finally:
             await trio.aclose_forcefully(sock)
 
 
+def hold_forever(port: int, sockets: int) -> None:
+    """The ``_hold`` mode: ``sockets`` plain TCP sockets, reopened as the node closes them,
+    until stdin closes; prints how many were opened."""
+    stop = threading.Event()
+    threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+    counts = {"opened": 0, "connect_failed": 0}
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            for _ in range(sockets):
+                nursery.start_soon(hold_socket, port, stop, counts)
+            await trio.to_thread.run_sync(stop.wait)
+            nursery.cancel_scope.cancel()
+
+    trio.run(main)
+    sys.stdout.write(json.dumps(counts))
+
+
 async def attack_slots(work: Path, seconds: float, sockets: int = 200) -> None:
     print(f"\n== attack 6: {sockets} idle TCP sockets from 127.0.0.1, {seconds:g} s")
     async with full_node(work) as (_proc, root, port):
         lines_before = len(log_lines(root))
-        stop = trio.Event()
-        counts = {"opened": 0, "connect_failed": 0}
         results: list[float | None] = []
+        # The attacker's sockets live in their own process: this one only times the honest dial.
+        holder = await trio.lowlevel.open_process(
+            [sys.executable, __file__, "_hold", str(port), str(sockets)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        assert holder.stdin is not None and holder.stdout is not None
+        for i in range(100):  # certificates made before the clock starts
+            NodeIdentity.public(work / f"honest{i}", "full_node")
         async with trio.open_nursery() as nursery:
-            for _ in range(sockets):
-                nursery.start_soon(hold_socket, port, stop, counts)
             await trio.sleep(1.0)
             deadline = trio.current_time() + seconds
             i = 0
@@ -268,8 +290,13 @@ async def attack_slots(work: Path, seconds: float, sockets: int = 200) -> None:
                     results.append(None)
                 i += 1
                 await trio.sleep(0.5)
-            stop.set()
             nursery.cancel_scope.cancel()
+        await holder.stdin.aclose()
+        data = b""
+        while chunk := await holder.stdout.receive_some(65536):
+            data += chunk
+        await holder.wait()
+        counts = json.loads(data)
         done = [r for r in results if r is not None]
         print(f"  attacker sockets opened {counts['opened']} ({counts['connect_failed']} failed)")
         print(
@@ -323,6 +350,9 @@ async def attack_wedge(work: Path, ids: int) -> None:
 def main() -> None:
     if sys.argv[1:2] == ["_poll"]:
         poll_forever(Path(sys.argv[2]))
+        return
+    if sys.argv[1:2] == ["_hold"]:
+        hold_forever(int(sys.argv[2]), int(sys.argv[3]))
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("attacks", nargs="*", default=["flood", "slots", "wedge"])

@@ -468,3 +468,29 @@ def test_lag_window_keeps_a_spike_for_one_more_window() -> None:
     assert watchdog.max_recent == 2.0
     watchdog.record(0.01, 21.5)  # two windows on: gone
     assert watchdog.max_recent == pytest.approx(0.01)
+
+
+async def test_lag_is_exported_as_a_metric_and_shown(
+    nursery: trio.Nursery, tmp_path: Path, autojump_clock: object
+) -> None:
+    from trionode.metrics import RoleMetrics
+    from trionode.rpc.cli import format_status
+
+    net = PeerTestNet(nursery, tmp_path, memory=True)
+    alice = await net.node("alice")
+    alice.loop_lag.record(0.125, trio.current_time())
+    metrics = RoleMetrics("full_node")
+    metrics.peer_gauges([alice])
+    text = metrics.render().decode()
+    assert 'trionode_event_loop_lag_seconds{stat="max"} 0.125' in text
+    assert 'trionode_event_loop_lag_seconds{stat="current"} 0.125' in text
+    state = {
+        "network": "sim",
+        "height": None,
+        "tips": [],
+        "sync": {"syncing": False},
+        "peers": {},
+        "event_loop_lag": alice.loop_lag.as_json(),
+    }
+    assert "loop lag    125.0 ms now, 125.0 ms max recently" in format_status("n", 1, state, [])
+    await net.stop_all()
