@@ -10,9 +10,10 @@ failing connection closes alone. Other long-lived loops of the peer layer (peer 
 introducer vetting) are added by their owners with :meth:`PeerNode.start_service`.
 :meth:`stop` closes every connection cleanly, newest first, and makes ``run()`` return.
 
-Every disconnect is logged with its reason: at INFO when it was planned (we closed it: node
-shutdown, a replaced duplicate, done with an introducer; or the peer closed it normally), at
-WARNING for a fault (protocol violation, ban, unresponsive peer, handler failure). A peer that
+Every disconnect is logged with its reason: at INFO when we closed it as planned (node
+shutdown, a replaced duplicate, done with an introducer, over RPC), at WARNING when a peer was
+dropped: a fault (protocol violation, ban, unresponsive peer, handler failure) or the peer
+closing the connection (an operator wants to see peers going away). A peer that
 breaks the protocol is banned for the time its :class:`RemoteProtocolError` says; a silent or
 unresponsive peer (:class:`~trionode.peers.connection.PeerUnresponsive`) is dropped without a ban.
 
@@ -369,11 +370,6 @@ class PeerNode:
                 PeerUnresponsive,
             ) as exc:
                 reason, code = self._fault(conn, exc, during_handshake=False)
-                if isinstance(exc, TransportClosed) and exc.code in (
-                    CLOSE_NORMAL,
-                    CLOSE_GOING_AWAY,
-                ):
-                    level = logging.INFO  # the peer closed it normally (shutting down, done)
         finally:
             # Close before unregistering: stop() waits for the table to empty before it
             # cancels connection tasks, and the close handshake needs the reader task alive.
