@@ -494,3 +494,21 @@ async def test_lag_is_exported_as_a_metric_and_shown(
     }
     assert "loop lag    125.0 ms now, 125.0 ms max recently" in format_status("n", 1, state, [])
     await net.stop_all()
+
+
+async def test_a_socket_that_never_starts_tls_holds_its_slot_only_until_the_deadline(
+    nursery: trio.Nursery, tmp_path: Path, autojump_clock: object
+) -> None:
+    net = PeerTestNet(nursery, tmp_path)
+    alice = await net.node("alice", PeersAPI(), limits=PeerLimits(handshake_timeout=10.0))
+    sock = await trio.open_tcp_stream("127.0.0.1", alice.port or 0, local_address=OFFENDER)
+    await trio.testing.wait_all_tasks_blocked()
+    assert alice.admission.setups == 1
+    await trio.sleep(9.5)
+    assert alice.admission.setups == 1
+    await trio.sleep(1.0)
+    await trio.testing.wait_all_tasks_blocked()
+    assert alice.admission.setups == 0
+    assert alice.admission.log.total == 1  # counted as a failed set-up, not logged alone
+    await sock.aclose()
+    await net.stop_all()
