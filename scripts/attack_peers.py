@@ -16,6 +16,17 @@ Each attack starts a fresh ``python -m trionode --role full_node --network sim``
   round trip (and the same with 16 ids).
 
     python scripts/attack_peers.py [flood|slots|wedge ...] [--seconds 10]
+
+Measured on a loaded 2-core machine (issue 10), before -> after:
+
+- attack 5: RPC max 23-60 s (the node decoded 218,000 G1 points on its event loop), 1 message
+  taken, no disconnect, no ban -> RPC max 96 ms (median 15 ms), every sender disconnected and
+  banned on the first message ("harvester_handshake is not handled by a full_node"), the
+  node's own loop lag at most 32 ms; RSS 85 -> 137 MiB before, 85 -> 196 MiB after (the
+  websocket layer reassembles each 10 MiB message before its type can be seen).
+- attack 6: honest handshakes from 127.0.0.2 0 of 19 and 13,066 log lines in 10 s -> 18 of 18
+  (slowest 281 ms) and one summary line per 10 s.
+- attack 7: RequestBlock after 16 or 17 TransactionIds answered after 30.0 s -> 0.03 s.
 """
 
 from __future__ import annotations
