@@ -98,6 +98,11 @@ async def bench(args: argparse.Namespace) -> None:
     config_path = node_root / "config.yaml"
     config = yaml.safe_load(config_path.read_text())
     config["full_node"]["max_inbound"] = args.connections + 10
+    # Every client comes from 127.0.0.1: lift the per-address and per-group caps for the bench.
+    config["peers"]["max_inbound_per_address"] = args.connections + 10
+    config["peers"]["max_inbound_per_group"] = args.connections + 10
+    config["peers"]["max_handshakes_per_address"] = 32
+    config["peers"]["max_handshakes_per_group"] = 32
     config["full_node"]["target_outbound"] = 0
     config_path.write_text(yaml.safe_dump(config))
     cmd = [sys.executable, "-m", "trionode", "--role", "full_node", "--root", str(node_root)]

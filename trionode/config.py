@@ -32,6 +32,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from trionode.consensus import NETWORKS
 from trionode.peers.addresses import parse_host_port
+from trionode.peers.limits import PeerLimits
 
 __all__ = [
     "ENV_PREFIX",
@@ -268,13 +269,42 @@ class HarvesterSettings(_Frozen):
     refresh_interval: PositiveFloat = 10.0
 
 
+_LIMITS = PeerLimits()  # the peer layer's defaults, written once (trionode.peers.limits)
+
+
 class PeersSettings(_Frozen):
+    """The ``peers:`` section: every role's peer layer (docs/protocol.md section 1)."""
+
     exempt_loopback_from_bans: Flag = False
     listen_host: IpAddress = "127.0.0.1"
-    max_message_size: PositiveInt = 50 * 2**20
-    handshake_timeout: PositiveFloat = 10.0
-    ping_interval: PositiveFloat = 30.0
-    idle_timeout: PositiveFloat = 90.0
+    max_message_size: PositiveInt = _LIMITS.max_message_size
+    handshake_timeout: PositiveFloat = _LIMITS.handshake_timeout
+    ping_interval: PositiveFloat = _LIMITS.ping_interval
+    idle_timeout: PositiveFloat = _LIMITS.idle_timeout
+    request_timeout: PositiveFloat = _LIMITS.request_timeout
+    max_concurrent_handshakes: PositiveInt = _LIMITS.max_concurrent_handshakes
+    max_handshakes_per_address: PositiveInt = _LIMITS.max_handshakes_per_address
+    max_handshakes_per_group: PositiveInt = _LIMITS.max_handshakes_per_group
+    max_inbound_per_address: PositiveInt = _LIMITS.max_inbound_per_address
+    max_inbound_per_group: PositiveInt = _LIMITS.max_inbound_per_group
+    refusal_log_interval: PositiveFloat = _LIMITS.refusal_log_interval
+    max_concurrent_handlers: PositiveInt = _LIMITS.max_concurrent_handlers
+    max_queued_messages: PositiveInt = _LIMITS.max_queued_messages
+    max_queued_bytes: PositiveInt = _LIMITS.max_queued_bytes
+    max_parked_handlers: Count = _LIMITS.max_parked_handlers
+    decode_in_thread_bytes: Count = _LIMITS.decode_in_thread_bytes
+
+    def limits(self) -> PeerLimits:
+        """The PeerLimits these settings describe (``max_inbound`` is the full node's)."""
+        return PeerLimits(
+            **{name: getattr(self, name) for name in PEER_LIMIT_KEYS},  # type: ignore[arg-type]
+        )
+
+
+# The peers: keys that are PeerLimits fields of the same name.
+PEER_LIMIT_KEYS = tuple(
+    name for name in PeersSettings.model_fields if name in PeerLimits.__dataclass_fields__
+)
 
 
 class Settings(_Frozen):

@@ -12,7 +12,7 @@ default one: tests run several roles in one process). Two kinds of series:
   (:meth:`RoleMetrics.instrument_blockchain`).
 
 Series (all prefixed ``trionode_``): ``height``, ``weight``, ``tips``, ``peers{type}``,
-``bans``, ``sync_blocks_per_second``, ``syncing``, ``mempool_size``,
+``bans``, ``event_loop_lag_seconds{stat=current|max}``, ``sync_blocks_per_second``, ``syncing``, ``mempool_size``,
 ``messages_total{direction,type}``, ``message_bytes_total{direction}``,
 ``block_validation_seconds`` (histogram, per block), ``blocks_added_total``, ``rpc_calls``.
 """
@@ -153,6 +153,20 @@ class RoleMetrics:
 
         self.gauge("peers", "connected peers by type", peers, label="type")
         self.gauge("bans", "addresses on the ban list", lambda: sum(len(n.bans) for n in nodes))
+
+        def lag() -> dict[str, float] | None:
+            # Every PeerNode of the process measures the same loop: the first one reports.
+            if not nodes:
+                return None
+            watchdog = nodes[0].loop_lag
+            return {"current": watchdog.current, "max": watchdog.max_recent}
+
+        self.gauge(
+            "event_loop_lag_seconds",
+            "how late a 0.1 s sleep woke up: the last sample and the max of the last 10-20 s",
+            lag,
+            label="stat",
+        )
 
     # -- blocks --------------------------------------------------------------------------------
 

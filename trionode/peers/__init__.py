@@ -3,6 +3,7 @@
 PROTOCOL.md section 1. Layers, bottom up: :mod:`tls` (certificates, contexts, node_id),
 :mod:`transport` (interface) with :mod:`ws_transport` and :mod:`memory_transport`,
 :mod:`handshake` (sans-io), :mod:`connection` (requests by id, limits, heartbeat),
+:mod:`admission` (connection slots per address and group), :mod:`lag` (event-loop lag),
 :mod:`node` (PeerNode: listen, dial, register, ban, supervise), :mod:`manager` (outbound
 target, backoff), :mod:`introducer`, :mod:`full_node` (composition), :mod:`cli` (entry points).
 """

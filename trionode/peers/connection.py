@@ -1,18 +1,30 @@
 """One peer connection: handshake, request/response by id, announcements, heartbeat, limits.
 
-Rules for incoming messages after the handshake (checked in this order):
+Rules for incoming messages after the handshake, checked on the raw bytes in this order, so
+nothing is decoded before the cheap checks pass (docs/protocol.md section 1):
 
-1. the envelope must decode and its type must be known; its size must fit the type's cap; the
-   peer must be within the type's rate limit;
+1. the envelope must parse and its type must be known;
 2. ``handshake`` / ``handshake_ack`` again: protocol violation;
 3. a message *with an id* whose type is a reply type (``REPLY_TYPES`` values, or ``error``)
-   answers one of our open requests with that id and the expected type; an id that matches no
-   open request is an unsolicited reply, a protocol violation (a late reply to a request that
-   already timed out is dropped quietly);
-4. anything else goes to the handler registered for its type, in its own task. A handler's
-   return value answers a request that carried an id; a request with an id always gets an
-   answer: the reply, or ``Error`` (no handler, :class:`RequestRefused`, nothing to return);
-5. ``error`` without an id is logged and ignored.
+   must fit its type's size cap (trionode.protocols.size_caps) and answer one of our open
+   requests with that id and the expected type; an id that matches no open request is an
+   unsolicited reply, a protocol violation (a late reply to a request that already timed out
+   is dropped quietly). A reply is then decoded and handed to its requester at once, whatever
+   the handlers are doing;
+4. any other type must be routed to our role from the peer's node type
+   (trionode.protocols.routing), else :class:`UnroutedMessage` (ban); then it must fit its
+   size cap and be within its rate limit;
+5. ``error`` without an id is logged and ignored;
+6. anything else waits in a bounded queue (messages and wire bytes) for a handler slot, and is
+   then decoded and handled in its own task. A handler's return value answers a request that
+   carried an id; a request with an id always gets an answer: the reply, or ``Error`` (no
+   handler, :class:`RequestRefused`, nothing to return, queue full).
+
+A connection never waits on itself (issue 10, attack 7): the read loop never waits for a handler
+slot, so replies are always read; and a handler that waits for a reply (from any peer) gives
+its slot back meanwhile, so a burst of announcements whose handlers ask the same peer something
+cannot hold every slot while the answers queue up behind them. Payloads of at least
+``decode_in_thread_bytes`` are decoded in a worker thread.
 
 Heartbeat (issue 3, PROTOCOL.md Transport, seed 002 "Heartbeat"): we ping every
 ``ping_interval``; a ping not answered within ``ping_interval`` ends the connection (the peer is
@@ -25,19 +37,21 @@ up. The idle deadline is exact: the watchdog sleeps until it and re-arms if some
 
 A handler that raises closes this connection only (:class:`HandlerFailed`). Who logs and bans
 is the owner's business (:mod:`trionode.peers.node`): this module raises, says who is at fault,
-and never swallows cancellation.
+and never swallows cancellation. The first fault ends the connection; ``serve`` raises it alone
+(never an exception group), even when several tasks of the connection fail at once.
 """
 
 from __future__ import annotations
 
 import collections
+import contextvars
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
+import attrs
 import trio
 
-from trionode.nursery import unwrapped_exception_groups
 from trionode.peers.errors import (
     ConnectionClosedError,
     HandlerFailed,
@@ -46,18 +60,26 @@ from trionode.peers.errors import (
     RequestRefused,
     RequestTimeout,
     TransportClosed,
+    UnroutedMessage,
     UnsolicitedReply,
 )
 from trionode.peers.handshake import HandshakeMachine
 from trionode.peers.limits import PeerLimits, RateLimiter
 from trionode.peers.transport import PeerStream
-from trionode.protocols import REPLY_TYPES, decode_message, make_message, message_type_of
+from trionode.protocols import MESSAGE_CLASSES, REPLY_TYPES, make_message, message_type_of
 from trionode.protocols import ProtocolMessageTypes as T
 from trionode.protocols.peer_protocol import PeerInfo
 from trionode.protocols.shared_protocol import Error, ErrorCode, Handshake, NodeType
 from trionode.wire import DecodeError, Message, Streamable, bytes32, int16, uint16
 
-__all__ = ["Handler", "HandlerLookup", "MessageObserver", "PeerConnection", "PeerUnresponsive"]
+__all__ = [
+    "Handler",
+    "HandlerLookup",
+    "MessageObserver",
+    "PeerConnection",
+    "PeerUnresponsive",
+    "split_envelope",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +93,7 @@ MessageObserver = Callable[[bool, T, int], None]
 
 REPLY_MESSAGE_TYPES: frozenset[T] = frozenset(REPLY_TYPES.values()) | {T.error}
 HANDSHAKE_TYPES: frozenset[T] = frozenset({T.handshake, T.handshake_ack})
+ALL_TYPES: frozenset[T] = frozenset(T)
 # Remember this many timed-out request ids, so a late reply is not taken for an unsolicited one.
 _EXPIRED_IDS = 256
 
@@ -78,6 +101,38 @@ _EXPIRED_IDS = 256
 class PeerUnresponsive(Exception):
     """The peer gave no sign of life for ``idle_timeout`` or left our ping unanswered. The
     connection is dropped; nobody is banned (silence breaks no protocol rule)."""
+
+
+def split_envelope(data: bytes) -> tuple[T, int | None, memoryview]:
+    """Parse a Message envelope without copying or decoding its payload: (type, id, payload).
+
+    Raises RemoteProtocolError for an unknown type or a malformed envelope.
+    """
+    if not data:
+        raise RemoteProtocolError("empty message")
+    try:
+        mtype = T(data[0])
+    except ValueError:
+        raise RemoteProtocolError(f"unknown message type {data[0]}") from None
+    pos = 2
+    flag = data[1] if len(data) > 1 else None
+    if flag == 0:
+        msg_id = None
+    elif flag == 1 and len(data) >= 4:
+        msg_id = int.from_bytes(data[2:4], "big")
+        pos = 4
+    else:
+        raise RemoteProtocolError(f"undecodable {mtype.name} envelope: bad id field")
+    if len(data) < pos + 4:
+        raise RemoteProtocolError(f"undecodable {mtype.name} envelope: truncated")
+    length = int.from_bytes(data[pos : pos + 4], "big")
+    payload = memoryview(data)[pos + 4 :]
+    if len(payload) != length:
+        raise RemoteProtocolError(
+            f"undecodable {mtype.name} envelope: payload of {len(payload)} bytes, "
+            f"length field says {length}"
+        )
+    return mtype, msg_id, payload
 
 
 class _Pending:
@@ -90,15 +145,84 @@ class _Pending:
         self.closed = False
 
 
+@attrs.define
+class _Work:
+    """A message waiting for a handler slot: still raw bytes (the queue bounds wire bytes)."""
+
+    mtype: T
+    msg_id: int | None
+    payload: memoryview
+    size: int
+
+
+class _HandlerSlot:
+    """The handler slot one handler task holds. :meth:`PeerConnection.request` gives it back
+    while the task waits for a reply (see the module docstring), within the owner's bound."""
+
+    __slots__ = ("owner", "task", "held", "parked")
+
+    def __init__(self, owner: PeerConnection, task: trio.lowlevel.Task) -> None:
+        self.owner = owner
+        self.task = task
+        self.held = True
+        self.parked = False
+
+    def park(self) -> bool:
+        """Give the slot back while waiting; False if the owner has too many parked already."""
+        if not self.held or self.owner._parked >= self.owner.limits.max_parked_handlers:
+            return False
+        self.held = False
+        self.parked = True
+        self.owner._parked += 1
+        self.owner._slots.release()
+        return True
+
+    async def unpark(self) -> None:
+        """Take a slot again after the wait (may wait for one: this task is no reader)."""
+        self.owner._parked -= 1
+        self.parked = False
+        await self.owner._slots.acquire()
+        self.held = True
+
+    def finish(self) -> None:
+        if self.parked:
+            self.owner._parked -= 1
+            self.parked = False
+        if self.held:
+            self.held = False
+            self.owner._slots.release()
+
+
+# The slot of the handler task running in this context (trio gives every task its own copy of
+# the context, so a value set in a handler task is seen only there and in tasks it spawns:
+# those are told apart by comparing the task).
+_CURRENT_SLOT: contextvars.ContextVar[_HandlerSlot | None] = contextvars.ContextVar(
+    "trionode_handler_slot", default=None
+)
+
+
+def _current_slot() -> _HandlerSlot | None:
+    slot = _CURRENT_SLOT.get()
+    if slot is None or slot.task is not trio.lowlevel.current_task():
+        return None
+    return slot
+
+
 class PeerConnection:
     """A connection to one peer over a :class:`PeerStream`.
 
     The owner drives it: ``await conn.handshake(machine)`` under the handshake deadline, then
-    ``await conn.serve(lookup)`` until the connection ends. Other tasks may call
+    ``await conn.serve(lookup, accepts)`` until the connection ends. Other tasks may call
     :meth:`request`, :meth:`send` and :meth:`close` while it serves.
     """
 
-    def __init__(self, stream: PeerStream, limits: PeerLimits) -> None:
+    def __init__(
+        self,
+        stream: PeerStream,
+        limits: PeerLimits,
+        *,
+        decode_limiter: trio.CapacityLimiter | None = None,
+    ) -> None:
         self.stream = stream
         self.limits = limits
         self.node_id: bytes32 = stream.remote_node_id
@@ -111,12 +235,22 @@ class PeerConnection:
         self.connected_at = 0.0
         # trio.current_time() of the last protocol message from the peer.
         self.last_heard = 0.0
+        # Announcements dropped and requests refused because the queue was full.
+        self.dropped = 0
         self._rates = RateLimiter(limits)
         self._pending: dict[int, _Pending] = {}
         self._expired: collections.deque[int] = collections.deque(maxlen=_EXPIRED_IDS)
         self._next_id = 0
         self._cancel_scope: trio.CancelScope | None = None
-        self._handlers_free = trio.Semaphore(limits.max_concurrent_handlers)
+        self._slots = trio.Semaphore(limits.max_concurrent_handlers)
+        self._parked = 0
+        self._queue: collections.deque[_Work] = collections.deque()
+        self._queued_bytes = 0
+        self._queue_changed = trio.Event()
+        self._decode_limiter = decode_limiter
+        self._accepts: Collection[T] = ALL_TYPES
+        self._refusal: Callable[[T], str] | None = None
+        self._failure: BaseException | None = None
         self._serving = False
         self.closed = trio.Event()
         self.message_observer: MessageObserver | None = None
@@ -133,6 +267,11 @@ class PeerConnection:
             return None
         return PeerInfo(self.host, self.peer_handshake.server_port)
 
+    @property
+    def queued(self) -> tuple[int, int]:
+        """(messages, wire bytes) waiting for a handler slot."""
+        return len(self._queue), self._queued_bytes
+
     # -- the owner's side ----------------------------------------------------------------
 
     async def handshake(self, machine: HandshakeMachine) -> Handshake:
@@ -142,7 +281,12 @@ class PeerConnection:
         while not machine.complete:
             data = await self.stream.receive()
             self._heard()
-            msg = self._envelope(data)
+            mtype, _, _ = split_envelope(data)
+            self.limits.check_size(mtype, len(data))
+            try:
+                msg = Message.from_bytes(data)
+            except DecodeError as exc:
+                raise RemoteProtocolError(f"undecodable {mtype.name} envelope: {exc}") from None
             for out in machine.receive(msg):
                 await self._send_message(out)
         assert machine.peer is not None and machine.peer_node_type is not None
@@ -151,29 +295,44 @@ class PeerConnection:
         self.connected_at = trio.current_time()
         return machine.peer
 
-    async def serve(self, lookup: HandlerLookup) -> None:
+    async def serve(
+        self,
+        lookup: HandlerLookup,
+        accepts: Collection[T] = ALL_TYPES,
+        refusal: Callable[[T], str] | None = None,
+    ) -> None:
         """Read and dispatch until the connection ends.
 
-        Returns after :meth:`close`; raises TransportClosed if the peer went away,
-        RemoteProtocolError if it misbehaved, PeerUnresponsive if it went silent or stopped
-        answering pings, HandlerFailed if one of our handlers raised.
+        ``accepts``: the message types taken from this peer as requests or announcements
+        (trionode.protocols.routing.accepted_from; default all); any other type raises
+        UnroutedMessage with ``refusal(type)`` as its reason. Returns after :meth:`close`;
+        raises TransportClosed if the peer went away, RemoteProtocolError if it misbehaved,
+        PeerUnresponsive if it went silent or stopped answering pings, HandlerFailed if one of
+        our handlers raised. Only the first fault is raised.
         """
         if self._serving:
             raise RuntimeError("serve() called twice")
         self._serving = True
+        self._accepts = accepts
+        self._refusal = refusal
         self._heard()
         try:
-            with unwrapped_exception_groups(), trio.CancelScope() as scope:
+            with trio.CancelScope() as scope:
                 self._cancel_scope = scope
                 if self.close_reason is not None:
                     scope.cancel()
                 async with trio.open_nursery() as nursery:
-                    nursery.start_soon(self._heartbeat)
-                    nursery.start_soon(self._idle_watchdog)
-                    await self._read_loop(nursery, lookup)
+                    nursery.start_soon(self._guarded, self._heartbeat)
+                    nursery.start_soon(self._guarded, self._idle_watchdog)
+                    nursery.start_soon(self._guarded, self._dispatch, nursery, lookup)
+                    await self._guarded(self._read_loop)
+            if self._failure is not None:
+                raise self._failure
         finally:
             self._cancel_scope = None
             self._fail_pending()
+            self._queue.clear()
+            self._queued_bytes = 0
             self.closed.set()
 
     def close(self, reason: str) -> None:
@@ -192,6 +351,9 @@ class PeerConnection:
         ``limits.request_timeout``),
         PeerErrorReply if the peer answered ``Error``, ConnectionClosedError if the connection
         ended first. ValueError if ``payload`` is not a request type.
+
+        Called from a message handler, the handler's slot is given back while it waits (see
+        the module docstring).
         """
         mtype = message_type_of(payload)
         expected = REPLY_TYPES.get(mtype)
@@ -208,8 +370,13 @@ class PeerConnection:
             except TransportClosed as exc:
                 raise ConnectionClosedError(f"{self!r} closed: {exc.reason}") from None
             wait = self.limits.request_timeout if reply_within is None else reply_within
+            slot = _current_slot()
+            parked = slot is not None and slot.park()
             with trio.move_on_after(wait):
                 await pending.done.wait()
+            if parked:
+                assert slot is not None
+                await slot.unpark()
             if not pending.done.is_set():
                 raise RequestTimeout(f"no reply to {mtype.name} from {self!r} within {wait:g} s")
             if pending.closed:
@@ -259,20 +426,33 @@ class PeerConnection:
         if self.message_observer is not None:
             self.message_observer(True, T(msg.type), len(data))
 
-    def _envelope(self, data: bytes) -> Message:
-        """Parse one raw message and apply size and rate limits before decoding the payload."""
-        if not data:
-            raise RemoteProtocolError("empty message")
+    def _fail(self, exc: BaseException) -> None:
+        """Keep the first fault and end the connection (serve raises it)."""
+        if self._failure is None and self.close_reason is None:
+            self._failure = exc
+        if self._cancel_scope is not None:
+            self._cancel_scope.cancel()
+
+    async def _guarded(self, fn: Callable[..., Awaitable[None]], *args: Any) -> None:
+        """Run one of the connection's tasks; a fault ends the connection instead of
+        escaping into the nursery (so serve never raises a group)."""
         try:
-            mtype = T(data[0])
-        except ValueError:
-            raise RemoteProtocolError(f"unknown message type {data[0]}") from None
-        self.limits.check_size(mtype, len(data))
-        self._rates.check(mtype, trio.current_time())
+            await fn(*args)
+        except Exception as exc:
+            self._fail(exc)
+
+    async def _decode(self, mtype: T, payload: memoryview | bytes) -> Any:
+        """Decode a payload, in a worker thread if it is big (off the event loop)."""
+        cls = MESSAGE_CLASSES[mtype]
+        data = bytes(payload)
         try:
-            return Message.from_bytes(data)
+            if len(data) >= self.limits.decode_in_thread_bytes:
+                return await trio.to_thread.run_sync(
+                    cls.from_bytes, data, limiter=self._decode_limiter
+                )
+            return cls.from_bytes(data)
         except DecodeError as exc:
-            raise RemoteProtocolError(f"undecodable {mtype.name} envelope: {exc}") from None
+            raise RemoteProtocolError(f"undecodable {mtype.name}: {exc}") from None
 
     def _fail_pending(self) -> None:
         for pending in self._pending.values():
@@ -303,48 +483,98 @@ class PeerConnection:
                 raise PeerUnresponsive(f"no message for {idle:g} s")
             await trio.sleep_until(deadline)
 
-    async def _read_loop(self, nursery: trio.Nursery, lookup: HandlerLookup) -> None:
+    async def _read_loop(self) -> None:
+        """Read every message and act on it at once; never waits for a handler."""
         while True:
             data = await self.stream.receive()
             self._heard()
-            msg = self._envelope(data)
-            try:
-                mtype, payload = decode_message(msg)
-            except DecodeError as exc:
-                raise RemoteProtocolError(f"undecodable message: {exc}") from None
-            logger.debug("%r: received %s id=%s", self, mtype.name, msg.id)
+            mtype, msg_id, payload = split_envelope(data)
             if self.message_observer is not None:
                 self.message_observer(False, mtype, len(data))
             if mtype in HANDSHAKE_TYPES:
                 raise RemoteProtocolError(f"{mtype.name} after the handshake completed")
-            if msg.id is not None and mtype in REPLY_MESSAGE_TYPES:
-                self._deliver_reply(mtype, int(msg.id), payload)
+            if msg_id is not None and mtype in REPLY_MESSAGE_TYPES:
+                self.limits.check_size(mtype, len(data))
+                pending = self._match_reply(mtype, msg_id)
+                if pending is not None:
+                    reply = await self._decode(mtype, payload)
+                    logger.debug("%r: received %s id=%s", self, mtype.name, msg_id)
+                    if not pending.done.is_set():  # not timed out while decoding
+                        pending.reply = reply
+                        pending.done.set()
                 continue
+            if mtype not in self._accepts:
+                reason = self._refusal(mtype) if self._refusal else f"{mtype.name} not accepted"
+                raise UnroutedMessage(reason)
+            self.limits.check_size(mtype, len(data))
+            self._rates.check(mtype, trio.current_time())
+            logger.debug("%r: received %s id=%s", self, mtype.name, msg_id)
             if mtype is T.error:
-                logger.info("%r sent Error %d: %s", self, payload.code, payload.message)
+                error = await self._decode(mtype, payload)
+                logger.info("%r sent Error %d: %s", self, error.code, error.message)
                 continue
-            await self._handlers_free.acquire()
-            nursery.start_soon(self._handle, mtype, msg.id, payload, lookup)
+            await self._enqueue(_Work(mtype, msg_id, payload, len(data)))
 
-    def _deliver_reply(self, mtype: T, msg_id: int, payload: Any) -> None:
+    def _match_reply(self, mtype: T, msg_id: int) -> _Pending | None:
+        """The open request a reply answers (None: a late reply, dropped); checked before the
+        reply is decoded. Raises UnsolicitedReply."""
         pending = self._pending.get(msg_id)
         if pending is None or pending.done.is_set():
             if msg_id in self._expired:
                 logger.debug(
                     "%r: late %s for timed-out request %d dropped", self, mtype.name, msg_id
                 )
-                return
+                return None
             raise UnsolicitedReply(f"{mtype.name} with id {msg_id} answers no open request")
         if mtype is not pending.expected and mtype is not T.error:
             raise UnsolicitedReply(
                 f"{mtype.name} with id {msg_id} where {pending.expected.name} was expected"
             )
-        pending.reply = payload
-        pending.done.set()
+        return pending
 
-    async def _handle(
-        self, mtype: T, msg_id: uint16 | None, payload: Any, lookup: HandlerLookup
-    ) -> None:
+    async def _enqueue(self, work: _Work) -> None:
+        """Queue a message for a handler; beyond the queue's bounds, drop an announcement or
+        answer a request Error(RATE_LIMITED). One message always fits an empty queue."""
+        limits = self.limits
+        if self._queue and (
+            len(self._queue) >= limits.max_queued_messages
+            or self._queued_bytes + work.size > limits.max_queued_bytes
+        ):
+            self.dropped += 1
+            if self.dropped == 1 or self.dropped % 1000 == 0:
+                logger.info(
+                    "%r: %d messages (%d bytes) wait for a handler; dropped %d so far",
+                    self,
+                    len(self._queue),
+                    self._queued_bytes,
+                    self.dropped,
+                )
+            if work.msg_id is not None:
+                busy = Error(int16(ErrorCode.RATE_LIMITED), "busy: too many messages waiting")
+                try:
+                    await self._send_message(make_message(busy, id=work.msg_id))
+                except TransportClosed:
+                    pass  # the next receive sees the close
+            return
+        self._queue.append(work)
+        self._queued_bytes += work.size
+        self._queue_changed.set()
+
+    async def _dispatch(self, nursery: trio.Nursery, lookup: HandlerLookup) -> None:
+        """Start a handler for each queued message as slots free up."""
+        while True:
+            while not self._queue:
+                self._queue_changed = trio.Event()
+                await self._queue_changed.wait()
+            await self._slots.acquire()
+            work = self._queue.popleft()
+            self._queued_bytes -= work.size
+            nursery.start_soon(self._guarded, self._handle, work, lookup)
+
+    async def _handle(self, work: _Work, lookup: HandlerLookup) -> None:
+        slot = _HandlerSlot(self, trio.lowlevel.current_task())
+        _CURRENT_SLOT.set(slot)
+        mtype, msg_id = work.mtype, work.msg_id
         try:
             handler = lookup(mtype)
             reply: Streamable | None
@@ -352,6 +582,8 @@ class PeerConnection:
                 logger.debug("%r: no handler for %s", self, mtype.name)
                 reply = Error(int16(ErrorCode.NOT_SUPPORTED), f"{mtype.name} is not served here")
             else:
+                payload = await self._decode(mtype, work.payload)
+                del work
                 try:
                     reply = await handler(payload, self)
                 except RequestRefused as refused:
@@ -371,8 +603,8 @@ class PeerConnection:
                     mtype.name, TypeError(f"handler returned {reply_type.name} for {mtype.name}")
                 )
             try:
-                await self._send_message(make_message(reply, id=msg_id))
+                await self._send_message(make_message(reply, id=uint16(msg_id)))
             except TransportClosed:
                 return  # the read loop sees the close and ends the connection
         finally:
-            self._handlers_free.release()
+            slot.finish()

@@ -25,6 +25,7 @@ __all__ = [
     "RequestRefused",
     "RequestTimeout",
     "TransportClosed",
+    "UnroutedMessage",
     "UnsolicitedReply",
 ]
 
@@ -56,6 +57,13 @@ class MessageTooLarge(RemoteProtocolError):
 
 class RateLimitExceeded(RemoteProtocolError):
     """The peer sent a message type faster than its rate limit allows."""
+
+    ban_seconds = BAN_RATE_ABUSE_SECONDS
+
+
+class UnroutedMessage(RemoteProtocolError):
+    """A message type the receiving role does not handle, or does not take from the peer's node
+    type (trionode.protocols.routing). Refused on its first byte, before it is decoded."""
 
     ban_seconds = BAN_RATE_ABUSE_SECONDS
 

@@ -11,11 +11,13 @@ from dataclasses import dataclass, field
 
 from trionode.peers.errors import MessageTooLarge, RateLimitExceeded
 from trionode.protocols import ProtocolMessageTypes as T
+from trionode.protocols.size_caps import MESSAGE_SIZE_CAPS
 
 __all__ = [
     "DEFAULT_RATE_LIMITS",
     "DEFAULT_SIZE_CAPS",
     "MAX_MESSAGE_SIZE",
+    "MiB",
     "PeerLimits",
     "RateLimiter",
 ]
@@ -24,44 +26,68 @@ MiB = 1024 * 1024
 # One websocket message at most (PROTOCOL.md, Transport). Never the library's 1 MiB default.
 MAX_MESSAGE_SIZE = 50 * MiB
 
-# Per-type caps on the envelope size, below MAX_MESSAGE_SIZE. Types not listed may use the
-# whole MAX_MESSAGE_SIZE (blocks, header batches, sync batches).
-DEFAULT_SIZE_CAPS: Mapping[T, int] = {
-    T.handshake: 1024,
-    T.handshake_ack: 64,
-    T.error: 4096,
-    T.request_peers: 64,
-    T.peers: 512 * 1024,
-    T.request_peers_introducer: 64,
-    T.respond_peers_introducer: 64 * 1024,
-    T.request_block: 128,
-    T.request_all_header_hashes: 128,
-    T.request_header_blocks: 4096,
-    T.request_sync_blocks: 4096,
-    T.transaction_id: 128,
-    T.request_transaction: 128,
-    T.new_transaction: 1 * MiB,
-    T.new_proof_of_time: 64 * 1024,
-    T.unfinished_block: 10 * MiB,
-    T.block: 10 * MiB,
-}
+# Per-type caps on the envelope size (every type: trionode.protocols.size_caps), below
+# max_message_size.
+DEFAULT_SIZE_CAPS: Mapping[T, int] = MESSAGE_SIZE_CAPS
 
-# Per-type (messages, window seconds) a peer may send. Unlisted types: DEFAULT_RATE.
-DEFAULT_RATE: tuple[int, float] = (1000, 60.0)
+# Per-type (messages, window seconds) a peer may send; every type is listed. Replies that answer
+# one of our open requests are not counted (their number is bounded by our requests). The rates
+# are set so an honest node never trips them: a long sync asks one peer for at most a few
+# batches a second, gossip relays each block, proof and transaction once per peer.
+_SOME = (100, 60.0)  # messages a node sends a few times a connection
+_GOSSIP = (1000, 60.0)  # per block / proof / signage point: a few a second at most
+DEFAULT_RATE: tuple[int, float] = (100, 60.0)
 DEFAULT_RATE_LIMITS: Mapping[T, tuple[int, float]] = {
     T.handshake: (1, 60.0),
     T.handshake_ack: (1, 60.0),
+    T.error: (100, 60.0),
+    # harvester protocol
+    T.harvester_handshake: (10, 60.0),
+    T.new_signage_point_harvester: _GOSSIP,
+    T.new_proof_of_space: _GOSSIP,
+    T.request_signatures: _GOSSIP,
+    T.respond_signatures: _GOSSIP,
+    T.request_plots: _SOME,
+    T.respond_plots: _SOME,
+    T.harvester_handshake_v1: (10, 60.0),
+    T.new_challenge: _GOSSIP,
+    T.challenge_response: (5000, 60.0),  # one per quality found
+    T.request_proof_of_space: _GOSSIP,
+    T.respond_proof_of_space: _GOSSIP,
+    T.request_header_signature: _GOSSIP,
+    T.respond_header_signature: _GOSSIP,
+    T.request_partial_proof: _GOSSIP,
+    T.respond_partial_proof: _GOSSIP,
+    # farmer protocol
+    T.proof_of_space_finalized: _GOSSIP,
+    T.proof_of_space_arrived: _GOSSIP,
+    T.request_header_hash: _GOSSIP,
+    T.header_hash: _GOSSIP,
+    T.header_signature: _GOSSIP,
+    T.proof_of_time_rate: _GOSSIP,
+    # timelord protocol
+    T.proof_of_time_finished: _GOSSIP,
+    T.challenge_start: _GOSSIP,
+    T.proof_of_space_info: _GOSSIP,
+    # peer protocol
+    T.new_proof_of_time: _GOSSIP,
+    T.unfinished_block: _GOSSIP,
+    T.request_block: (2000, 60.0),  # short sync fetches up to SYNC_THRESHOLD parents a block
+    T.block: _GOSSIP,
     T.request_peers: (10, 60.0),
     T.peers: (10, 60.0),
+    T.request_all_header_hashes: (20, 60.0),
+    T.all_header_hashes: (20, 60.0),
+    T.request_header_blocks: (3000, 60.0),  # 32 headers a request: 1,600 headers/s
+    T.header_blocks: (3000, 60.0),
+    T.request_sync_blocks: (3000, 60.0),
+    T.sync_blocks: (3000, 60.0),
+    T.transaction_id: (5000, 60.0),
+    T.request_transaction: (5000, 60.0),
+    T.new_transaction: (2000, 60.0),
+    # introducer protocol
     T.request_peers_introducer: (10, 60.0),
     T.respond_peers_introducer: (10, 60.0),
-    T.error: (100, 60.0),
-    T.request_all_header_hashes: (20, 60.0),
-    T.request_block: (2000, 60.0),
-    T.request_header_blocks: (500, 60.0),
-    T.request_sync_blocks: (500, 60.0),
-    T.new_transaction: (2000, 60.0),
-    T.transaction_id: (5000, 60.0),
 }
 
 
@@ -77,7 +103,18 @@ class PeerLimits:
     default_rate: tuple[int, float] = DEFAULT_RATE
     max_inbound: int = 80
     max_outbound: int = 16
+    # Connection set-ups (TCP accepted, then TLS, websocket upgrade and Handshake) in progress
+    # at once: in total, from one address, from one address group (trionode.peers.admission:
+    # IPv4 /24, IPv6 /48, each loopback address its own group). Beyond: the socket is closed
+    # before TLS.
     max_concurrent_handshakes: int = 32
+    max_handshakes_per_address: int = 4
+    max_handshakes_per_group: int = 8
+    # Inbound connections (handshake done) from one address and from one group.
+    max_inbound_per_address: int = 16
+    max_inbound_per_group: int = 32
+    # Refused connections are summed up in one log line per interval (not one line each).
+    refusal_log_interval: float = 10.0
     # Whole handshake (TLS, websocket upgrade, Handshake/HandshakeAck) must finish in this.
     handshake_timeout: float = 10.0
     request_timeout: float = 30.0
@@ -86,8 +123,18 @@ class PeerLimits:
     # Dropped this long after the peer's last message or last ping of its own (our pings'
     # pongs do not count). Our nodes ping each other, so quiet links between them stay up.
     idle_timeout: float = 90.0
-    # Requests from one peer that are handled at the same time; reading pauses beyond this.
+    # Messages from one peer handled at the same time. Reading never waits for a handler:
+    # replies are matched as they arrive; other messages wait in a queue of at most
+    # max_queued_messages / max_queued_bytes (of wire bytes; one message always fits an empty
+    # queue). Beyond it, announcements are dropped and requests answered Error(RATE_LIMITED).
     max_concurrent_handlers: int = 16
+    max_queued_messages: int = 256
+    max_queued_bytes: int = 8 * MiB
+    # A handler waiting for a reply (a request to any peer) gives its slot back meanwhile, for
+    # at most this many waiting handlers per connection (beyond, it keeps its slot).
+    max_parked_handlers: int = 64
+    # Payloads at least this big are decoded in a worker thread, off the event loop.
+    decode_in_thread_bytes: int = 64 * 1024
     close_timeout: float = 2.0
 
     def size_cap(self, mtype: T) -> int:

@@ -21,7 +21,14 @@ import trio
 from trionode.nursery import unwrapped_exception_groups
 from trionode.peers.errors import DialError, MessageTooLarge, TransportClosed
 from trionode.peers.limits import MAX_MESSAGE_SIZE
-from trionode.peers.transport import AdmitFn, PeerStream, StreamHandler, Transport, _admit_all
+from trionode.peers.transport import (
+    AdmitFn,
+    PeerStream,
+    StreamHandler,
+    Transport,
+    _admit_all,
+    admitted_slot,
+)
 from trionode.wire import bytes32
 
 __all__ = ["MemoryNetwork", "MemoryPeerStream", "MemoryTransport"]
@@ -206,6 +213,8 @@ class MemoryTransport(Transport):
         except Exception:
             logger.exception("handler for %s failed", stream.remote_host)
         finally:
+            if stream.setup_slot is not None:
+                stream.setup_slot.release()
             await stream.aclose()
 
     @asynccontextmanager
@@ -214,7 +223,8 @@ class MemoryTransport(Transport):
         if listener is None:
             await trio.lowlevel.checkpoint()
             raise DialError(f"cannot connect to {host}:{port}: connection refused")
-        if not listener.admit(self._host):
+        admitted, slot = admitted_slot(listener.admit(self._host))
+        if not admitted:
             await trio.lowlevel.checkpoint()
             raise DialError(f"cannot connect to {host}:{port}: closed by peer before setup")
         pipe = _Pipe()
@@ -243,10 +253,13 @@ class MemoryTransport(Transport):
             remote_answers_pings=self.answer_pings,
         )
         ours._partner, theirs._partner = theirs, ours
+        theirs.setup_slot = slot
         incoming = _Incoming(theirs)
         try:
             await listener.incoming.send(incoming)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
+            if slot is not None:
+                slot.release("listener closed")
             raise DialError(f"cannot connect to {host}:{port}: listener closed") from None
         try:
             yield ours

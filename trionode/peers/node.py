@@ -10,9 +10,18 @@ failing connection closes alone. Other long-lived loops of the peer layer (peer 
 introducer vetting) are added by their owners with :meth:`PeerNode.start_service`.
 :meth:`stop` closes every connection cleanly, newest first, and makes ``run()`` return.
 
-Every disconnect is logged at WARNING with its reason. A peer that breaks the protocol is
-banned for the time its :class:`RemoteProtocolError` says; a silent or unresponsive peer
-(:class:`~trionode.peers.connection.PeerUnresponsive`) is dropped without a ban.
+Every disconnect is logged with its reason: at INFO when we closed it as planned (node
+shutdown, a replaced duplicate, done with an introducer, over RPC), at WARNING when a peer was
+dropped: a fault (protocol violation, ban, unresponsive peer, handler failure) or the peer
+closing the connection (an operator wants to see peers going away). A peer that
+breaks the protocol is banned for the time its :class:`RemoteProtocolError` says; a silent or
+unresponsive peer (:class:`~trionode.peers.connection.PeerUnresponsive`) is dropped without a ban.
+
+Cheap checks before expensive ones (docs/protocol.md section 1): connection slots are checked on
+the raw socket before TLS (:mod:`trionode.peers.admission`); a message's type is checked against
+the routing table of our role and the peer's node type (:mod:`trionode.protocols.routing`) and
+its size against the type's cap before it is decoded; big payloads are decoded in worker
+threads. The node also runs the event-loop lag watchdog (:mod:`trionode.peers.lag`).
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ import trio
 
 from trionode import __version__
 from trionode.nursery import ChildStartFailed, RestartPolicy, Supervisor
+from trionode.peers.admission import Admission
 from trionode.peers.bans import BanList
 from trionode.peers.connection import Handler, PeerConnection, PeerUnresponsive
 from trionode.peers.errors import (
@@ -39,9 +49,11 @@ from trionode.peers.errors import (
     TransportClosed,
 )
 from trionode.peers.handshake import HandshakeMachine
+from trionode.peers.lag import LoopLagWatchdog
 from trionode.peers.limits import PeerLimits
-from trionode.peers.transport import PeerStream, Transport
+from trionode.peers.transport import PeerStream, SetupSlot, Transport
 from trionode.protocols import ProtocolMessageTypes as T
+from trionode.protocols.routing import accepted_from, handled_by, why_refused
 from trionode.protocols.shared_protocol import NodeType
 from trionode.wire import bytes32
 
@@ -53,6 +65,8 @@ logger = logging.getLogger(__name__)
 CLOSE_NORMAL = 1000
 CLOSE_GOING_AWAY = 1001
 CLOSE_POLICY = 1008
+# Worker threads that decode big payloads at once, for all connections of a node.
+DECODE_THREADS = 4
 
 
 class DuplicateConnection(RemoteProtocolError):
@@ -101,6 +115,15 @@ class PeerNode:
             exempt_loopback=config.exempt_loopback_from_bans,
         )
         self.connections: dict[bytes32, PeerConnection] = {}
+        self.admission = Admission(
+            self.limits,
+            is_banned=self.bans.is_banned,
+            inbound_hosts=lambda: [c.host for c in self.connections.values() if not c.outbound],
+        )
+        self.loop_lag = LoopLagWatchdog()
+        self._decode_limiter = trio.CapacityLimiter(DECODE_THREADS)
+        # The message types our role handles at all (the routing table's row).
+        self._routed = handled_by(config.node_type)
         self.port: int | None = None
         self.on_connect: list[ConnectionHook] = []
         self.on_disconnect: list[ConnectionHook] = []
@@ -124,7 +147,9 @@ class PeerNode:
         """Register every method of ``api`` named after a message type as that type's handler.
 
         A handler is ``async def <message_name>(self, payload, peer: PeerConnection)`` and
-        returns the reply to a request (or None). Two APIs may not handle the same type.
+        returns the reply to a request (or None). Two APIs may not handle the same type, and a
+        handler must be for a type the routing table gives our role (a local bug otherwise:
+        its messages would be refused before they reach it).
         """
         for mtype in T:
             method = getattr(api, mtype.name, None)
@@ -132,6 +157,12 @@ class PeerNode:
                 continue
             if mtype in self._handlers:
                 raise ValueError(f"two handlers for {mtype.name}")
+            if mtype not in self._routed:
+                raise ValueError(
+                    f"{type(api).__name__}.{mtype.name}: the routing table "
+                    f"(trionode.protocols.routing) does not route {mtype.name} to a "
+                    f"{self.config.node_type.name.lower()}"
+                )
             self._handlers[mtype] = method
 
     def _lookup(self, mtype: T) -> Handler | None:
@@ -151,6 +182,8 @@ class PeerNode:
             await nursery.start(supervisor.run)
             self._supervisor = supervisor
             try:
+                await supervisor.start_child("loop-lag", self.loop_lag.run)
+                await supervisor.start_child("refusal-log", self._refusal_log)
                 serve = functools.partial(self.transport.serve, self._on_inbound, admit=self._admit)
                 self.port = await supervisor.start_child(
                     "listener", serve, self.config.host, self.config.port
@@ -182,6 +215,16 @@ class PeerNode:
     def stop(self) -> None:
         """Ask ``run()`` to close every connection and the listener, then return."""
         self._stop.set()
+
+    async def _refusal_log(
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """One summary line per interval for the refused connection attempts."""
+        interval = self.limits.refusal_log_interval
+        task_status.started()
+        while True:
+            await trio.sleep(interval)
+            self.admission.log.flush(interval)
 
     async def start_service(
         self, name: str, fn: Callable[..., Awaitable[object]], *args: object
@@ -267,17 +310,12 @@ class PeerNode:
             return
         await done.wait()
 
-    def _admit(self, host: str) -> bool:
-        """Before TLS: refuse banned IPs and inbound connections above the limit."""
+    def _admit(self, host: str) -> SetupSlot | None:
+        """Before TLS: refuse banned IPs, and connections beyond the set-up and inbound caps
+        (per address, per group, in total); counted, and logged once per interval."""
         if self._stop.is_set():
-            return False
-        if self.bans.is_banned(host):
-            logger.info("refusing banned %s", host)
-            return False
-        if len(self.get_connections(outbound=False)) >= self.limits.max_inbound:
-            logger.info("refusing %s: %d inbound connections", host, self.limits.max_inbound)
-            return False
-        return True
+            return None
+        return self.admission.admit(host)
 
     async def _run_connection(
         self, stream: PeerStream, task_status: trio.TaskStatus[PeerConnection] | None
@@ -287,7 +325,7 @@ class PeerNode:
         Failures before the handshake completed are raised for outbound connections (the
         dialer wants to know) and logged for inbound ones. Nothing a peer does escapes after.
         """
-        conn = PeerConnection(stream, self.limits)
+        conn = PeerConnection(stream, self.limits, decode_limiter=self._decode_limiter)
         reason = "node shutting down"
         code = CLOSE_GOING_AWAY
         registered = False
@@ -295,23 +333,35 @@ class PeerNode:
         try:
             try:
                 await self._handshake(conn)
+                if stream.setup_slot is not None:
+                    stream.setup_slot.release()  # set up: the slot is free for the next one
                 self._register(conn)
                 registered = True
             except (RemoteProtocolError, TransportClosed, trio.TooSlowError) as exc:
                 reason, code = self._fault(conn, exc, during_handshake=True)
-                if isinstance(exc, TransportClosed):
+                if isinstance(exc, TransportClosed | DuplicateConnection | ConnectionLimitReached):
                     # The peer hung up before the handshake (a reachability probe, a port
-                    # scan, a dialer shutting down): nothing was dropped, so not a warning.
+                    # scan, a dialer shutting down), or we keep the connection we have, or
+                    # have no room: nothing was dropped for a fault, so not a warning.
                     level = logging.INFO
                 if task_status is not None:
                     raise
                 return
             if task_status is not None:
                 task_status.started(conn)
+            assert conn.node_type is not None
+            own, theirs = self.config.node_type, conn.node_type
             try:
-                await conn.serve(self._lookup)
+                await conn.serve(
+                    self._lookup,
+                    accepted_from(own, theirs),
+                    functools.partial(why_refused, own, theirs),
+                )
+                # We closed it (node shutdown, a replaced duplicate, done with an
+                # introducer, over RPC): planned, not a fault.
                 reason = conn.close_reason or "closed"
                 code = CLOSE_GOING_AWAY if self._stop.is_set() else CLOSE_NORMAL
+                level = logging.INFO
             except (
                 RemoteProtocolError,
                 TransportClosed,
@@ -329,10 +379,13 @@ class PeerNode:
                 self._unregister(conn)
 
     async def _handshake(self, conn: PeerConnection) -> None:
-        if self._handshaking >= self.limits.max_concurrent_handshakes:
-            raise HandshakeError(
-                f"{self._handshaking} handshakes already in progress", ban_seconds=0
-            )
+        # Inbound set-ups hold an admission slot (capped per address, group and in total);
+        # this counter caps the rest (our dials, transports without admission).
+        if conn.stream.setup_slot is None:
+            if self._handshaking >= self.limits.max_concurrent_handshakes:
+                raise HandshakeError(
+                    f"{self._handshaking} handshakes already in progress", ban_seconds=0
+                )
         self._handshaking += 1
         try:
             machine = HandshakeMachine(
@@ -360,6 +413,8 @@ class PeerNode:
         stage = "handshake" if during_handshake else "connection"
         if isinstance(exc, trio.TooSlowError):
             return f"{stage} deadline of {self.limits.handshake_timeout:g} s passed", CLOSE_POLICY
+        if isinstance(exc, DuplicateConnection | ConnectionLimitReached):
+            return str(exc), CLOSE_POLICY
         if isinstance(exc, RemoteProtocolError):
             reason = f"protocol violation: {exc}"
             self.bans.ban(conn.host, exc.ban_seconds, reason)
@@ -391,11 +446,16 @@ class PeerNode:
                     raise DuplicateConnection(f"already connected to node {conn.node_id.hex()[:8]}")
             else:
                 raise DuplicateConnection(f"already connected to node {conn.node_id.hex()[:8]}")
-        limit = self.limits.max_outbound if conn.outbound else self.limits.max_inbound
-        if len(self.get_connections(outbound=conn.outbound)) >= limit:
-            raise ConnectionLimitReached(
-                f"{limit} {'outbound' if conn.outbound else 'inbound'} connections already"
-            )
+        if conn.outbound:
+            if len(self.get_connections(outbound=True)) >= self.limits.max_outbound:
+                raise ConnectionLimitReached(
+                    f"{self.limits.max_outbound} outbound connections already"
+                )
+        else:
+            refused = self.admission.inbound_refusal(conn.host)
+            if refused is not None:
+                self.admission.log.note(conn.host, refused)
+                raise ConnectionLimitReached(f"no room: {refused}")
         self.connections[conn.node_id] = conn
         logger.info(
             "connected %r (%s)",

@@ -20,7 +20,7 @@ import trio
 
 from trionode.wire import bytes32
 
-__all__ = ["AdmitFn", "PeerStream", "StreamHandler", "Transport"]
+__all__ = ["AdmitFn", "PeerStream", "SetupSlot", "StreamHandler", "Transport", "admitted_slot"]
 
 
 class PeerStream(abc.ABC):
@@ -49,6 +49,9 @@ class PeerStream(abc.ABC):
     # True if this stream keeps peer_pinged_at. A stream that cannot see the peer's pings
     # leaves it False, and the connection then counts answered pings as hearing from the peer.
     sees_peer_pings: bool = False
+    # The admission slot of an inbound stream (None: none): the node releases it once the
+    # handshake completed; the transport at the latest when the stream ends.
+    setup_slot: SetupSlot | None = None
 
     @abc.abstractmethod
     async def send(self, data: bytes) -> None: ...
@@ -74,12 +77,34 @@ class PeerStream(abc.ABC):
 
 
 StreamHandler = Callable[[PeerStream], Awaitable[None]]
-# Called with the remote IP right after accept, before TLS: False closes the socket at once.
-AdmitFn = Callable[[str], bool]
+
+
+class SetupSlot(abc.ABC):
+    """What an admitted connection holds while it sets up (trionode.peers.admission).
+
+    The transport releases it when the set-up fails (with why) and, at the latest, when the
+    connection ends; the node releases it as soon as the handshake completed. Idempotent.
+    """
+
+    @abc.abstractmethod
+    def release(self, failure: str | None = None) -> None: ...
+
+
+# Called with the remote IP right after accept, before TLS: False or None closes the socket at
+# once; True admits; a SetupSlot admits and is released as described there. A stream carries
+# its slot as ``stream.setup_slot``.
+AdmitFn = Callable[[str], "SetupSlot | bool | None"]
 
 
 def _admit_all(host: str) -> bool:
     return True
+
+
+def admitted_slot(verdict: SetupSlot | bool | None) -> tuple[bool, SetupSlot | None]:
+    """(admitted?, the slot to release) of an AdmitFn's answer."""
+    if isinstance(verdict, SetupSlot):
+        return True, verdict
+    return bool(verdict), None
 
 
 class Transport(abc.ABC):

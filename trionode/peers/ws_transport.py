@@ -35,7 +35,15 @@ from trionode.nursery import unwrapped_exception_groups
 from trionode.peers.errors import DialError, MessageTooLarge, RemoteProtocolError, TransportClosed
 from trionode.peers.limits import MAX_MESSAGE_SIZE
 from trionode.peers.tls import node_id_of_certificate
-from trionode.peers.transport import AdmitFn, PeerStream, StreamHandler, Transport, _admit_all
+from trionode.peers.transport import (
+    AdmitFn,
+    PeerStream,
+    SetupSlot,
+    StreamHandler,
+    Transport,
+    _admit_all,
+    admitted_slot,
+)
 from trionode.wire import bytes32
 
 __all__ = ["RESOURCE", "WebSocketPeerStream", "WebSocketTransport"]
@@ -244,37 +252,59 @@ class WebSocketTransport(Transport):
             except OSError:  # the peer already went away
                 await sock.aclose()
                 continue
-            if not admit(peer_host):
-                logger.info("refused connection from %s:%d before TLS", peer_host, peer_port)
+            # Refusals are not logged here one by one: an attacker reopening sockets would
+            # flood the log. The admit function (the node's Admission) counts and sums them up.
+            admitted, slot = admitted_slot(admit(peer_host))
+            if not admitted:
+                logger.debug("refused connection from %s:%d before TLS", peer_host, peer_port)
                 await sock.aclose()
                 continue
             if self._setups >= self._max_setups:
-                logger.warning(
+                logger.debug(
                     "refused connection from %s:%d: %d connection setups already in progress",
                     peer_host,
                     peer_port,
                     self._setups,
                 )
+                if slot is not None:
+                    slot.release("transport set-ups full")
                 await sock.aclose()
                 continue
             self._setups += 1
-            nursery.start_soon(self._handle_inbound, sock, peer_host, peer_port, handler)
+            nursery.start_soon(self._handle_inbound, sock, peer_host, peer_port, handler, slot)
 
     async def _handle_inbound(
-        self, sock: trio.SocketStream, host: str, port: int, handler: StreamHandler
+        self,
+        sock: trio.SocketStream,
+        host: str,
+        port: int,
+        handler: StreamHandler,
+        slot: SetupSlot | None,
     ) -> None:
         streams: list[WebSocketPeerStream] = []
         try:
             with unwrapped_exception_groups():
-                await self._run_inbound(sock, host, port, handler, streams)
+                await self._run_inbound(sock, host, port, handler, streams, slot)
         except (*_SETUP_ERRORS, DialError) as exc:
             if not streams:
-                logger.info("inbound connection from %s:%d failed to set up: %r", host, port, exc)
+                if slot is not None:
+                    # Counted in the node's summary line (one per interval, not per socket).
+                    slot.release(f"set-up failed ({type(exc).__name__})")
+                    logger.debug(
+                        "inbound connection from %s:%d failed to set up: %r", host, port, exc
+                    )
+                else:
+                    logger.info(
+                        "inbound connection from %s:%d failed to set up: %r", host, port, exc
+                    )
             else:
                 logger.warning("connection from %s:%d ended: %r", host, port, exc)
         except Exception:
             # A handler bug must not reach the listener (trio-websocket would let it).
             logger.exception("handler for %s:%d failed", host, port)
+        finally:
+            if slot is not None:
+                slot.release()
 
     async def _run_inbound(
         self,
@@ -283,6 +313,7 @@ class WebSocketTransport(Transport):
         port: int,
         handler: StreamHandler,
         streams: list[WebSocketPeerStream],
+        slot: SetupSlot | None,
     ) -> None:
         began = trio.current_time()
         async with trio.open_nursery() as nursery:
@@ -308,6 +339,7 @@ class WebSocketTransport(Transport):
                     self._setups -= 1
                 stream = self._stream(ws, der, host, port, False)
                 stream.opened_at = began
+                stream.setup_slot = slot
                 streams.append(stream)
                 await handler(stream)
             finally:

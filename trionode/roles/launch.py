@@ -138,18 +138,8 @@ def _require(value: Any, role: str, key: str, flag: str) -> Any:
 
 def _peer_layer(settings: Settings) -> dict[str, Any]:
     """The peers: section as every role takes it: listener address and PeerLimits."""
-    from trionode.peers.limits import PeerLimits
-
     peers = settings.peers
-    return {
-        "host": peers.listen_host,
-        "limits": PeerLimits(
-            max_message_size=peers.max_message_size,
-            handshake_timeout=peers.handshake_timeout,
-            ping_interval=peers.ping_interval,
-            idle_timeout=peers.idle_timeout,
-        ),
-    }
+    return {"host": peers.listen_host, "limits": peers.limits()}
 
 
 def _check_db_setting(name: str, url: str | None) -> None:

@@ -211,6 +211,12 @@ def format_status(
     lines.append(f"  sync        {format_sync(state['sync'])}")
     if state.get("mempool_size") is not None:
         lines.append(f"  mempool     {state['mempool_size']} transactions")
+    lag = state.get("event_loop_lag")
+    if lag is not None:
+        lines.append(
+            f"  loop lag    {1000 * lag['current']:.1f} ms now, "
+            f"{1000 * lag['max']:.1f} ms max recently"
+        )
     peers = ", ".join(f"{k} {v}" for k, v in sorted(state["peers"].items()))
     lines.append(f"  peers       {len(connections)} ({peers})")
     for c in connections:

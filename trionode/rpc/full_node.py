@@ -118,6 +118,7 @@ class FullNodeRpc:
             },
             "blocks_made": self.full_node.blocks_made,
             "mempool_size": None if mempool is None else len(mempool),
+            "event_loop_lag": self.node.loop_lag.as_json(),
         }
 
     async def get_blockchain_state(self, params: Params) -> dict[str, Any]:

@@ -278,6 +278,7 @@ class FullNode:
                 for t in (NodeType.FULL_NODE, NodeType.FARMER, NodeType.TIMELORD)
             },
             "port": None if self.node is None else self.node.port,
+            "event_loop_lag": None if self.node is None else self.node.loop_lag.as_json(),
             "blocks_made": self.blocks_made,
             "sync": self.sync_status(),
             "mempool": {
