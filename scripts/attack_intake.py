@@ -20,8 +20,8 @@ attacker is a full node too; the script sends its hostile messages on its connec
 3. invalid copy: the attacker sends the next block with a corrupted proof of time (same header
    hash), then the honest peer sends the valid one. Printed: is the valid block stored.
 4. pools: (a) 300 valid unfinished variants of one proof of space (fees targets differ);
-   (b) 200 disconnected blocks of ~1 MiB each (signed headers, junk bodies) whose parents the
-   attacker does not serve; (c) one disconnected block whose 1 MiB "parents" the attacker
+   (b) 200 disconnected blocks of ~900 KB each (signed headers, junk bodies of the right cost) whose parents the
+   attacker does not serve; (c) one disconnected block whose ~900 KB "parents" the attacker
    serves on RequestBlock (a fabricated chain). Printed: pool sizes and bytes.
 """
 
@@ -119,16 +119,14 @@ def orphans_held(h: NodeHandle) -> tuple[int, int]:
     return len(blocks), sum(len(bytes(b)) for b in blocks)
 
 
-def junk_transaction(size: int, salt: int) -> Transaction:
-    """An unsigned transaction of about ``size`` bytes (40-byte outputs)."""
-    n = size // 40
-    coin = Coin(bytes32(salt.to_bytes(32, "big")), bytes32(bytes(32)), uint64(1))
-    outs = [Output(bytes32(i.to_bytes(32, "big")), uint64(i)) for i in range(n)]
-    return Transaction([Spend(coin, G1Element(), outs)], G2Element())
-
-
 def padded(bt: BlockTools, block: FullBlock, size: int, salt: int, **header: Any) -> FullBlock:
-    body: Body = block.body.replace(transactions=[junk_transaction(size, salt)])
+    """``block`` with one unsigned transaction of about ``size`` junk bytes (40-byte outputs;
+    the cost field matches, so the body passes every check that needs no coin set),
+    re-signed: what a plot owner can make for free."""
+    coin = Coin(bytes32(salt.to_bytes(32, "big")), bytes32(bytes(32)), uint64(1))
+    outs = [Output(bytes32(i.to_bytes(32, "big")), uint64(i)) for i in range(size // 40)]
+    tx = Transaction([Spend(coin, G1Element(), outs)], G2Element())
+    body: Body = block.body.replace(transactions=[tx], cost=uint64(len(bytes(tx))))
     return bt.rebuild(block, body=body, header_changes=header or None)
 
 
@@ -300,20 +298,22 @@ async def attack_pools(bt: BlockTools, chain: Sequence[FullBlock], base: Path) -
         for i in range(300)
     ]
     nxt = bt.next_block(chain, seed=4)
-    # (b) signed headers, junk 1 MiB bodies, unknown parents: they wait in the orphan pool
+    # (b) signed headers, junk ~900 KB bodies, unknown parents: they wait in the orphan pool
     orphans = [
-        padded(bt, nxt, MiB, i, prev_header_hash=bytes32((i + 7).to_bytes(32, "big")))
+        padded(bt, nxt, 900_000, i, prev_header_hash=bytes32((i + 7).to_bytes(32, "big")))
         for i in range(200)
     ]
-    # (c) a fabricated chain of 1 MiB "parents" below one disconnected block
+    # (c) a fabricated chain of ~900 KB "parents" (unsigned junk, linked by hash and height)
+    # below one signed disconnected block
     fabricated: list[FullBlock] = []
     prev = bytes32(b"\x5a" * 32)
-    for h in range(1, len(chain) + 1):
-        blk = padded(bt, nxt, MiB, 10_000 + h, prev_header_hash=prev)
+    for h in range(1, len(chain)):
+        blk = padded(bt, nxt, 900_000, 10_000 + h, prev_header_hash=prev)
         data = blk.header.data.replace(height=uint32(h))
         blk = blk.replace(header=Header(data, blk.header.plot_signature))
         fabricated.append(blk)
         prev = blk.header_hash
+    fabricated.append(padded(bt, nxt, 900_000, 20_000, prev_header_hash=prev))
     FakeParentsAPI.parents = {b.header_hash: b for b in fabricated[:-1]}
     FakeParentsAPI.served = FakeParentsAPI.served_bytes = 0
     async with trio.open_nursery() as nursery:

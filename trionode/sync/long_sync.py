@@ -221,7 +221,7 @@ class SyncManager:
                 # Dropped with every advert of it: the next heaviest claim is tried at once.
                 # Its advertisers that could not serve it were banned; a peer advertising it
                 # again is asked again (and banned if it cannot serve it either).
-                self._blame_advertisers(target.header_hash)
+                self._blame_advertisers(target)
                 self._forget(target.header_hash)
                 self.stats.targets_dropped += 1
             finally:
@@ -252,21 +252,28 @@ class SyncManager:
             while len(node.get_connections(NodeType.FULL_NODE)) < self.config.max_peers:
                 await node.wait_connection_change()
 
-    def _blame_advertisers(self, header_hash: bytes32) -> None:
+    def _advertisers(self, target: Advert) -> list[PeerConnection]:
+        """The peers that advertised ``target``: the one it was taken from (even if it has
+        advertised another tip since) and those whose advert it is now."""
+        conns = [target.conn] + [
+            a.conn
+            for a in self._adverts.values()
+            if a.header_hash == target.header_hash and a.conn is not target.conn
+        ]
+        return [c for c in conns if not c.closed.is_set()]
+
+    def _blame_advertisers(self, target: Advert) -> None:
         """After a target failed: the peers that advertised it and were asked for it, still
         connected (not banned for a lie already), could not serve the tip they claimed. A
         short ban: they may only have been slow, but they cannot keep steering the sync."""
-        for node_id, advert in list(self._adverts.items()):
-            if (
-                advert.header_hash == header_hash
-                and node_id in self._asked
-                and not advert.conn.closed.is_set()
-            ):
+        tip = target.header_hash
+        for conn in self._advertisers(target):
+            if conn.node_id in self._asked:
                 self._ban(
-                    advert.conn,
+                    conn,
                     RemoteProtocolError(
-                        f"advertised tip {header_hash.hex()[:16]} at height "
-                        f"{advert.block.height} that could not be synced from it",
+                        f"advertised tip {tip.hex()[:16]} at height {target.block.height} "
+                        "that could not be synced from it",
                         ban_seconds=BAN_PROTOCOL_SECONDS,
                     ),
                 )
@@ -341,11 +348,7 @@ class SyncManager:
         node = self._node()
         if node is None:
             return {}
-        advertisers = [
-            a.conn
-            for a in self._adverts.values()
-            if a.header_hash == target.header_hash and not a.conn.closed.is_set()
-        ]
+        advertisers = self._advertisers(target)
         others = [
             c
             for c in node.get_connections(NodeType.FULL_NODE)
