@@ -635,9 +635,11 @@ class FullNode:
     ) -> None:
         """After each window a long sync committed: tell farmers and timelords, follow the
         mempool (blocks are not relayed: peers that need them sync as well)."""
-        del results  # follow_chain tells farmers, timelords and the mempool
-        for block in blocks:
-            self.gossip.blocks.add(block.header_hash)
+        # follow_chain tells farmers, timelords and the mempool. Only what validated is seen:
+        # an invalid block a sync peer served must not hide the valid one.
+        for block, result in zip(blocks, results, strict=True):
+            if result.added or result.status is AddBlockStatus.ALREADY_HAVE:
+                self.gossip.blocks.add(block.header_hash)
 
     async def blocks_for(self, tip: bytes32, heights: Sequence[int]) -> list[FullBlock]:
         return await self.blockchain.get_blocks_at(heights, tip)
