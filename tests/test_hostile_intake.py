@@ -16,7 +16,8 @@ import trio
 import trio.testing
 
 from trionode.peers.connection import PeerConnection
-from trionode.peers.errors import ConnectionClosedError, PeerErrorReply
+from trionode.peers.errors import ConnectionClosedError, PeerErrorReply, TransportClosed
+from trionode.peers.testing import PeerTestNet, handshake_bytes, send_payload
 from trionode.protocols import ProtocolMessageTypes as T
 from trionode.protocols.chain_types import (
     Coin,
@@ -29,17 +30,17 @@ from trionode.protocols.chain_types import (
     Transaction,
 )
 from trionode.protocols.peer_protocol import Block, NewProofOfTime, RequestBlock, UnfinishedBlock
-from trionode.protocols.shared_protocol import Error, NodeType
+from trionode.protocols.shared_protocol import Error, HandshakeAck, NodeType
+from trionode.protocols.timelord_protocol import ProofOfTimeFinished
 from trionode.roles.full_node.api import FullNodeAPI
 from trionode.roles.full_node.gossip import GossipState, IntakeLimits
-from trionode.roles.full_node.node import InvalidProofOfTime
 from trionode.roles.full_node.testing import NodeHandle, TestNetwork
 from trionode.sync.budget import RequestBudget
 from trionode.testing.block_tools import BlockTools
-from trionode.wire import G1Element, G2Element, bytes32, uint32, uint64, uint128
+from trionode.wire import G1Element, G2Element, Message, bytes32, uint32, uint64, uint128
 
 DEADLINE = 60
-VICTIM, HONEST, ATTACKER = "127.0.0.3", "127.0.0.1", "127.0.0.2"
+VICTIM, HONEST, ATTACKER, TIMELORD = "127.0.0.3", "127.0.0.1", "127.0.0.2", "127.0.0.5"
 
 
 def link(frm: NodeHandle, to: NodeHandle) -> PeerConnection | None:
@@ -228,11 +229,22 @@ async def test_invalid_proof_of_time_leaves_the_unfinished_block_for_the_valid_o
             await wait_closed(to_victim)
         assert banned(victim, ATTACKER)
         assert [b.header_hash for b in held(victim)] == [unfinished.header_hash]
-        # The same from a timelord connection: refused (the peer layer bans on the raise).
-        conn = link(victim, honest)
-        assert conn is not None
-        with pytest.raises(InvalidProofOfTime):
-            await victim.full_node.proof_of_time(bad, source=conn, from_timelord=True)
+        # The same from a timelord: its connection is closed and its address banned.
+        peers = PeerTestNet(nursery, tmp_path / "raw")
+        node = victim.service.node
+        assert node is not None
+        async with peers.raw("timelord", node, source=TIMELORD) as stream:
+            with trio.fail_after(DEADLINE):
+                assert Message.from_bytes(await stream.receive()).type == T.handshake
+                network = victim.service.constants.genesis_challenge
+                await stream.send(handshake_bytes(network_id=network, node_type=NodeType.TIMELORD))
+                assert Message.from_bytes(await stream.receive()).type == T.handshake_ack
+                await send_payload(stream, HandshakeAck())
+                await send_payload(stream, ProofOfTimeFinished(bad))
+                with pytest.raises(TransportClosed):
+                    while True:
+                        await stream.receive()  # ChallengeStart etc., then the close
+        assert banned(victim, TIMELORD)
         assert len(held(victim)) == 1
         await honest_link.send(NewProofOfTime(finished.proof_of_time))
         with trio.fail_after(DEADLINE):
