@@ -15,6 +15,8 @@ import pytest
 import trio
 import trio.testing
 
+from trionode.blockchain.detached import check_detached_block, check_parent_link
+from trionode.consensus import Err
 from trionode.peers.connection import PeerConnection
 from trionode.peers.errors import ConnectionClosedError, PeerErrorReply, TransportClosed
 from trionode.peers.testing import PeerTestNet, handshake_bytes, send_payload
@@ -421,3 +423,35 @@ def test_pool_accounting_is_exact(block_tools: BlockTools, chain_20: list[FullBl
     copy = corrupt_witness(blocks[-2])
     assert gossip.keep_orphan(copy, len(bytes(copy)))
     assert not gossip.keep_orphan(copy, len(bytes(copy)))
+
+
+def test_detached_checks_pass_real_blocks_and_catch_forgeries(
+    block_tools: BlockTools, chain_30: list[FullBlock]
+) -> None:
+    """No false positives on a real chain (every block alone, every link), and each forgery
+    an attacker without a VDF can make is caught: a stale signature, a re-signed claim of more
+    weight (its parent's challenge no longer leads to it), a corrupted proof of time."""
+    constants = block_tools.constants
+    now = int(chain_30[-1].header.data.timestamp)
+    for block in chain_30:
+        err, size = check_detached_block(constants, block, now)
+        assert err is None and size == len(bytes(block))
+    for parent, child in zip(chain_30, chain_30[1:], strict=False):
+        assert check_parent_link(constants, child, parent) is None
+    tip, parent = chain_30[-1], chain_30[-2]
+    stale = tip.replace(
+        header=Header(tip.header.data.replace(weight=uint128(10**15)), tip.header.plot_signature)
+    )
+    assert check_detached_block(constants, stale, now)[0] is Err.INVALID_PLOT_SIGNATURE
+    heavier = block_tools.rebuild(tip, header_changes={"weight": uint128(int(tip.weight) + 1000)})
+    assert check_detached_block(constants, heavier, now)[0] is None  # alone it is fine
+    assert check_parent_link(constants, heavier, parent) is Err.INVALID_POT_ITERATIONS
+    forged_parent = block_tools.rebuild(
+        parent, header_changes={"weight": uint128(int(parent.weight) + 1)}
+    )
+    relinked = block_tools.rebuild(
+        tip, header_changes={"prev_header_hash": forged_parent.header_hash}
+    )
+    assert check_parent_link(constants, tip, forged_parent) is Err.UNKNOWN_PARENT
+    assert check_parent_link(constants, relinked, forged_parent) is Err.INVALID_POT_CHALLENGE
+    assert check_detached_block(constants, corrupt_witness(tip), now)[0] is Err.INVALID_POT
