@@ -31,8 +31,8 @@ tries targets heaviest first, one at a time:
 
 Once a target is reached, the peers of other groups, whose list for the same tip contradicts
 the chain just validated, are banned. Every request to a peer is paced by its
-:class:`~trionode.sync.budget.RequestBudget` (below the rate limits honest peers apply). Progress is logged at INFO after each window and exposed
-by :meth:`SyncManager.status`.
+:class:`~trionode.sync.budget.RequestBudget` (below the rate limits honest peers apply).
+Progress is logged at INFO after each window and exposed by :meth:`SyncManager.status`.
 """
 
 from __future__ import annotations
