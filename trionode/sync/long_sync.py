@@ -217,6 +217,17 @@ class SyncManager:
                 await self._gather_peers()
                 await self.sync_to(target)
             except NoSyncPeers as exc:
+                if not self._asked and not target.conn.closed.is_set():
+                    # Nobody was asked (request budgets spent): not the target's fault. Try
+                    # again once its advertiser may be asked.
+                    wait = self.budget.wait_time(target.conn, T.request_all_header_hashes)
+                    logger.info(
+                        "sync to height %d waits %.1f s for a request budget",
+                        target.block.height,
+                        wait,
+                    )
+                    await trio.sleep(max(wait, 0.1))
+                    continue
                 logger.warning("sync to height %d stopped: %s", target.block.height, exc)
                 # Dropped with every advert of it: the next heaviest claim is tried at once.
                 # Its advertisers that could not serve it were banned; a peer advertising it
