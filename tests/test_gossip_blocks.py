@@ -131,7 +131,7 @@ def test_unfinished_blocks_good_enough_relative_to_the_best(
     assert not gossip.good_enough(ch, 1_450, threshold=500)
     # Disconnected blocks wait for their parent, bounded.
     child = chain_20[5]
-    gossip.keep_orphan(child)
-    gossip.keep_orphan(child)
+    gossip.keep_orphan(child, len(bytes(child)))
+    gossip.keep_orphan(child, len(bytes(child)))
     assert gossip.take_children(chain_20[4].header_hash) == [child]
     assert gossip.take_children(chain_20[4].header_hash) == []

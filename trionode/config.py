@@ -27,12 +27,14 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import attrs
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from trionode.consensus import NETWORKS
 from trionode.peers.addresses import parse_host_port
 from trionode.peers.limits import PeerLimits
+from trionode.roles.full_node.gossip import IntakeLimits
 
 __all__ = [
     "ENV_PREFIX",
@@ -232,6 +234,20 @@ class FullNodeSettings(_Frozen):
     target_outbound: Count = 8
     max_inbound: Count = 80
     validation_workers: PositiveInt = 2
+    # Bounds of the pools of peer input (docs/protocol.md section 2); defaults in IntakeLimits.
+    seen_cache_size: PositiveInt = IntakeLimits().seen_cache_size
+    orphan_max_blocks: Count = IntakeLimits().orphan_max_blocks
+    orphan_max_bytes: PositiveInt = IntakeLimits().orphan_max_bytes
+    unfinished_per_proof: PositiveInt = IntakeLimits().unfinished_per_proof
+    unfinished_max_blocks: PositiveInt = IntakeLimits().unfinished_max_blocks
+    unfinished_max_bytes: PositiveInt = IntakeLimits().unfinished_max_bytes
+    short_sync_max_bytes: PositiveInt = IntakeLimits().short_sync_max_bytes
+    short_sync_max_running: PositiveInt = IntakeLimits().short_sync_max_running
+
+    def intake_limits(self) -> IntakeLimits:
+        """The ``IntakeLimits`` these keys set."""
+        names = [field.name for field in attrs.fields(IntakeLimits)]
+        return IntakeLimits(**{name: getattr(self, name) for name in names})
 
 
 class IntroducerSettings(_Frozen):

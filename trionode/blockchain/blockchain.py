@@ -35,6 +35,7 @@ import trio
 from sqlalchemy import Connection
 
 from trionode.blockchain.caches import LRU
+from trionode.blockchain.detached import check_detached_block, check_parent_link
 from trionode.blockchain.results import AddBlockResult, AddBlockStatus, ChainEvent
 from trionode.consensus import (
     CoinRecord,
@@ -49,8 +50,10 @@ from trionode.consensus import (
     validate_block,
     validate_header_block,
     validate_unfinished_block,
+    verify_pot,
 )
-from trionode.protocols.chain_types import Coin, FullBlock, HeaderBlock
+from trionode.consensus.proofs import pot_output_hash
+from trionode.protocols.chain_types import Coin, FullBlock, HeaderBlock, ProofOfTime
 from trionode.storage import BlockCommit, BlockDelta, BlockInfo, ChainStore, StoreCorruptError
 from trionode.storage.chain_store import coin_records_sync, full_blocks_sync, header_blocks_sync
 from trionode.wire import bytes32
@@ -444,6 +447,40 @@ class Blockchain:
         return await trio.to_thread.run_sync(
             validate_unfinished_block, self.constants, block, ctx, limiter=self._verify_limiter
         )
+
+    async def verify_proof_of_time(self, pot: ProofOfTime) -> bool:
+        """The VDF proves its iterations from its challenge and its output is canonical (what
+        a finished block's challenge hashes); in a worker thread."""
+
+        def check() -> bool:
+            return pot_output_hash(self.constants, pot) is not None and verify_pot(
+                self.constants, pot
+            )
+
+        return await trio.to_thread.run_sync(check, limiter=self._verify_limiter)
+
+    async def check_detached(self, block: FullBlock) -> tuple[Err | None, int]:
+        """The checks of a block whose parent is not stored (:mod:`.detached`), in a worker
+        thread; with the block's serialized size."""
+        return await trio.to_thread.run_sync(
+            check_detached_block,
+            self.constants,
+            block,
+            int(self._clock()),
+            limiter=self._verify_limiter,
+        )
+
+    async def check_parent(self, child: FullBlock, parent: FullBlock) -> tuple[Err | None, int]:
+        """``parent`` (fetched for ``child``) passes the detached checks and ``child`` extends
+        it; with the parent's serialized size. In a worker thread."""
+
+        def check() -> tuple[Err | None, int]:
+            err = check_parent_link(self.constants, child, parent)
+            if err is not None:
+                return err, 0
+            return check_detached_block(self.constants, parent, int(self._clock()))
+
+        return await trio.to_thread.run_sync(check, limiter=self._verify_limiter)
 
     async def validate_header_blocks(self, headers: Sequence[HeaderBlock]) -> list[Err | None]:
         """Validate a run of header blocks (header sync) in parallel, storing nothing.

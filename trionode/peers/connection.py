@@ -244,6 +244,8 @@ class PeerConnection:
         self._cancel_scope: trio.CancelScope | None = None
         self._slots = trio.Semaphore(limits.max_concurrent_handlers)
         self._parked = 0
+        # Handler tasks started and not yet returned (parked ones included).
+        self.handlers_running = 0
         self._queue: collections.deque[_Work] = collections.deque()
         self._queued_bytes = 0
         self._queue_changed = trio.Event()
@@ -575,6 +577,7 @@ class PeerConnection:
         slot = _HandlerSlot(self, trio.lowlevel.current_task())
         _CURRENT_SLOT.set(slot)
         mtype, msg_id = work.mtype, work.msg_id
+        self.handlers_running += 1
         try:
             handler = lookup(mtype)
             reply: Streamable | None
@@ -607,4 +610,5 @@ class PeerConnection:
             except TransportClosed:
                 return  # the read loop sees the close and ends the connection
         finally:
+            self.handlers_running -= 1
             slot.finish()

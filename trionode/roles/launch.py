@@ -175,6 +175,7 @@ def build_service(settings: Settings, role: str, root: Path) -> Any:
                 target_outbound=fn.target_outbound,
                 max_inbound=fn.max_inbound,
                 validation_workers=fn.validation_workers,
+                intake=fn.intake_limits(),
                 exempt_loopback_from_bans=settings.peers.exempt_loopback_from_bans,
                 **_peer_layer(settings),
                 **_surface(FullNodeConfig, fn),

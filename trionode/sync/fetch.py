@@ -4,7 +4,8 @@ Every source peer gets ``requests_per_peer`` batches in flight (the first ones d
 robin, then each takes the next when done). A batch whose peer stalls past the deadline goes
 back to the queue for another peer and the slow peer gets no more batches in this sync; a peer
 that cannot answer is dropped likewise; a peer whose answer contradicts its own hash list is
-banned through ``ban``. Batches are fetched until every height is in or no peer is left.
+banned through ``ban``. Batches are fetched until every height is in or no peer is left. Each
+request to a peer waits for the peer's rate budget (:mod:`trionode.sync.budget`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import trio
 
 from trionode.peers.connection import PeerConnection
 from trionode.peers.errors import PeerRequestError, RemoteProtocolError, RequestTimeout
+from trionode.protocols import ProtocolMessageTypes as T
 from trionode.protocols.chain_types import FullBlock, HeaderBlock
 from trionode.protocols.peer_protocol import (
     HeaderBlocks,
@@ -25,6 +27,7 @@ from trionode.protocols.peer_protocol import (
     RequestSyncBlocks,
     SyncBlocks,
 )
+from trionode.sync.budget import RequestBudget
 from trionode.sync.errors import InconsistentPeer, NoSyncPeers
 from trionode.sync.hashes import check_against_list
 from trionode.wire import bytes32, uint32
@@ -50,6 +53,7 @@ class BatchFetcher:
         request_timeout: float,
         ban: Callable[[PeerConnection, RemoteProtocolError], None],
         on_reassigned: Callable[[], None],
+        budget: RequestBudget | None = None,
     ) -> None:
         self.tip = tip
         self.hashes = hashes
@@ -59,6 +63,7 @@ class BatchFetcher:
         self.request_timeout = request_timeout
         self._ban = ban
         self._on_reassigned = on_reassigned
+        self._budget = budget
 
     def _drop(self, conn: PeerConnection) -> None:
         if conn in self.sources:
@@ -128,6 +133,9 @@ class BatchFetcher:
         heights = [uint32(h) for h in batch]
         timeout = self.request_timeout
         items: Sequence[HeaderBlock | FullBlock]
+        if self._budget is not None:
+            mtype = T.request_header_blocks if kind == "headers" else T.request_sync_blocks
+            await self._budget.spend(conn, mtype)
         if kind == "headers":
             reply = await conn.request(RequestHeaderBlocks(self.tip, heights), reply_within=timeout)
             assert isinstance(reply, HeaderBlocks)

@@ -1,12 +1,22 @@
 """Long sync (PROTOCOL.md section 4): catch up with a tip far above ours.
 
 Trigger: a peer advertises (sends a Block for) a tip more than ``SYNC_THRESHOLD`` heights above
-our heaviest tip and heavier than it. :class:`SyncManager` is a permanent supervised loop that
-wakes on such an advert and, one target at a time:
+our heaviest tip and heavier than it. Only adverts that passed the checks a node can make
+without the chain below (:mod:`trionode.blockchain.detached`: proof of space, plot signature,
+proof of time, challenge, coinbase) reach :meth:`SyncManager.note_tip`; the full node bans
+the sender of one that fails them. What those checks cannot settle, the weight, is settled by
+syncing: :class:`SyncManager` is a permanent supervised loop that wakes on a far advert and
+tries targets heaviest first, one at a time:
 
-1. waits up to ``gather_seconds`` for ``max_peers`` connected full nodes, asks them for ``AllHeaderHashes`` of the target tip. A list longer
+1. waits up to ``gather_seconds`` for ``max_peers`` connected full nodes, asks for
+   ``AllHeaderHashes`` of the target tip the peers that advertised it (they must serve it: one
+   that answers an error or nothing is banned, it advertised a tip it does not have) and,
+   within their request budget, the peers whose own advert is at least as heavy (they likely
+   hold it; they are not blamed). Peers that advertised lighter tips are never asked about a
+   heavier claim, so a liar's adverts cannot spend an honest peer's patience. A list longer
    than the tip's height + 1, or not ending with the tip, bans its peer. Peers giving the same
-   list form a group; groups are tried largest first;
+   list form a group; groups are tried largest first. A target nobody serves is dropped with
+   every advert of it, and the next heaviest is tried at once;
 2. finds the fork point by binary search against our heaviest chain, then skips what we already
    store (a restarted node resumes from what it committed, without downloading it again);
 3. downloads windows of ``window`` heights, each in batches of at most ``batch_size`` heights
@@ -20,8 +30,9 @@ wakes on such an advert and, one target at a time:
    The next window downloads while one is validated.
 
 Once a target is reached, the peers of other groups, whose list for the same tip contradicts
-the chain just validated, are banned. Progress is logged at INFO after each window and exposed
-by :meth:`SyncManager.status`.
+the chain just validated, are banned. Every request to a peer is paced by its
+:class:`~trionode.sync.budget.RequestBudget` (below the rate limits honest peers apply).
+Progress is logged at INFO after each window and exposed by :meth:`SyncManager.status`.
 """
 
 from __future__ import annotations
@@ -39,14 +50,23 @@ from trionode.blockchain.blockchain import Blockchain
 from trionode.blockchain.results import AddBlockResult, AddBlockStatus
 from trionode.nursery import unwrapped_exception_groups
 from trionode.peers.connection import PeerConnection
-from trionode.peers.errors import PeerRequestError, RemoteProtocolError
+from trionode.peers.errors import (
+    BAN_PROTOCOL_SECONDS,
+    ConnectionClosedError,
+    PeerErrorReply,
+    PeerRequestError,
+    RemoteProtocolError,
+    RequestTimeout,
+)
 from trionode.peers.node import PeerNode
+from trionode.protocols import ProtocolMessageTypes as T
 from trionode.protocols.chain_types import FullBlock, HeaderBlock
 from trionode.protocols.peer_protocol import (
     AllHeaderHashes,
     RequestAllHeaderHashes,
 )
 from trionode.protocols.shared_protocol import NodeType
+from trionode.sync.budget import RequestBudget
 from trionode.sync.errors import InconsistentPeer, InvalidChain, NoSyncPeers
 from trionode.sync.fetch import BatchFetcher, Fetched
 from trionode.sync.hashes import check_hash_list, find_fork_point
@@ -80,6 +100,7 @@ class SyncStats:
     blocks_synced: int = 0
     batches_reassigned: int = 0
     peers_banned: int = 0
+    targets_dropped: int = 0  # sync targets nobody could serve or validate
 
 
 @attrs.define
@@ -109,8 +130,10 @@ class SyncManager:
         on_blocks: OnBlocks,
         on_near_tip: OnNearTip | None = None,
         clock: Callable[[], float] = time.monotonic,
+        budget: RequestBudget | None = None,
     ) -> None:
         self.blockchain = blockchain
+        self.budget = budget or RequestBudget()
         self.config = config
         self._node = node
         self._on_blocks = on_blocks
@@ -121,6 +144,7 @@ class SyncManager:
         self._deep: set[bytes32] = set()
         self._wake = trio.Event()
         self._asked: set[bytes32] = set()  # peers asked for the current target's hash list
+        self._target_weight = 0
         self._contradicting: list[tuple[tuple[bytes32, ...], PeerConnection]] = []
         self.progress: SyncProgress | None = None
         self.stats = SyncStats()
@@ -150,6 +174,16 @@ class SyncManager:
             self._deep.add(block.header_hash)
         if deep or self.is_far(int(block.height)):
             self._wake.set()
+
+    def advertised(self, conn: PeerConnection, block: FullBlock) -> bool:
+        """``conn``'s advert is this very block (it passed the checks when first sent)."""
+        advert = self._adverts.get(conn.node_id)
+        return (
+            advert is not None
+            and advert.conn is conn
+            and advert.header_hash == block.header_hash
+            and advert.block == block
+        )
 
     def _wanted(self, advert: Advert) -> bool:
         return advert.header_hash in self._deep or self.is_far(int(advert.block.height))
@@ -183,10 +217,24 @@ class SyncManager:
                 await self._gather_peers()
                 await self.sync_to(target)
             except NoSyncPeers as exc:
+                if not self._asked and not target.conn.closed.is_set():
+                    # Nobody was asked (request budgets spent): not the target's fault. Try
+                    # again once its advertiser may be asked.
+                    wait = self.budget.wait_time(target.conn, T.request_all_header_hashes)
+                    logger.info(
+                        "sync to height %d waits %.1f s for a request budget",
+                        target.block.height,
+                        wait,
+                    )
+                    await trio.sleep(max(wait, 0.1))
+                    continue
                 logger.warning("sync to height %d stopped: %s", target.block.height, exc)
-                # Peers that could not serve it are not asked again until they advertise anew.
-                self._forget(target.header_hash, only=self._asked)
-                await trio.sleep(1.0)  # do not spin on a target nobody serves
+                # Dropped with every advert of it: the next heaviest claim is tried at once.
+                # Its advertisers that could not serve it were banned; a peer advertising it
+                # again is asked again (and banned if it cannot serve it either).
+                self._blame_advertisers(target)
+                self._forget(target.header_hash)
+                self.stats.targets_dropped += 1
             finally:
                 self._idle.set()
 
@@ -215,6 +263,32 @@ class SyncManager:
             while len(node.get_connections(NodeType.FULL_NODE)) < self.config.max_peers:
                 await node.wait_connection_change()
 
+    def _advertisers(self, target: Advert) -> list[PeerConnection]:
+        """The peers that advertised ``target``: the one it was taken from (even if it has
+        advertised another tip since) and those whose advert it is now."""
+        conns = [target.conn] + [
+            a.conn
+            for a in self._adverts.values()
+            if a.header_hash == target.header_hash and a.conn is not target.conn
+        ]
+        return [c for c in conns if not c.closed.is_set()]
+
+    def _blame_advertisers(self, target: Advert) -> None:
+        """After a target failed: the peers that advertised it and were asked for it, still
+        connected (not banned for a lie already), could not serve the tip they claimed. A
+        short ban: they may only have been slow, but they cannot keep steering the sync."""
+        tip = target.header_hash
+        for conn in self._advertisers(target):
+            if conn.node_id in self._asked:
+                self._ban(
+                    conn,
+                    RemoteProtocolError(
+                        f"advertised tip {tip.hex()[:16]} at height {target.block.height} "
+                        "that could not be synced from it",
+                        ban_seconds=BAN_PROTOCOL_SECONDS,
+                    ),
+                )
+
     def _forget(self, header_hash: bytes32, only: set[bytes32] | None = None) -> None:
         if only is None:
             self._deep.discard(header_hash)
@@ -241,6 +315,7 @@ class SyncManager:
         """Bring our chain to ``target`` (see the module docstring). Raises NoSyncPeers."""
         tip, height = target.header_hash, int(target.block.height)
         self._asked = set()
+        self._target_weight = int(target.block.weight)
         groups = await self._hash_lists(target)
         if not groups:
             raise NoSyncPeers(f"no peer serves the chain of {tip.hex()[:16]}")
@@ -284,36 +359,62 @@ class SyncManager:
         node = self._node()
         if node is None:
             return {}
-        conns = node.get_connections(NodeType.FULL_NODE)
-        advertisers = {
-            a.conn for a in self._adverts.values() if a.header_hash == target.header_hash
-        }
-        conns.sort(key=lambda c: c not in advertisers)
-        conns = conns[: self.config.max_peers]
+        advertisers = self._advertisers(target)
+        others = [
+            c
+            for c in node.get_connections(NodeType.FULL_NODE)
+            if c not in advertisers and self._claims_at_least(c, int(target.block.weight))
+        ]
         groups: dict[tuple[bytes32, ...], list[PeerConnection]] = collections.defaultdict(list)
         tip, height = target.header_hash, int(target.block.height)
+        asked: list[PeerConnection] = []
 
-        async def ask(conn: PeerConnection) -> None:
-            hashes = await self._hash_list(conn, tip, height)
+        async def ask(conn: PeerConnection, advertised: bool) -> None:
+            hashes = await self._hash_list(conn, tip, height, advertised=advertised)
             if hashes is not None:
                 groups[hashes].append(conn)
 
         async with trio.open_nursery() as nursery:
-            for conn in conns:
-                nursery.start_soon(ask, conn)
-        self._asked = {c.node_id for c in conns}
+            # Never wait for one peer's budget: a peer out of it is not asked (nor blamed).
+            for conn, advertised in [(c, True) for c in advertisers] + [(c, False) for c in others]:
+                if len(asked) >= self.config.max_peers:
+                    break
+                if self.budget.try_spend(conn, T.request_all_header_hashes):
+                    asked.append(conn)
+                    nursery.start_soon(ask, conn, advertised)
+        self._asked = {c.node_id for c in asked}
         self._contradicting = []
         return dict(groups)
 
+    def _claims_at_least(self, conn: PeerConnection, weight: int) -> bool:
+        """``conn`` advertised a tip at least ``weight`` heavy (so it likely holds the target);
+        a peer that advertised less, or nothing, is not asked about a heavier claim."""
+        advert = self._adverts.get(conn.node_id)
+        return advert is not None and advert.conn is conn and int(advert.block.weight) >= weight
+
     async def _hash_list(
-        self, conn: PeerConnection, tip: bytes32, height: int
+        self, conn: PeerConnection, tip: bytes32, height: int, *, advertised: bool = False
     ) -> tuple[bytes32, ...] | None:
         """``conn``'s consistent hash list for ``tip`` (None if it has none; banned if it
-        answers an inconsistent one)."""
+        answers an inconsistent one, or none at all for a tip it ``advertised``). The caller
+        spent the request's budget."""
         try:
             reply = await conn.request(
                 RequestAllHeaderHashes(tip), reply_within=self.config.request_timeout
             )
+        except ConnectionClosedError as exc:
+            logger.debug("%r closed before its hash list for %s: %s", conn, tip.hex()[:16], exc)
+            return None
+        except (PeerErrorReply, RequestTimeout) as exc:
+            if advertised:
+                what = f"advertised tip {tip.hex()[:16]} at height {height} but "
+                if isinstance(exc, PeerErrorReply):  # it says it does not have it: a lie
+                    self._ban(conn, InconsistentPeer(what + f"does not have it ({exc})"))
+                else:  # maybe only slow: a short ban
+                    self._ban(conn, RemoteProtocolError(what + "did not serve its hash list"))
+            else:
+                logger.debug("%r has no hash list for %s: %s", conn, tip.hex()[:16], exc)
+            return None
         except PeerRequestError as exc:
             logger.debug("%r has no hash list for %s: %s", conn, tip.hex()[:16], exc)
             return None
@@ -330,14 +431,17 @@ class SyncManager:
         node = self._node()
         if node is None:
             return
+        height = len(session.hashes) - 1
         new = [
             c
             for c in node.get_connections(NodeType.FULL_NODE)
-            if c.node_id not in self._asked and c not in session.sources
+            if c.node_id not in self._asked
+            and c not in session.sources
+            and self._claims_at_least(c, self._target_weight)
         ][: max(0, self.config.max_peers - len(session.sources))]
+        new = [c for c in new if self.budget.try_spend(c, T.request_all_header_hashes)]
         if not new:
             return
-        height = len(session.hashes) - 1
 
         async def ask(conn: PeerConnection) -> None:
             self._asked.add(conn.node_id)
@@ -371,6 +475,7 @@ class SyncManager:
             request_timeout=self.config.request_timeout,
             ban=self._ban,
             on_reassigned=self._count_reassigned,
+            budget=self.budget,
         )
         peak = self.blockchain.peak_height
         self.progress = SyncProgress(

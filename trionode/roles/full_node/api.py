@@ -58,7 +58,7 @@ class FullNodeAPI:
     # -- timelord protocol ----------------------------------------------------------------
 
     async def proof_of_time_finished(self, msg: ProofOfTimeFinished, peer: PeerConnection) -> None:
-        added = await self.full_node.proof_of_time(msg.proof, source=None)
+        added = await self.full_node.proof_of_time(msg.proof, source=peer, from_timelord=True)
         logger.info(
             "proof of time for %s/%d from the timelord finished %d blocks",
             msg.proof.challenge_hash.hex()[:16],

@@ -19,6 +19,7 @@ from trionode.peers.manager import PeerManagerConfig
 from trionode.peers.node import PeerNode, PeerNodeConfig
 from trionode.protocols.shared_protocol import NodeType
 from trionode.roles.full_node.api import FullNodeAPI
+from trionode.roles.full_node.gossip import IntakeLimits
 from trionode.roles.full_node.node import FullNode
 from trionode.roles.greeter import greet_new_connections
 from trionode.roles.runtime import write_ready
@@ -51,6 +52,8 @@ class FullNodeConfig:
     validation_workers: int = 2
     exempt_loopback_from_bans: bool = False
     sync: SyncConfig = SyncConfig()  # batch sizes and deadlines of the long sync
+    # Bounds of the pools of peer input (config.yaml full_node: keys; docs/protocol.md s. 2)
+    intake: IntakeLimits = IntakeLimits()
     # Operator surface (trionode.rpc.surface): None = off. The CLI's default RPC port is
     # trionode.rpc.DEFAULT_RPC_PORTS["full_node"] (8555); rpc_tls_port 0 = OS's choice.
     rpc_port: int | None = None
@@ -80,7 +83,9 @@ class FullNodeService:
             blockchain = await Blockchain.create(
                 store, self.constants, validation_workers=cfg.validation_workers
             )
-            full_node = FullNode(self.constants, blockchain, cfg.root, sync_config=cfg.sync)
+            full_node = FullNode(
+                self.constants, blockchain, cfg.root, sync_config=cfg.sync, limits=cfg.intake
+            )
             limits = dataclasses.replace(cfg.limits, max_inbound=cfg.max_inbound)
             peer_store = PeerStore.open(
                 url if cfg.peer_db is None else _peer_db_location(cfg.root, cfg.peer_db)

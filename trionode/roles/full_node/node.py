@@ -2,16 +2,23 @@
 adding blocks from anywhere, telling farmers, timelords and peers what changed, syncing, and
 the mempool.
 
-Gossip rules (PROTOCOL.md section 4, seed 000):
-- ``Block``: duplicates are dropped (seen-cache); a block that extends a tip is relayed to the
-  other full nodes; a disconnected block more than SYNC_THRESHOLD heights above our peak starts
-  a long sync (:mod:`trionode.sync`), a nearer one is kept and its parents fetched with
-  ``RequestBlock`` (short sync).
-- ``UnfinishedBlock``: held and relayed only when its parent is one of our tips and it is good
-  enough: its proof of time should finish within ``PROPAGATION_THRESHOLD_BLOCKS`` block times
-  of the best unfinished block seen for the same challenge (iterations compared at the next
-  ProofOfTimeRate). Our timelords are told its iterations.
-- ``NewProofOfTime``: duplicates dropped; it finishes the held unfinished blocks it answers.
+Gossip rules (PROTOCOL.md section 4, seed 000; bounds in docs/protocol.md section 2):
+- ``Block``: a block already stored is dropped (the seen-cache holds only blocks that
+  validated, so an invalid copy never hides the valid block); a block whose parent is stored
+  is validated fully, stored and, if it extends a tip, relayed to the other full nodes. A
+  disconnected block must first pass the checks that need no parent
+  (:mod:`trionode.blockchain.detached`), or its sender is banned; only then does it count as
+  the peer's tip advert: more than SYNC_THRESHOLD heights above our peak it is a long sync
+  target (:mod:`trionode.sync`), a nearer one is kept (orphan pool, bounded) and its parents
+  fetched with ``RequestBlock``, each checked before the next is asked for (short sync).
+- ``UnfinishedBlock``: held and relayed only when it validates, its parent is one of our tips
+  and it is good enough: its proof of time should finish within
+  ``PROPAGATION_THRESHOLD_BLOCKS`` block times of the best unfinished block seen for the same
+  challenge (iterations compared at the next ProofOfTimeRate); at most a few per proof of
+  space. Our timelords are told its iterations.
+- ``NewProofOfTime`` / ``ProofOfTimeFinished``: a proof that finishes held unfinished blocks is
+  verified (worker thread) before anything is taken from the pool; an invalid one bans its
+  sender (a peer or a timelord) and leaves the held blocks alone.
 - Transactions: ``TransactionId`` announces, ``RequestTransaction`` fetches, ``NewTransaction``
   delivers; a transaction new to the mempool is announced to the other full nodes by id.
 
@@ -56,6 +63,7 @@ from trionode.mempool.mempool import STATELESS_ERRORS
 from trionode.peers.connection import PeerConnection
 from trionode.peers.errors import BAN_INVALID_BLOCK_SECONDS, PeerRequestError, RemoteProtocolError
 from trionode.peers.node import PeerNode
+from trionode.protocols import ProtocolMessageTypes as T
 from trionode.protocols.chain_types import (
     Body,
     CoinbaseInfo,
@@ -85,7 +93,7 @@ from trionode.protocols.peer_protocol import (
 from trionode.protocols.shared_protocol import NodeType
 from trionode.protocols.timelord_protocol import ChallengeStart, ProofOfSpaceInfo
 from trionode.roles.full_node.farming import FarmingState, PendingHeader
-from trionode.roles.full_node.gossip import GossipState
+from trionode.roles.full_node.gossip import GossipState, IntakeLimits
 from trionode.sync import (
     InconsistentPeer,
     SyncConfig,
@@ -93,6 +101,7 @@ from trionode.sync import (
     TooFarBehind,
     fetch_missing_parents,
 )
+from trionode.sync.budget import RequestBudget
 from trionode.wire import G2Element, Streamable, bytes32, uint32, uint64
 
 logger = logging.getLogger(__name__)
@@ -107,6 +116,16 @@ class InvalidBlockFromPeer(RemoteProtocolError):
     ban_seconds = BAN_INVALID_BLOCK_SECONDS
 
 
+class InvalidProofOfTime(RemoteProtocolError):
+    """A proof of time (from a peer or a timelord) that does not verify."""
+
+    ban_seconds = BAN_INVALID_BLOCK_SECONDS
+
+
+def _serialized_size(block: FullBlock) -> int:
+    return len(bytes(block))
+
+
 class RequestRejected(Exception):
     """A farmer's request this node will not serve (answered with Error)."""
 
@@ -119,12 +138,16 @@ class FullNode:
         root: Path,
         *,
         sync_config: SyncConfig | None = None,
+        limits: IntakeLimits | None = None,
     ) -> None:
         self.constants = constants
         self.blockchain = blockchain
         self.root = root
-        self.farming = FarmingState()
-        self.gossip = GossipState()
+        self.limits = limits or IntakeLimits()
+        self.farming = FarmingState(limits=self.limits)
+        self.gossip = GossipState(self.limits)
+        # Our requests to each peer stay under the rate limits honest peers apply.
+        self.budget = RequestBudget()
         self.node: PeerNode | None = None  # set by main once the peer layer exists
         self.blocks_made = 0
         self._add_lock = trio.Lock()
@@ -135,9 +158,11 @@ class FullNode:
             node=lambda: self.node,
             on_blocks=self._synced_blocks,
             on_near_tip=self._short_sync,
+            budget=self.budget,
         )
         # Parents fetched one by one beyond this many: a long sync's job.
         self.short_sync_limit = 2 * constants.SYNC_THRESHOLD
+        self._short_syncing: set[bytes32] = set()  # node ids of peers we fetch parents from
 
     # ---------------------------------------------------------------- what to farm on
 
@@ -367,14 +392,20 @@ class FullNode:
         if err is not None:
             logger.warning("our own unfinished block is invalid: %s", err.name)
             return
-        await self.hold_unfinished(block, pending.challenge_hash, pending.iterations, source=None)
+        size = await trio.to_thread.run_sync(_serialized_size, block)
+        await self.hold_unfinished(
+            block, pending.challenge_hash, pending.iterations, source=None, size=size
+        )
 
     async def unfinished_from_peer(self, block: FullBlock, peer: PeerConnection) -> None:
-        """An UnfinishedBlock from a peer: held (and relayed) only if it extends a tip."""
+        """An UnfinishedBlock from a peer: held (and relayed) only if it validates and extends
+        a tip. Only a held block counts as seen: an invalid copy must not hide the valid one."""
         if block.is_finished or self.blockchain.contains_block(block.header_hash):
             return
-        if not self.gossip.unfinished.add(block.header_hash):
-            return  # a duplicate
+        if block.header_hash in self.gossip.unfinished or not self.farming.accepts_unfinished(
+            block
+        ):
+            return  # held already, or its proof of space has its share (first seen kept)
         tips = {t.header_hash: t for t in self.blockchain.get_tips()}
         if block.height == 0 and not tips:
             parent: HeaderBlock | None = None
@@ -389,9 +420,10 @@ class FullNode:
         err = await self.blockchain.validate_unfinished(block)
         if err is not None:
             raise InvalidBlockFromPeer(f"invalid unfinished block: {err.name}")
+        size = await trio.to_thread.run_sync(_serialized_size, block)
         parent_iters = 0 if parent is None else int(parent.header.data.total_iters)
         iterations = int(block.header.data.total_iters) - parent_iters
-        await self.hold_unfinished(block, challenge, iterations, source=peer)
+        await self.hold_unfinished(block, challenge, iterations, source=peer, size=size)
 
     async def hold_unfinished(
         self,
@@ -400,9 +432,11 @@ class FullNode:
         iterations: int,
         *,
         source: PeerConnection | None,
+        size: int,
     ) -> None:
-        """Hold a valid unfinished block for its proof of time; if it is good enough, tell our
-        timelords its iterations and relay it to the other full nodes."""
+        """Hold a valid unfinished block (``size`` bytes) for its proof of time; if it is good
+        enough and the pool takes it, tell our timelords its iterations and relay it to the
+        other full nodes."""
         parent_hash = None if block.height == 0 else block.prev_header_hash
         try:
             ips = await self.blockchain.get_next_ips(parent_hash)
@@ -416,7 +450,7 @@ class FullNode:
                 iterations,
             )
             return
-        if not self.farming.add_unfinished(challenge_hash, iterations, block):
+        if not self.farming.add_unfinished(challenge_hash, iterations, block, size):
             return
         self.gossip.unfinished.add(block.header_hash)
         logger.info(
@@ -446,36 +480,50 @@ class FullNode:
 
     # ---------------------------------------------------------------- proofs of time
 
-    async def proof_of_time(self, pot: ProofOfTime, *, source: PeerConnection | None) -> int:
-        """Finish the unfinished blocks this proof completes; returns how many were added."""
-        if source is not None and not self.gossip.proofs_of_time.add(pot.get_hash()):
-            return 0  # a duplicate
-        blocks = self.farming.take_unfinished(pot.challenge_hash, int(pot.number_of_iterations))
+    async def proof_of_time(
+        self, pot: ProofOfTime, *, source: PeerConnection | None, from_timelord: bool = False
+    ) -> int:
+        """Finish the unfinished blocks this proof completes; returns how many were added.
+
+        ``source`` is the connection it came on (None: made here); ``from_timelord`` says it
+        is our timelord's (its blocks count as made here and the proof is relayed). The proof
+        is verified before any held block is taken: an invalid one raises InvalidProofOfTime
+        (its sender is banned) and the held blocks stay for the valid proof. A proof that
+        answers nothing we hold is ignored unverified."""
+        pot_hash = pot.get_hash()
+        if pot_hash in self.gossip.proofs_of_time:
+            return 0  # a duplicate of a proof that verified
+        challenge_hash, iterations = pot.challenge_hash, int(pot.number_of_iterations)
+        if not self.farming.peek_unfinished(challenge_hash, iterations):
+            return 0
+        if not await self.blockchain.verify_proof_of_time(pot):
+            what = "timelord's" if from_timelord else "peer's"
+            if source is not None:
+                raise InvalidProofOfTime(
+                    f"invalid proof of time from a {what} connection for "
+                    f"{challenge_hash.hex()[:16]}/{iterations}"
+                )
+            logger.warning("our proof of time for %s does not verify", challenge_hash.hex()[:16])
+            return 0
+        self.gossip.proofs_of_time.add(pot_hash)
+        own = source is None or from_timelord
+        blocks = self.farming.take_unfinished(challenge_hash, iterations)
         added = 0
         for unfinished in blocks:
-            try:
-                challenge = make_challenge(
-                    self.constants,
-                    answered_challenge=pot.challenge_hash,
-                    pos=unfinished.proof_of_space,
-                    pot=pot,
-                    header_data=unfinished.header.data,
-                )
-            except ValueError as exc:
-                if source is not None:
-                    raise InvalidBlockFromPeer(f"bad proof of time: {exc}") from None
-                logger.warning("the timelord's proof of time is unusable: %s", exc)
-                return added
+            challenge = make_challenge(
+                self.constants,
+                answered_challenge=challenge_hash,
+                pos=unfinished.proof_of_space,
+                pot=pot,
+                header_data=unfinished.header.data,
+            )
             finished = unfinished.replace(proof_of_time=pot, challenge=challenge)
             result = await self.add_block(finished, source=None)
-            if result.status is AddBlockStatus.INVALID and source is not None:
-                raise InvalidBlockFromPeer("its proof of time does not finish the block")
             if result.added:
                 added += 1
-                if source is None:
+                if own:
                     self.blocks_made += 1
-        if blocks and source is None:
-            self.gossip.proofs_of_time.add(pot.get_hash())
+        if blocks and own:
             await self.broadcast(NewProofOfTime(pot))
         return added
 
@@ -486,8 +534,8 @@ class FullNode:
         Disconnected blocks kept earlier whose parent this is are added after it."""
         async with self._add_lock:
             result = await self.blockchain.add_block(block)
-        if result.status is not AddBlockStatus.DISCONNECTED:
-            self.gossip.blocks.add(block.header_hash)
+        if result.added or result.status is AddBlockStatus.ALREADY_HAVE:
+            self.gossip.blocks.add(block.header_hash)  # validated: later copies are dropped
         if result.status is AddBlockStatus.INVALID:
             err = result.error.name if result.error is not None else "?"
             if source is not None:
@@ -507,52 +555,92 @@ class FullNode:
         return result
 
     async def block_from_peer(self, block: FullBlock, peer: PeerConnection) -> None:
-        """A Block from a peer: dropped if seen, added if its parent is known, kept and its
-        parents fetched if it is close (short sync), handed to the long sync if far."""
+        """A Block from a peer: dropped if stored, added if its parent is stored; otherwise
+        checked detached (an invalid one bans the peer) and only then taken as the peer's tip
+        advert: kept and its parents fetched if it is close (short sync), handed to the long
+        sync if far."""
         if block.header_hash in self.gossip.blocks or self.blockchain.contains_block(
             block.header_hash
         ):
             return
-        self.sync.note_tip(peer, block)
         if block.height == 0 or self.blockchain.contains_block(block.prev_header_hash):
             await self.add_block(block, source=peer)
             return
+        if self.sync.advertised(peer, block):
+            return  # this peer sent this very block before and it passed
+        err, size = await self.blockchain.check_detached(block)
+        if err is not None:
+            raise InvalidBlockFromPeer(
+                f"invalid block at height {block.height} (parent unknown): {err.name}"
+            )
+        self.sync.note_tip(peer, block)
         if self.sync.is_far(int(block.height)):
             return  # the long sync loop was woken by note_tip
         if self.sync.syncing:
-            self.gossip.keep_orphan(block)  # its parents may arrive with the sync
+            self.gossip.keep_orphan(block, size)  # its parents may arrive with the sync
             return
-        await self._short_sync(peer, block)
+        await self._short_sync(peer, block, size)
 
-    async def _short_sync(self, peer: PeerConnection, block: FullBlock) -> None:
-        self.gossip.keep_orphan(block)
+    async def _short_sync(
+        self, peer: PeerConnection, block: FullBlock, size: int | None = None
+    ) -> None:
+        """Fetch ``block``'s missing parents from ``peer``, each checked before the next is
+        asked for, then add them. One short sync per peer and ``short_sync_max_running`` in
+        all: a block beyond that waits in the orphan pool for its parents."""
+        if size is None:
+            size = await trio.to_thread.run_sync(_serialized_size, block)
+        self.gossip.keep_orphan(block, size)
+        if (
+            peer.node_id in self._short_syncing
+            or len(self._short_syncing) >= self.limits.short_sync_max_running
+        ):
+            return
+        self._short_syncing.add(peer.node_id)
         try:
             chain = await fetch_missing_parents(
-                peer, block, self.blockchain.contains_block, self.short_sync_limit
+                peer,
+                block,
+                self.blockchain.contains_block,
+                self.short_sync_limit,
+                check=self._checked_parent,
+                max_bytes=self.limits.short_sync_max_bytes,
+                budget=self.budget,
             )
-        except TooFarBehind:
-            logger.info("%r: fork below height %d is deep: long sync", peer, block.height)
+        except TooFarBehind as exc:
+            logger.info("%r: %s: long sync", peer, exc)
             self.sync.note_tip(peer, block, deep=True)
             return
         except PeerRequestError as exc:
             logger.info("short sync from %r failed: %s", peer, exc)
             return
-        except InconsistentPeer:
-            raise
+        finally:
+            self._short_syncing.discard(peer.node_id)
         logger.info("short sync: %d missing blocks fetched from %r", len(chain) - 1, peer)
         for b in chain:
             result = await self.add_block(b, source=peer)
             if not result.added and result.status is not AddBlockStatus.ALREADY_HAVE:
                 break
 
+    async def _checked_parent(self, child: FullBlock, parent: FullBlock) -> int:
+        """A parent a peer served for ``child``: it must pass the detached checks and link to
+        ``child``; returns its size. Raises InconsistentPeer (the peer is banned)."""
+        err, size = await self.blockchain.check_parent(child, parent)
+        if err is not None:
+            raise InconsistentPeer(
+                f"served a parent at height {parent.height} that is invalid: {err.name}"
+            )
+        return size
+
     async def _synced_blocks(
         self, blocks: Sequence[FullBlock], results: Sequence[AddBlockResult]
     ) -> None:
         """After each window a long sync committed: tell farmers and timelords, follow the
         mempool (blocks are not relayed: peers that need them sync as well)."""
-        del results  # follow_chain tells farmers, timelords and the mempool
-        for block in blocks:
-            self.gossip.blocks.add(block.header_hash)
+        # follow_chain tells farmers, timelords and the mempool. Only what validated is seen:
+        # an invalid block a sync peer served must not hide the valid one.
+        for block, result in zip(blocks, results, strict=True):
+            if result.added or result.status is AddBlockStatus.ALREADY_HAVE:
+                self.gossip.blocks.add(block.header_hash)
 
     async def blocks_for(self, tip: bytes32, heights: Sequence[int]) -> list[FullBlock]:
         return await self.blockchain.get_blocks_at(heights, tip)
@@ -585,6 +673,10 @@ class FullNode:
     async def transaction_announced(self, tx_id: bytes32, peer: PeerConnection) -> None:
         """A TransactionId: fetch the transaction if it is new to us."""
         if tx_id in self.mempool.mempool or not self.gossip.transactions.add(tx_id):
+            return
+        if not self.budget.try_spend(peer, T.request_transaction):
+            self.gossip.transactions.discard(tx_id)  # another announcement may fetch it
+            logger.debug("request budget to %r spent: transaction %s not fetched", peer, tx_id)
             return
         try:
             reply = await peer.request(RequestTransaction(tx_id))
