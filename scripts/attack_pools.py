@@ -14,7 +14,8 @@ Three attacks, each through the node's real code path:
 3. **Peers flood.** A node's address table holds honest addresses from 10 peers (/16 groups),
    some of them tried; then one peer answers RequestPeers, ``--floods`` times, with
    ``--flood-size`` fresh addresses, over the in-memory transport into the real PeerManager and
-   PeerStore (SQLite). Printed: honest and tried addresses that survive, table size.
+   PeerStore (SQLite). Then again with 30 replies of 1,000 (the protocol's most). Printed: honest and tried addresses
+   that survive, table size.
 
     python scripts/attack_pools.py [--witness-blocks 20] [--tx 200] [--flood-size 20000]
 
@@ -36,6 +37,7 @@ import trio
 from trionode.blockchain.blockchain import Blockchain
 from trionode.consensus import SIM, CoinRecord, proofs
 from trionode.mempool import Mempool
+from trionode.peers.limits import PeerLimits
 from trionode.peers.manager import PeerManager, PeerManagerConfig
 from trionode.peers.node import PeerNode, PeerNodeConfig
 from trionode.peers.testing import TEST_NETWORK_ID, PeerTestNet
@@ -128,12 +130,12 @@ def mempool_attack(bt: BlockTools, count: int, outputs: int) -> None:
     gc.collect()
     with_pool = tracemalloc.get_traced_memory()[0]
     kept = len(pool), pool.total_cost
+    account = getattr(pool, "total_bytes", None)
     items = pool.clear()
     del items
     gc.collect()
     held = with_pool - tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
-    account = getattr(pool, "total_bytes", None)
     bound = getattr(pool, "max_total_bytes", None)
     print(
         f"[mempool] offered {count} tx x {outputs} outputs ({offered / MiB:.1f} MiB serialized): "
@@ -154,16 +156,19 @@ class Flooder:
         self.round = 0
 
     async def request_peers(self, request: RequestPeers, peer: object) -> Peers:
-        base = 0x0A000000 + self.round * self.size  # 10.x.y.z, fresh each reply
+        # Fresh addresses each reply, spread over every 10.x/16 group and beyond (never the
+        # honest 172.16-25 groups).
+        hosts = []
+        for i in range(self.size):
+            n = (self.round * self.size + i) * 2654435761 % (1 << 32)
+            n = (n & 0x00FFFFFF) | ((11 + (n >> 24) % 150) << 24)  # first octet 11..160
+            hosts.append(f"{n >> 24}.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}")
         self.round += 1
-        hosts = [
-            f"{(n >> 24) & 255}.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
-            for n in range(base, base + self.size)
-        ]
         return Peers([PeerInfo(h, uint16(8444)) for h in hosts])
 
 
 async def peers_attack(tmp: Path, size: int, floods: int) -> None:
+    tmp.mkdir()
     store = PeerStore.open(tmp / "peers.sqlite")
     try:
         now = time.time()
@@ -181,7 +186,10 @@ async def peers_attack(tmp: Path, size: int, floods: int) -> None:
             await store.mark_success(host, port, now)
         async with trio.open_nursery() as nursery:
             net = PeerTestNet(nursery, tmp, memory=True)
-            attacker = await net.node("mallory", Flooder(size), source="127.0.0.2")
+            # The attacker answers however often it is asked (no rate limits of its own).
+            attacker = await net.node(
+                "mallory", Flooder(size), source="127.0.0.2", limits=PeerLimits(rate_limits={})
+            )
             victim = PeerNode(
                 PeerNodeConfig(TEST_NETWORK_ID, NodeType.FULL_NODE), net.transport("victim")
             )
@@ -216,7 +224,8 @@ async def main_async(args: argparse.Namespace) -> None:
         if args.tx:
             mempool_attack(bt, args.tx, args.outputs)
         if args.floods:
-            await peers_attack(tmp, args.flood_size, args.floods)
+            await peers_attack(tmp / "a", args.flood_size, args.floods)
+            await peers_attack(tmp / "b", 1000, 30)
 
 
 def main() -> None:
