@@ -168,7 +168,6 @@ class Flooder:
 
 
 async def peers_attack(tmp: Path, size: int, floods: int) -> None:
-    tmp.mkdir()
     store = PeerStore.open(tmp / "peers.sqlite")
     try:
         now = time.time()
@@ -224,6 +223,8 @@ async def main_async(args: argparse.Namespace) -> None:
         if args.tx:
             mempool_attack(bt, args.tx, args.outputs)
         if args.floods:
+            for sub in ("a", "b"):
+                (tmp / sub).mkdir()
             await peers_attack(tmp / "a", args.flood_size, args.floods)
             await peers_attack(tmp / "b", 1000, 30)
 

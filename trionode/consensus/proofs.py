@@ -50,7 +50,7 @@ MAX_MEMO_MESSAGE = 1024
 
 MiB = 1024 * 1024
 #: Bytes each memo may hold (key digest + value + ENTRY_OVERHEAD per entry): 2 MiB is about
-#: 6,500 proof checks, a few windows of a sync and minutes of gossip. Four memos: 8 MiB at most.
+#: 5,900 proof checks, a few windows of a sync and minutes of gossip. Four memos: 8 MiB at most.
 PROOF_CACHE_BYTES = 2 * MiB
 
 _POS_MEMO: ByteBoundedMemo[bytes | None] = ByteBoundedMemo("pos_quality", PROOF_CACHE_BYTES)

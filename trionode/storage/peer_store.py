@@ -13,9 +13,13 @@ The table is bounded addrman-style (docs/protocol.md section 3), so one peer can
   port (a peer's host names are dropped: nobody resolves names a stranger chose);
 - a source (the address group, IPv4 /16 or IPv6 /32, of the peer that told us) holds at most
   ``max_per_source`` untried addresses: beyond it, the source's own oldest untried ones go;
-- an address group holds at most ``max_per_group`` untried addresses, and the table at most
-  ``max_addresses`` rows: when full, an untried address of the source most represented in that
-  scope goes, which is the newcomer's own source whenever that source is (one of) the largest;
+- an address group holds at most ``max_per_group`` untried addresses: when full, the newcomer's
+  source recycles its own oldest there, and a source new to the group may take one slot from a
+  source holding more than half of it (so one flooding source displaces at most one address of
+  the others in a group);
+- the table holds at most ``max_addresses`` rows: when full, the oldest untried address of the
+  most represented source goes (the newcomer's own while it is as represented as any), so the
+  sources converge to equal shares and one source never holds more than ``max_per_source``;
 - addresses that worked ("tried": a handshake succeeded) are never evicted by announcements.
 """
 
@@ -216,15 +220,28 @@ class _Plan:
         self.by_source[row.source] -= 1
         self.by_group[row.group][row.source] -= 1
 
-    def _victim(self, counts: Counter[str], source: str, group: str) -> Addr | None:
-        """An untried address to make room in a scope (``counts``: untried per source there):
-        the oldest of the most represented source, or of ``source`` itself when it is as
-        represented as any."""
+    def _group_victim(self, group: str, source: str) -> Addr | None:
+        """Room in a full address group: the newcomer's source gives up its own oldest entry
+        there if it has one; a source new to the group may take one slot from a source holding
+        more than half of it; otherwise there is no room. So one source flooding a group
+        displaces at most one address of the others."""
+        counts = self.by_group[group]
+        if counts[source] > 0:
+            return self._oldest(source, group)
+        biggest, top = max(counts.items(), key=lambda kv: kv[1], default=("", 0))
+        if top > self.limits.max_per_group // 2:
+            return self._oldest(biggest, group)
+        return None
+
+    def _table_victim(self, source: str) -> Addr | None:
+        """Room in a full table: the oldest untried entry of the most represented source, or
+        of the newcomer's source while it is as represented as any (sources converge to equal
+        shares; one source reaches at most max_per_source)."""
+        counts = self.by_source
         biggest, top = max(counts.items(), key=lambda kv: kv[1], default=("", 0))
         if top <= 0:
             return None
-        chosen = source if counts[source] >= top else biggest
-        return self._oldest(chosen, group)
+        return self._oldest(source if counts[source] >= top else biggest, "*")
 
     def admit(self, addr: Addr, source: str, now: float, result: AdmitResult) -> None:
         row = self.rows.get(addr)
@@ -246,14 +263,14 @@ class _Plan:
             self._evict(victim)
             result.evicted += 1
         if sum(self.by_group[group].values()) >= lim.max_per_group:
-            victim = self._victim(self.by_group[group], source, group)
+            victim = self._group_victim(group, source)
             if victim is None:
                 result.refused += 1
                 return
             self._evict(victim)
             result.evicted += 1
         if len(self.rows) >= lim.max_addresses:
-            victim = self._victim(self.by_source, source, "*")
+            victim = self._table_victim(source)
             if victim is None:
                 result.refused += 1
                 return
