@@ -30,9 +30,9 @@ import heapq
 import ipaddress
 import logging
 import random
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -172,7 +172,7 @@ def _clean(
 Addr = tuple[str, int]
 
 
-@dataclass
+@dataclass(slots=True)
 class _Row:
     source: str
     group: str
@@ -180,32 +180,68 @@ class _Row:
     tried: bool
 
 
-@dataclass
 class _Plan:
     """The address table in memory while one batch is admitted (the rows are at most
-    ``max_addresses``; a batch at most ``max_per_reply``)."""
+    ``max_addresses``; a batch at most ``max_per_reply``). Counts are built up front; the
+    oldest-first heaps only for the (source, group) pairs an eviction needs."""
 
-    limits: AddressLimits
-    rows: dict[Addr, _Row]
-    by_source: Counter[str] = field(default_factory=Counter)  # untried per source
-    by_group: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
-    heaps: dict[tuple[str, str], list[tuple[float, Addr]]] = field(
-        default_factory=lambda: defaultdict(list)
-    )  # (source, group or "*") -> untried (last_seen, addr), oldest first
-
-    def __post_init__(self) -> None:
-        for addr, row in self.rows.items():
+    def __init__(self, limits: AddressLimits, rows: dict[Addr, _Row]) -> None:
+        self.limits = limits
+        self.rows = rows
+        self._of_source: defaultdict[str, list[Addr]] = defaultdict(list)
+        self._of_group: defaultdict[str, list[Addr]] = defaultdict(list)
+        for addr, row in rows.items():
             if not row.tried:
-                self._count(addr, row)
+                self._of_source[row.source].append(addr)
+                self._of_group[row.group].append(addr)
+        self.by_source: dict[str, int] = {s: len(a) for s, a in self._of_source.items()}
+        # group -> source -> untried, counted when a group is first asked about
+        self._by_group: dict[str, dict[str, int]] = {}
+        # (source, group or "*") -> untried (last_seen, addr), oldest first; entries go stale
+        # (evicted, re-seen) and are skipped when they reach the top.
+        self._heaps: dict[tuple[str, str], list[tuple[float, Addr]]] = {}
 
-    def _count(self, addr: Addr, row: _Row) -> None:
-        self.by_source[row.source] += 1
-        self.by_group[row.group][row.source] += 1
-        heapq.heappush(self.heaps[(row.source, "*")], (row.last_seen, addr))
-        heapq.heappush(self.heaps[(row.source, row.group)], (row.last_seen, addr))
+    def group_counts(self, group: str) -> dict[str, int]:
+        counts = self._by_group.get(group)
+        if counts is None:
+            counts = {}
+            for addr in self._of_group.get(group, ()):
+                row = self.rows.get(addr)
+                if row is not None and not row.tried:
+                    counts[row.source] = counts.get(row.source, 0) + 1
+            self._by_group[group] = counts
+        return counts
+
+    def _count(self, addr: Addr, row: _Row, delta: int) -> None:
+        self.by_source[row.source] = self.by_source.get(row.source, 0) + delta
+        counts = self._by_group.get(row.group)
+        if counts is not None:
+            counts[row.source] = counts.get(row.source, 0) + delta
+
+    def _heap(self, source: str, group: str) -> list[tuple[float, Addr]]:
+        heap = self._heaps.get((source, group))
+        if heap is None:
+            members = self._of_source[source] if group == "*" else self._of_group[group]
+            heap = [
+                (row.last_seen, addr)
+                for addr in members
+                if (row := self.rows.get(addr)) is not None
+                and not row.tried
+                and row.source == source
+            ]
+            heapq.heapify(heap)
+            self._heaps[(source, group)] = heap
+        return heap
+
+    def _note(self, addr: Addr, row: _Row) -> None:
+        """``row`` is new or was seen again: heaps already built learn its time."""
+        for key in ((row.source, "*"), (row.source, row.group)):
+            heap = self._heaps.get(key)
+            if heap is not None:
+                heapq.heappush(heap, (row.last_seen, addr))
 
     def _oldest(self, source: str, group: str) -> Addr | None:
-        heap = self.heaps.get((source, group))
+        heap = self._heap(source, group)
         while heap:
             seen, addr = heap[0]
             row = self.rows.get(addr)
@@ -217,16 +253,15 @@ class _Plan:
 
     def _evict(self, addr: Addr) -> None:
         row = self.rows.pop(addr)
-        self.by_source[row.source] -= 1
-        self.by_group[row.group][row.source] -= 1
+        self._count(addr, row, -1)
 
     def _group_victim(self, group: str, source: str) -> Addr | None:
         """Room in a full address group: the newcomer's source gives up its own oldest entry
         there if it has one; a source new to the group may take one slot from a source holding
         more than half of it; otherwise there is no room. So one source flooding a group
         displaces at most one address of the others."""
-        counts = self.by_group[group]
-        if counts[source] > 0:
+        counts = self.group_counts(group)
+        if counts.get(source, 0) > 0:
             return self._oldest(source, group)
         biggest, top = max(counts.items(), key=lambda kv: kv[1], default=("", 0))
         if top > self.limits.max_per_group // 2:
@@ -241,7 +276,7 @@ class _Plan:
         biggest, top = max(counts.items(), key=lambda kv: kv[1], default=("", 0))
         if top <= 0:
             return None
-        return self._oldest(source if counts[source] >= top else biggest, "*")
+        return self._oldest(source if counts.get(source, 0) >= top else biggest, "*")
 
     def admit(self, addr: Addr, source: str, now: float, result: AdmitResult) -> None:
         row = self.rows.get(addr)
@@ -249,20 +284,19 @@ class _Plan:
             if now > row.last_seen:
                 row.last_seen = now
                 if not row.tried:  # keep the heaps' order right: re-push with the new time
-                    heapq.heappush(self.heaps[(row.source, "*")], (now, addr))
-                    heapq.heappush(self.heaps[(row.source, row.group)], (now, addr))
+                    self._note(addr, row)
             result.updated += 1
             return
         group = address_group(addr[0])
         lim = self.limits
-        if self.by_source[source] >= lim.max_per_source:
+        if self.by_source.get(source, 0) >= lim.max_per_source:
             victim = self._oldest(source, "*")
             if victim is None:
                 result.refused += 1
                 return
             self._evict(victim)
             result.evicted += 1
-        if sum(self.by_group[group].values()) >= lim.max_per_group:
+        if sum(self.group_counts(group).values()) >= lim.max_per_group:
             victim = self._group_victim(group, source)
             if victim is None:
                 result.refused += 1
@@ -277,8 +311,12 @@ class _Plan:
             self._evict(victim)
             result.evicted += 1
         new = _Row(source, group, now, False)
+        self.group_counts(group)  # counted before the row exists, then kept by _count
         self.rows[addr] = new
-        self._count(addr, new)
+        self._count(addr, new, +1)
+        self._of_source[source].append(addr)
+        self._of_group[group].append(addr)
+        self._note(addr, new)
         result.added += 1
 
 
