@@ -37,10 +37,11 @@ import trio
 from trionode.blockchain.blockchain import Blockchain
 from trionode.consensus import SIM, CoinRecord, proofs
 from trionode.mempool import Mempool
-from trionode.peers.limits import PeerLimits
+from trionode.peers.limits import DEFAULT_RATE_LIMITS, PeerLimits
 from trionode.peers.manager import PeerManager, PeerManagerConfig
 from trionode.peers.node import PeerNode, PeerNodeConfig
 from trionode.peers.testing import TEST_NETWORK_ID, PeerTestNet
+from trionode.protocols import ProtocolMessageTypes as T
 from trionode.protocols.chain_types import Coin, Output
 from trionode.protocols.peer_protocol import PeerInfo, Peers, RequestPeers
 from trionode.protocols.shared_protocol import NodeType
@@ -189,8 +190,14 @@ async def peers_attack(tmp: Path, size: int, floods: int) -> None:
             attacker = await net.node(
                 "mallory", Flooder(size), source="127.0.0.2", limits=PeerLimits(rate_limits={})
             )
+            # The victim takes peers messages as fast as they come (its default of 10 a minute
+            # only slows a flood down: over hours it gets the same addresses).
+            rates = dict(DEFAULT_RATE_LIMITS)
+            rates[T.peers] = (10_000, 60.0)
+            limits = PeerLimits(rate_limits=rates)
             victim = PeerNode(
-                PeerNodeConfig(TEST_NETWORK_ID, NodeType.FULL_NODE), net.transport("victim")
+                PeerNodeConfig(TEST_NETWORK_ID, NodeType.FULL_NODE, limits=limits),
+                net.transport("victim", limits=limits),
             )
             await nursery.start(victim.run)
             manager = PeerManager(victim, store, PeerManagerConfig())
