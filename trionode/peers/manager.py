@@ -14,6 +14,11 @@ this round. Good: a full node we are connected to, or a stored peer that once ha
 and has failed fewer than ``good_peer_max_failures`` dials in a row since. A node with one good
 connection and a deficit therefore keeps dialling its store and learning peers from its peers,
 without bothering the introducer each round.
+
+What peers tell us is hostile input: a reply of more than MAX_PEERS_IN_REPLY addresses is
+refused whole and its sender banned; the rest goes to the store charged to the sender's address
+group, and the store's addrman-style bounds (trionode.storage.peer_store) keep one source from
+evicting what other peers told us or any address that worked.
 """
 
 from __future__ import annotations
