@@ -249,6 +249,14 @@ class FullNodeSettings(_Frozen):
         names = [field.name for field in attrs.fields(IntakeLimits)]
         return IntakeLimits(**{name: getattr(self, name) for name in names})
 
+    # Bounded pools (docs/protocol.md section 3): the mempool, the peer address table.
+    mempool_max_bytes: PositiveInt = 32 * 2**20
+    mempool_max_blocks: PositiveInt = 10
+    max_addresses: PositiveInt = 20_000
+    max_addresses_per_source: PositiveInt = 1_000
+    max_addresses_per_group: PositiveInt = 256
+    max_addresses_per_reply: PositiveInt = 1_000
+
 
 class IntroducerSettings(_Frozen):
     port: Port = 8445

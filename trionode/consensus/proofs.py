@@ -1,18 +1,25 @@
 """Proof of space and proof of time formulas (PROTOCOL.md section 2), pure and thread-safe.
 
 chiapos' Verifier, chiavdf's verify and blspy release the GIL, so these may run in several worker
-threads at once. The only shared state is a few ``functools.lru_cache``s (thread-safe; a race
-only computes the same value twice).
+threads at once. The only shared state is a few :class:`~trionode.consensus.memo.ByteBoundedMemo`
+(locked; a race only computes the same value twice).
 
-The expensive checks (chiapos proof, VDF proof, plot signature) are memoised on their complete
-input bytes. They are pure functions, so a hit returns exactly what the check would: nothing is
-skipped, a header verified by header sync, or an unfinished block verified on arrival, is just
-not verified again when the same bytes come back inside the full block.
+The expensive checks (chiapos proof, VDF proof, plot signature) and the VDF discriminant are
+memoised on a digest of their complete input bytes. They are pure functions, so a hit returns
+exactly what the check would: nothing is skipped, a header verified by header sync, or an
+unfinished block verified on arrival, is just not verified again when the same bytes come back
+inside the full block.
+
+Every length is checked before anything is verified or memoised (docs/protocol.md section 3):
+a chiapos proof is 8*k bytes with k <= :data:`MAX_K`; a VDF witness is exactly what its
+witness_type allows (only type 0, :data:`FORM_SIZE` bytes, is accepted); BLS points have their
+one size. Input that fails these checks is rejected at once and never enters a memo, and each
+memo holds at most :data:`PROOF_CACHE_BYTES` (keys, values and per-entry overhead), so a peer
+feeding oversized or endless distinct proofs cannot grow the node's memory through them.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 
 import chiavdf
@@ -20,6 +27,7 @@ from blspy import AugSchemeMPL, G1Element, G2Element
 from chiapos import Verifier
 
 from trionode.consensus.constants import ConsensusConstants
+from trionode.consensus.memo import ByteBoundedMemo, MemoStats, digest
 from trionode.protocols.chain_types import ProofOfSpace, ProofOfTime
 from trionode.wire import bytes32
 
@@ -27,6 +35,29 @@ from trionode.wire import bytes32
 VDF_START: bytes = b"\x08" + bytes(99)
 #: A serialized class group element (the VDF output) and a Wesolowski witness are 100 bytes.
 FORM_SIZE = 100
+#: chiavdf's n-Wesolowski proof blob is output + witness, the witness being one form plus, per
+#: level of witness_type, a segment of 8 bytes (iterations) + 33 bytes (B) + one form. Only
+#: witness_type 0 is accepted by this consensus, so a valid witness is exactly FORM_SIZE bytes.
+VDF_SEGMENT_SIZE = 8 + 33 + FORM_SIZE
+ACCEPTED_WITNESS_TYPE = 0
+#: The largest plot size chiapos verifies (its kMaxPlotSize), and every network's MAX_PLOT_SIZE.
+MAX_K = 50
+#: Serialized BLS12-381 points: G1 (public key) 48 bytes, G2 (signature) 96 bytes.
+G1_SIZE = 48
+G2_SIZE = 96
+#: Signed messages are hashes (32 bytes); longer ones are verified but not memoised.
+MAX_MEMO_MESSAGE = 1024
+
+MiB = 1024 * 1024
+#: Bytes each memo may hold (key digest + value + ENTRY_OVERHEAD per entry): 2 MiB is about
+#: 5,900 proof checks, a few windows of a sync and minutes of gossip. Four memos: 8 MiB at most.
+PROOF_CACHE_BYTES = 2 * MiB
+
+_POS_MEMO: ByteBoundedMemo[bytes | None] = ByteBoundedMemo("pos_quality", PROOF_CACHE_BYTES)
+_SIGNATURE_MEMO: ByteBoundedMemo[bool] = ByteBoundedMemo("plot_signature", PROOF_CACHE_BYTES)
+_POT_MEMO: ByteBoundedMemo[bool] = ByteBoundedMemo("vdf_proof", PROOF_CACHE_BYTES)
+_DISCRIMINANT_MEMO: ByteBoundedMemo[str] = ByteBoundedMemo("discriminant", PROOF_CACHE_BYTES)
+_MEMOS = (_POS_MEMO, _SIGNATURE_MEMO, _POT_MEMO, _DISCRIMINANT_MEMO)
 
 
 def plot_filter_input(plot_id: bytes, challenge_hash: bytes, sp_hash: bytes) -> bytes32:
@@ -99,20 +130,22 @@ def pos_quality_string(
     return check_pos_proof(pos)
 
 
-#: Entries per memoised proof check: a few windows of a sync, a few minutes of gossip.
-PROOF_CACHE_SIZE = 4096
-
-
 def check_pos_proof(pos: ProofOfSpace) -> bytes | None:
-    """chiapos ``Verifier().validate_proof``: the quality string, or None for a bad proof."""
-    if len(pos.proof) != 8 * pos.size:
+    """chiapos ``Verifier().validate_proof``: the quality string, or None for a bad proof.
+
+    A k outside 1..MAX_K or a proof that is not 8*k bytes is rejected before chiapos sees it
+    and is not memoised."""
+    size = int(pos.size)
+    proof = bytes(pos.proof)
+    if not 1 <= size <= MAX_K or len(proof) != 8 * size:
         return None
-    return _pos_quality(
-        bytes(pos.get_plot_id()), int(pos.size), bytes(pos.challenge), bytes(pos.proof)
+    plot_id, challenge = bytes(pos.get_plot_id()), bytes(pos.challenge)
+    return _POS_MEMO.get_or_compute(
+        digest(b"pos", plot_id, size, challenge, proof),
+        lambda: _pos_quality(plot_id, size, challenge, proof),
     )
 
 
-@functools.lru_cache(maxsize=PROOF_CACHE_SIZE)
 def _pos_quality(plot_id: bytes, size: int, challenge: bytes, proof: bytes) -> bytes | None:
     result = Verifier().validate_proof(plot_id, size, challenge, proof)
     return None if result is None else bytes(result)
@@ -120,11 +153,19 @@ def _pos_quality(plot_id: bytes, size: int, challenge: bytes, proof: bytes) -> b
 
 def verify_signature(public_key: bytes, message: bytes, signature: bytes) -> bool:
     """``AugSchemeMPL.verify`` over serialized points (memoised: the plot signature of a
-    header is checked by header sync and again with its block). False for invalid points."""
-    return _verify_signature(bytes(public_key), bytes(message), bytes(signature))
+    header is checked by header sync and again with its block). False for invalid points;
+    points of the wrong size are rejected without being memoised."""
+    public_key, message, signature = bytes(public_key), bytes(message), bytes(signature)
+    if len(public_key) != G1_SIZE or len(signature) != G2_SIZE:
+        return False
+    if len(message) > MAX_MEMO_MESSAGE:
+        return _verify_signature(public_key, message, signature)
+    return _SIGNATURE_MEMO.get_or_compute(
+        digest(b"sig", public_key, message, signature),
+        lambda: _verify_signature(public_key, message, signature),
+    )
 
 
-@functools.lru_cache(maxsize=PROOF_CACHE_SIZE)
 def _verify_signature(public_key: bytes, message: bytes, signature: bytes) -> bool:
     try:
         pk = G1Element.from_bytes(public_key)
@@ -142,10 +183,19 @@ def required_iterations(
     return iterations_for_quality(constants, quality, int(pos.size), difficulty)
 
 
-@functools.lru_cache(maxsize=4096)
 def discriminant(challenge_hash: bytes, size_bits: int) -> str:
-    """The VDF discriminant for a challenge, as the decimal string chiavdf's verify takes."""
-    return str(int(chiavdf.create_discriminant(bytes(challenge_hash), size_bits), 16))
+    """The VDF discriminant for a challenge, as the decimal string chiavdf's verify takes
+    (memoised: a challenge is asked for by every proof of time that answers it)."""
+    challenge = bytes(challenge_hash)
+    if len(challenge) != 32:  # always a bytes32 from the wire; longer input is not memoised
+        return _discriminant(challenge, size_bits)
+    return _DISCRIMINANT_MEMO.get_or_compute(
+        digest(b"disc", challenge, size_bits), lambda: _discriminant(challenge, size_bits)
+    )
+
+
+def _discriminant(challenge: bytes, size_bits: int) -> str:
+    return str(int(chiavdf.create_discriminant(challenge, size_bits), 16))
 
 
 def prove_vdf(constants: ConsensusConstants, challenge_hash: bytes, iterations: int) -> bytes:
@@ -203,38 +253,46 @@ def verify_pot(constants: ConsensusConstants, pot: ProofOfTime) -> bool:
     Only plain Wesolowski proofs (witness_type 0, a 100-byte witness, what ``chiavdf.prove``
     returns) are accepted: it bounds the work a hostile proof can ask of a verifier. Output and
     witness must be canonical encodings (``canonical_form``), so a block's bytes cannot be
-    altered without rejection.
+    altered without rejection. The witness type and length are checked first: a proof failing
+    them is rejected without being memoised (its witness may be megabytes).
     """
-    return _verify_pot(constants.DISCRIMINANT_SIZE_BITS, pot)
+    witness = bytes(pot.witness)
+    if pot.witness_type != ACCEPTED_WITNESS_TYPE or len(witness) != FORM_SIZE:
+        return False
+    iterations = int(pot.number_of_iterations)
+    if iterations <= 0:
+        return False
+    size_bits = int(constants.DISCRIMINANT_SIZE_BITS)
+    challenge, output = bytes(pot.challenge_hash), bytes(pot.output.data)
+    if len(challenge) != 32 or len(output) != FORM_SIZE:
+        return False
+    return _POT_MEMO.get_or_compute(
+        digest(b"pot", size_bits, challenge, iterations, output, witness),
+        lambda: _check_pot(size_bits, challenge, iterations, output, witness),
+    )
 
 
-@functools.lru_cache(maxsize=PROOF_CACHE_SIZE)
-def _verify_pot(size_bits: int, pot: ProofOfTime) -> bool:
-    if pot.witness_type != 0 or len(pot.witness) != FORM_SIZE:
-        return False
-    if pot.number_of_iterations <= 0:
-        return False
-    disc = discriminant(bytes(pot.challenge_hash), size_bits)
-    if not (
-        canonical_form(disc, bytes(pot.output.data)) and canonical_form(disc, bytes(pot.witness))
-    ):
+def _check_pot(
+    size_bits: int, challenge: bytes, iterations: int, output: bytes, witness: bytes
+) -> bool:
+    disc = discriminant(challenge, size_bits)
+    if not (canonical_form(disc, output) and canonical_form(disc, witness)):
         return False
     try:
         ok = chiavdf.verify_n_wesolowski(
-            disc,
-            VDF_START,
-            bytes(pot.output.data) + bytes(pot.witness),
-            int(pot.number_of_iterations),
-            size_bits,
-            0,
+            disc, VDF_START, output + witness, iterations, size_bits, 0
         )
     except (ValueError, RuntimeError):
         return False
     return bool(ok)
 
 
+def proof_cache_stats() -> dict[str, MemoStats]:
+    """Entries, bytes and hit counts of each memo, by name (metrics, tests, scripts)."""
+    return {memo.name: memo.stats() for memo in _MEMOS}
+
+
 def clear_proof_caches() -> None:
     """Forget memoised proof checks (benchmarks measuring verification itself call this)."""
-    _pos_quality.cache_clear()
-    _verify_signature.cache_clear()
-    _verify_pot.cache_clear()
+    for memo in _MEMOS:
+        memo.clear()

@@ -14,11 +14,15 @@ this round. Good: a full node we are connected to, or a stored peer that once ha
 and has failed fewer than ``good_peer_max_failures`` dials in a row since. A node with one good
 connection and a deficit therefore keeps dialling its store and learning peers from its peers,
 without bothering the introducer each round.
+
+What peers tell us is hostile input: a reply of more than MAX_PEERS_IN_REPLY addresses is
+refused whole and its sender banned; the rest goes to the store charged to the sender's address
+group, and the store's addrman-style bounds (trionode.storage.peer_store) keep one source from
+evicting what other peers told us or any address that worked.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import random
 import time
@@ -32,9 +36,9 @@ from trionode.peers.connection import PeerConnection
 from trionode.peers.errors import DialError, PeerRequestError, RemoteProtocolError, TransportClosed
 from trionode.peers.node import PeerNode
 from trionode.protocols.introducer_protocol import RequestPeersIntroducer
-from trionode.protocols.peer_protocol import RequestPeers
+from trionode.protocols.peer_protocol import PeerInfo, RequestPeers
 from trionode.protocols.shared_protocol import NodeType
-from trionode.storage.peer_store import PeerRecord, PeerStore
+from trionode.storage.peer_store import PeerRecord, PeerStore, address_group
 
 __all__ = ["PeerManager", "PeerManagerConfig", "address_group", "is_good_peer"]
 
@@ -43,15 +47,11 @@ logger = logging.getLogger(__name__)
 DIAL_ERRORS = (DialError, RemoteProtocolError, TransportClosed, trio.TooSlowError, OSError)
 
 
-def address_group(host: str) -> str:
-    """The network a host belongs to, for spreading outbound connections (IPv4 /16, IPv6 /32)."""
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        return f"name:{host}"
-    if isinstance(ip, ipaddress.IPv4Address):
-        return str(ipaddress.ip_network(f"{ip}/16", strict=False))
-    return str(ipaddress.ip_network(f"{ip}/32", strict=False))
+#: The most addresses one Peers reply may carry (what a node sends at most, MAX_PEERS_SENT in
+#: trionode.peers.api; the introducer sends 20). A longer reply is a protocol violation: nothing
+#: of it is taken and the sender is banned for this long.
+MAX_PEERS_IN_REPLY = 1000
+OVERSIZED_PEERS_BAN_SECONDS = 3600.0
 
 
 def is_good_peer(record: PeerRecord, max_failures: int) -> bool:
@@ -132,7 +132,9 @@ class PeerManager:
                 self._wake = trio.Event()
                 if self._remember_soon:
                     seen, self._remember_soon = self._remember_soon, []
-                    await self.store.add_seen(seen, self._now())
+                    # Each inbound full node vouches for its own address only.
+                    for host, port in seen:
+                        await self.store.add_seen([(host, port)], self._now(), source=host)
                 await self._round(nursery)
                 self.rounds += 1
                 self._round_done.set()
@@ -254,8 +256,33 @@ class PeerManager:
         except PeerRequestError as exc:
             logger.info("%r did not share peers: %s", conn, exc)
             return
-        await self.store.add_seen(((p.host, int(p.port)) for p in reply.peer_list), self._now())
+        if not await self._take_peers(conn, reply.peer_list):
+            return
         self._wake.set()  # dial what we learned now, not at the next interval
+
+    async def _take_peers(self, conn: PeerConnection, peer_list: list[PeerInfo]) -> bool:
+        """Add a Peers / RespondPeersIntroducer reply to the address table, charged to the
+        sender's address group (the table's bounds apply). A reply longer than the protocol
+        allows is refused whole, and its sender banned and dropped. False if refused."""
+        if len(peer_list) > MAX_PEERS_IN_REPLY:
+            reason = f"sent {len(peer_list)} addresses in one reply, more than {MAX_PEERS_IN_REPLY}"
+            self.node.bans.ban(conn.host, OVERSIZED_PEERS_BAN_SECONDS, reason)
+            conn.close(reason)
+            return False
+        result = await self.store.add_seen(
+            ((p.host, int(p.port)) for p in peer_list), self._now(), source=conn.host
+        )
+        logger.debug(
+            "%r shared %d addresses: %d new, %d known, %d evicted, %d refused, %d dropped",
+            conn,
+            len(peer_list),
+            result.added,
+            result.updated,
+            result.evicted,
+            result.refused,
+            result.dropped,
+        )
+        return True
 
     async def _ask_introducer(self, host: str, port: int) -> None:
         """Connect to the introducer, take its peer list, hang up."""
@@ -266,9 +293,8 @@ class PeerManager:
             return
         try:
             reply = await conn.request(RequestPeersIntroducer())
-            peers = [(p.host, int(p.port)) for p in reply.peer_list]
-            logger.info("introducer %s:%d gave %d peers", host, port, len(peers))
-            await self.store.add_seen(peers, self._now())
+            logger.info("introducer %s:%d gave %d peers", host, port, len(reply.peer_list))
+            await self._take_peers(conn, reply.peer_list)
         except PeerRequestError as exc:
             logger.warning("introducer %s:%d did not answer: %s", host, port, exc)
         finally:

@@ -142,6 +142,18 @@ def _peer_layer(settings: Settings) -> dict[str, Any]:
     return {"host": peers.listen_host, "limits": peers.limits()}
 
 
+def _address_limits(fn: Any) -> Any:
+    """The full_node: section's address-table bounds (docs/protocol.md section 3)."""
+    from trionode.storage.peer_store import AddressLimits
+
+    return AddressLimits(
+        max_addresses=fn.max_addresses,
+        max_per_source=fn.max_addresses_per_source,
+        max_per_group=fn.max_addresses_per_group,
+        max_per_reply=fn.max_addresses_per_reply,
+    )
+
+
 def _check_db_setting(name: str, url: str | None) -> None:
     from trionode.storage.engine import check_db_url
 
@@ -176,6 +188,9 @@ def build_service(settings: Settings, role: str, root: Path) -> Any:
                 max_inbound=fn.max_inbound,
                 validation_workers=fn.validation_workers,
                 intake=fn.intake_limits(),
+                mempool_max_bytes=fn.mempool_max_bytes,
+                mempool_max_blocks=fn.mempool_max_blocks,
+                address_limits=_address_limits(fn),
                 exempt_loopback_from_bans=settings.peers.exempt_loopback_from_bans,
                 **_peer_layer(settings),
                 **_surface(FullNodeConfig, fn),

@@ -12,6 +12,7 @@ import trio
 from trionode import runfiles
 from trionode.blockchain.blockchain import Blockchain
 from trionode.consensus import get_constants
+from trionode.mempool.mempool import DEFAULT_MAX_BLOCKS, DEFAULT_MAX_BYTES
 from trionode.peers.full_node import FullNodePeers
 from trionode.peers.identity import NodeIdentity, make_websocket_transport
 from trionode.peers.limits import PeerLimits
@@ -26,7 +27,7 @@ from trionode.roles.runtime import write_ready
 from trionode.rpc.surface import start_full_node_surface
 from trionode.storage.chain_store import ChainStore
 from trionode.storage.engine import default_db_url
-from trionode.storage.peer_store import PeerStore
+from trionode.storage.peer_store import AddressLimits, PeerStore
 from trionode.sync import SyncConfig
 
 logger = logging.getLogger(__name__)
@@ -59,6 +60,10 @@ class FullNodeConfig:
     rpc_port: int | None = None
     rpc_tls_port: int | None = 0
     metrics_port: int | None = None
+    # Bounded pools (docs/protocol.md section 3).
+    mempool_max_bytes: int = DEFAULT_MAX_BYTES
+    mempool_max_blocks: int = DEFAULT_MAX_BLOCKS
+    address_limits: AddressLimits = AddressLimits()
 
 
 class FullNodeService:
@@ -86,9 +91,14 @@ class FullNodeService:
             full_node = FullNode(
                 self.constants, blockchain, cfg.root, sync_config=cfg.sync, limits=cfg.intake
             )
+            full_node.mempool.mempool.set_limits(
+                max_total_cost=cfg.mempool_max_blocks * self.constants.MAX_BLOCK_COST,
+                max_total_bytes=cfg.mempool_max_bytes,
+            )
             limits = dataclasses.replace(cfg.limits, max_inbound=cfg.max_inbound)
             peer_store = PeerStore.open(
-                url if cfg.peer_db is None else _peer_db_location(cfg.root, cfg.peer_db)
+                url if cfg.peer_db is None else _peer_db_location(cfg.root, cfg.peer_db),
+                limits=cfg.address_limits,
             )
             try:
                 peers = FullNodePeers(
