@@ -19,10 +19,10 @@ import pytest
 import trio
 import yaml
 
+from tests.peer_probes import probe, probe_names
 from trionode.config import load_settings
 from trionode.consensus import SIM
 from trionode.peers.errors import BAN_PROTOCOL_SECONDS
-from trionode.peers.node import PeerNode
 from trionode.peers.testing import PeerTestNet
 from trionode.roles.full_node.main import FullNodeService
 from trionode.roles.launch import build_service
@@ -64,33 +64,9 @@ def address(service: FullNodeService) -> tuple[str, int]:
     return service.config.host, service.node.port
 
 
-_probes = 0
-
-
-async def probe(
-    net: PeerTestNet, host: str, port: int, source: str = "127.0.0.1"
-) -> PeerNode | None:
-    """A fresh well-behaved peer at ``source`` dials ``host:port``: the dialling node if the
-    connection was made and survives its handshake, None if it was refused."""
-    global _probes
-    _probes += 1
-    node = await net.node(f"probe{_probes}", network_id=SIM.genesis_challenge, source=source)
-    try:
-        with trio.fail_after(DEADLINE):
-            conn = await node.connect(host, port)
-    except trio.TooSlowError:
-        raise
-    except Exception:  # whatever the peer layer raises for a refused dial
-        node.stop()
-        return None
-    return node if not conn.closed.is_set() else None
-
-
 async def misbehave(net: PeerTestNet, host: str, port: int, source: str = OFFENDER) -> None:
     """A peer from ``source`` breaks the handshake rules (another network's id): a ban offence."""
-    global _probes
-    _probes += 1
-    mallory = await net.node(f"mallory{_probes}", network_id=OTHER_NETWORK, source=source)
+    mallory = await net.node(f"mallory{next(probe_names)}", network_id=OTHER_NETWORK, source=source)
     with trio.fail_after(DEADLINE), pytest.raises(Exception):  # noqa: B017 - any refusal
         await mallory.connect(host, port)
     mallory.stop()
