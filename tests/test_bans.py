@@ -368,8 +368,8 @@ async def test_sync_completes_from_a_later_peer_after_tampered_blocks(
 ) -> None:
     async with trio.open_nursery() as nursery:
         net = TestNetwork(nursery, tmp_path)
-        # An honest sync of 40 blocks takes a few seconds; 15 s keep this xfail cheap.
-        await liar_then_honest(net, probes, chain_40, TamperedBlocksAPI, deadline=15)
+        # An honest sync of 40 blocks takes a few seconds; 10 s keep this xfail cheap.
+        await liar_then_honest(net, probes, chain_40, TamperedBlocksAPI, deadline=10)
         await probes.stop_all()
         nursery.cancel_scope.cancel()
 
