@@ -21,7 +21,9 @@ async def probe(
 ) -> PeerNode | None:
     """A fresh peer of the sim network at ``source`` dials ``host:port``: the dialling node if
     the connection was made and survived its handshake, None if it was refused."""
-    node = await net.node(f"probe{next(probe_names)}", network_id=SIM.genesis_challenge, source=source)
+    node = await net.node(
+        f"probe{next(probe_names)}", network_id=SIM.genesis_challenge, source=source
+    )
     try:
         with trio.fail_after(DEADLINE):
             conn = await node.connect(host, port)
