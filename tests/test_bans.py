@@ -29,6 +29,7 @@ from trionode.protocols.peer_protocol import (
     NewProofOfTime,
     NewTransaction,
     RequestAllHeaderHashes,
+    RequestBlock,
     RequestHeaderBlocks,
     RequestSyncBlocks,
     RequestTransaction,
@@ -394,5 +395,55 @@ async def test_false_hash_list_outvoted_by_honest_peers_is_banned_after_the_sync
         with trio.fail_after(DEADLINE):
             await net.wait_for("victim", chain_40[-1].header_hash)
         await wait_banned(probes, victim)
+        await probes.stop_all()
+        nursery.cancel_scope.cancel()
+
+
+class OtherParentAPI(FullNodeAPI):
+    """Answers RequestBlock with the asked block's parent instead (a real block, not asked)."""
+
+    async def request_block(self, msg: RequestBlock, peer: PeerConnection) -> Block | Error:
+        reply = await super().request_block(msg, peer)
+        if not isinstance(reply, Block) or reply.block.height == 0:
+            return reply
+        return await super().request_block(RequestBlock(reply.block.prev_header_hash), peer)
+
+
+class TamperedParentAPI(FullNodeAPI):
+    """Answers RequestBlock with the asked block, its body changed (header, so hash, kept)."""
+
+    async def request_block(self, msg: RequestBlock, peer: PeerConnection) -> Block | Error:
+        reply = await super().request_block(msg, peer)
+        if not isinstance(reply, Block):
+            return reply
+        b = reply.block
+        return Block(b.replace(body=b.body.replace(cost=uint64(int(b.body.cost) + 1))))
+
+
+@pytest.mark.parametrize(
+    "liar_api", [OtherParentAPI, TamperedParentAPI], ids=["another-block", "tampered-parent"]
+)
+async def test_short_sync_liar_is_banned(
+    chain_40: tuple[FullBlock, ...],
+    tmp_path: Path,
+    probes: PeerTestNet,
+    liar_api: type[FullNodeAPI],
+) -> None:
+    """The victim is 10 blocks behind (a short sync: parents fetched with RequestBlock from
+    the peer that announced the tip); the liar's answers get it banned, then an honest peer
+    brings the victim to the tip."""
+    async with trio.open_nursery() as nursery:
+        net = TestNetwork(nursery, tmp_path)
+        liar = await net.start(
+            "liar", chain=chain_40, host=OFFENDER, api_class=liar_api, target_outbound=0
+        )
+        victim = await net.start("victim", chain=chain_40[:30], peers=[liar])
+        await wait_banned(probes, victim)
+        assert victim.blockchain.peak_height == 29
+        assert victim.full_node.sync.stats.syncs_done == 0  # no long sync was involved
+        await net.start("honest", chain=chain_40, target_outbound=0)
+        await net.connect("victim", "honest")
+        with trio.fail_after(DEADLINE):
+            await net.wait_for("victim", chain_40[-1].header_hash)
         await probes.stop_all()
         nursery.cancel_scope.cancel()
