@@ -17,7 +17,8 @@ discriminant size (16 bits) and real BLS signatures.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Generator, Sequence
 from pathlib import Path
 
 import pytest
@@ -26,8 +27,26 @@ from trionode.consensus import SIM, ConsensusConstants, coinbase_coin
 from trionode.protocols.chain_types import FullBlock, Transaction
 from trionode.testing.block_tools import BlockTools
 
+#: Set by CI (.ci/run): a PostgreSQL case that would skip fails instead.
+REQUIRE_POSTGRES_ENV = "TRIONODE_REQUIRE_POSTGRES"
+
 TX_CHAIN_DELAY = 8
 TX_CHAIN_FEE = 1_234
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, None]:
+    """With TRIONODE_REQUIRE_POSTGRES=1, a test skipped for want of PostgreSQL fails."""
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()  # type: ignore[attr-defined]
+    if os.environ.get(REQUIRE_POSTGRES_ENV) != "1" or not report.skipped:
+        return
+    reason = str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else ""
+    if "PostgreSQL" in reason:
+        report.outcome = "failed"
+        report.longrepr = f"{REQUIRE_POSTGRES_ENV}=1 but this PostgreSQL case skipped: {reason}"
 
 
 @pytest.fixture(scope="session")

@@ -31,6 +31,7 @@ from trionode.consensus import (
     verify_pos,
     verify_pot,
 )
+from trionode.plotting import pos as plotting_pos
 from trionode.protocols.chain_types import Coin, FullBlock, Output, Spend
 from trionode.testing.block_tools import BlockTools
 from trionode.wire import G1Element, bytes32, uint64
@@ -170,11 +171,10 @@ def test_block_additions_removals_filter_hash(tx_chain: list[FullBlock]) -> None
 
 def test_plotting_pos_agrees_with_consensus() -> None:
     """trionode.plotting.pos (the harvester's copy) computes the same formulas."""
-    pos_mod = pytest.importorskip("trionode.plotting.pos")
     plot_id, ch = sha(b"plot"), sha(b"challenge")
     f = plot_filter_input(plot_id, ch, ch)
-    assert pos_mod.plot_filter_input(plot_id, ch, ch) == f
-    assert pos_mod.pos_challenge(f) == pos_challenge(f)
-    assert pos_mod.quality_for(ch, plot_id) == quality_for(ch, plot_id)
+    assert plotting_pos.plot_filter_input(plot_id, ch, ch) == f
+    assert plotting_pos.pos_challenge(f) == pos_challenge(f)
+    assert plotting_pos.quality_for(ch, plot_id) == quality_for(ch, plot_id)
     for bits in (0, 1, 5, 9):
-        assert pos_mod.passes_plot_filter(f, bits) == passes_plot_filter(f, bits)
+        assert plotting_pos.passes_plot_filter(f, bits) == passes_plot_filter(f, bits)

@@ -14,6 +14,7 @@ from mnemonic import Mnemonic
 from trionode.consensus import challenge_hash_for_child
 from trionode.keys.keychain import Keychain
 from trionode.plotting.create import ensure_plots
+from trionode.protocols.shared_protocol import NodeType
 from trionode.roles.farmer.main import Farmer, FarmerConfig
 from trionode.roles.full_node.main import FullNodeConfig, FullNodeService
 from trionode.roles.harvester.main import Harvester, HarvesterConfig
@@ -47,6 +48,17 @@ async def wait_for_height(service: FullNodeService, height: int) -> None:
             await events.receive()
 
 
+def farmed_every_tip(service: FullNodeService, farmer: Farmer) -> bool:
+    """The node holds unfinished blocks and the farmer has answered every tip's challenge."""
+    full_node = service.full_node
+    assert full_node is not None
+    chain = full_node.blockchain
+    challenges = {challenge_hash_for_child(chain.constants, t) for t in chain.get_tips()}
+    return bool(full_node.farming.unfinished) and all(
+        c in farmer.state.challenges for c in challenges
+    )
+
+
 async def test_roles_make_blocks_and_survive_timelord_restart(
     farm: tuple[Path, Path], tmp_path: Path
 ) -> None:
@@ -70,13 +82,17 @@ async def test_roles_make_blocks_and_survive_timelord_restart(
         await nursery.start(harvester.run)
 
         timelord_scope = trio.CancelScope()
+        timelord_stopped = trio.Event()
 
         async def run_timelord(*, task_status: trio.TaskStatus[None]) -> None:
-            with timelord_scope:
-                tl = TimelordService(
-                    TimelordConfig(root, "sim", (LOCAL, a_port), port=0, use_processes=False)
-                )
-                await tl.run(task_status=task_status)
+            try:
+                with timelord_scope:
+                    tl = TimelordService(
+                        TimelordConfig(root, "sim", (LOCAL, a_port), port=0, use_processes=False)
+                    )
+                    await tl.run(task_status=task_status)
+            finally:
+                timelord_stopped.set()
 
         await nursery.start(run_timelord)
         with trio.fail_after(120):
@@ -84,17 +100,27 @@ async def test_roles_make_blocks_and_survive_timelord_restart(
         with trio.fail_after(60):
             await wait_for_height(node_b, 3)
 
-        # Kill the timelord: no proofs of time, no new blocks.
+        # Kill the timelord: no proofs of time, no new blocks. Wait until it is gone (its task
+        # ended, node_a has no timelord connection) and the farm has made unfinished blocks for
+        # every tip: they would be finished now if anything still proved time.
         timelord_scope.cancel()
-        await trio.sleep(1.0)
-        assert node_a.full_node is not None
-        stalled = node_a.full_node.blockchain.peak_height
+        assert node_a.full_node is not None and node_a.node is not None
+        chain = node_a.full_node.blockchain
+        with trio.fail_after(60):
+            await timelord_stopped.wait()
+            while node_a.node.get_connections(NodeType.TIMELORD):  # noqa: ASYNC110
+                await trio.sleep(0.05)  # no event for "the peer's close was noticed"
+            while not farmed_every_tip(node_a, farmer):  # noqa: ASYNC110
+                await trio.sleep(0.05)  # no event for "a farmer answered"
+        stalled = chain.peak_height
         assert stalled is not None
-        await trio.sleep(2.0)
-        assert node_a.full_node.blockchain.peak_height == stalled
+        # Absence can only be shown by waiting; the wait cannot make the test flaky (a block
+        # appearing now is a bug: nothing can finish one).
+        await trio.sleep(1.0)
+        assert chain.peak_height == stalled
 
         # A new timelord picks up the current challenge and production resumes.
-        timelord_scope = trio.CancelScope()
+        timelord_scope, timelord_stopped = trio.CancelScope(), trio.Event()
         await nursery.start(run_timelord)
         with trio.fail_after(120):
             await wait_for_height(node_a, stalled + 2)
@@ -164,14 +190,8 @@ async def test_farm_resumes_after_its_full_node_restarts(
         await stop("timelord")
         chain = node.full_node.blockchain
 
-        def farmed_every_tip() -> bool:
-            challenges = {challenge_hash_for_child(chain.constants, t) for t in chain.get_tips()}
-            return bool(node.full_node and node.full_node.farming.unfinished) and all(
-                c in farmer.state.challenges for c in challenges
-            )
-
         with trio.fail_after(60):
-            while not farmed_every_tip():  # noqa: ASYNC110 - no event for "a farmer answered"
+            while not farmed_every_tip(node, farmer):  # noqa: ASYNC110 - no event for that
                 await trio.sleep(0.05)
         height = chain.peak_height
         await stop("node")

@@ -525,12 +525,15 @@ async def test_passive_websocket_client_dropped(net: PeerTestNet) -> None:
 async def test_two_quiet_websocket_nodes_stay_connected(net: PeerTestNet) -> None:
     """The real transport: each node sees the other's pings (through trio-websocket), so a link
     without protocol traffic outlives idle_timeout."""
-    alice = await net.node("alice", limits=QUICK_HEARTBEAT)
-    bob = await net.node("bob", limits=QUICK_HEARTBEAT)
+    # Real time (the real transport's pings): pings every 0.1 s against a 2 s idle limit, so
+    # only a 1.9 s stall of the loaded machine could drop the link; it must outlive 1.5 limits.
+    limits = PeerLimits(ping_interval=0.1, idle_timeout=2.0)
+    alice = await net.node("alice", limits=limits)
+    bob = await net.node("bob", limits=limits)
     with trio.fail_after(10):
         await bob.connect("127.0.0.1", alice.port or 0)
         await net.wait_for(lambda: len(alice.connections) == 1)
-    await trio.sleep(2 * QUICK_HEARTBEAT.idle_timeout)
+    await trio.sleep(1.5 * limits.idle_timeout)
     assert len(alice.connections) == 1 and len(bob.connections) == 1
     (back,) = alice.connections.values()
     assert back.stream.peer_pinged_at is not None

@@ -14,6 +14,7 @@ import trio
 from blspy import AugSchemeMPL, PrivateKey
 from chiapos import Verifier
 
+from trionode.consensus import constants, proofs
 from trionode.keys.derive import farmer_sk, master_sk_from_mnemonic, pool_sk
 from trionode.plotting.create import ensure_plots
 from trionode.plotting.manager import (
@@ -122,7 +123,6 @@ def test_passes_plot_filter_rejects_bad_bits() -> None:
 
 
 def test_pos_formulas_agree_with_consensus() -> None:
-    proofs = pytest.importorskip("trionode.consensus.proofs")
     for i in range(50):
         plot_id, ch = _challenge(1000 + i), _challenge(i)
         f = plot_filter_input(plot_id, ch, ch)
@@ -346,8 +346,6 @@ def test_sign_for_plot_is_the_harvester_half(made: Plots) -> None:
 
 
 def test_make_proof_of_space_verifies_with_consensus(made: Plots) -> None:
-    proofs = pytest.importorskip("trionode.consensus.proofs")
-    constants = pytest.importorskip("trionode.consensus.constants")
     info = load_plot(made.ours[0])
     found = 0
     for i in range(10):

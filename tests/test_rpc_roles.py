@@ -14,7 +14,9 @@ import trio
 from mnemonic import Mnemonic
 
 from trionode import runfiles
+from trionode.keys.derive import farmer_sk, master_sk_from_mnemonic, pool_sk
 from trionode.keys.keychain import Keychain
+from trionode.plotting.create import ensure_plots
 from trionode.roles.farmer.main import Farmer, FarmerConfig
 from trionode.roles.full_node.main import FullNodeConfig, FullNodeService
 from trionode.roles.harvester.main import Harvester, HarvesterConfig
@@ -24,7 +26,8 @@ from trionode.rpc.auth import read_cookie
 from trionode.rpc.client import RpcCallError, RpcClient
 
 LOCAL = "127.0.0.1"
-PLOTS = 4  # the conftest plot_dir (BlockTools' plots: other keys than this farm's)
+OTHERS = 4  # the conftest plot_dir (BlockTools' plots: other keys than this farm's)
+OWN = 1  # own_plot_dir: this farm's keys
 
 
 def rpc_port(root: Path, role: str) -> int:
@@ -43,15 +46,33 @@ async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
         pytest.fail(f"timed out waiting for {what}")
 
 
+FARM_MNEMONIC = Mnemonic("english").to_mnemonic(hashlib.sha256(b"rpc").digest())
+
+
 @pytest.fixture
 def farm_root(tmp_path: Path) -> Path:
     root = tmp_path / "farm"
-    Keychain(root).add_mnemonic(Mnemonic("english").to_mnemonic(hashlib.sha256(b"rpc").digest()))
+    Keychain(root).add_mnemonic(FARM_MNEMONIC)
     return root
 
 
+@pytest.fixture(scope="session")
+def own_plot_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One k=18 plot of this farm's own keys (made once, kept in the pytest cache), so the
+    harvester has a plot that pays the farm next to the conftest's plots of other keys."""
+    cache = getattr(request.config, "cache", None)
+    path = (
+        Path(cache.mkdir("trionode-k18-rpc-farm-plot"))
+        if cache is not None
+        else tmp_path_factory.mktemp("rpc-farm-plot")
+    )
+    master = master_sk_from_mnemonic(FARM_MNEMONIC)
+    ensure_plots(path, 18, 1, farmer_sk(master).get_g1(), pool_sk(master).get_g1(), master)
+    return path
+
+
 async def test_farmer_harvester_timelord_introducer_rpc(
-    farm_root: Path, plot_dir: Path, tmp_path: Path, block_tools: Any
+    farm_root: Path, plot_dir: Path, own_plot_dir: Path, tmp_path: Path, block_tools: Any
 ) -> None:
     del block_tools  # makes sure plot_dir holds its plots
     async with trio.open_nursery() as nursery:
@@ -71,7 +92,7 @@ async def test_farmer_harvester_timelord_introducer_rpc(
                 farm_root,
                 "sim",
                 (LOCAL, farmer.harvester_node.port),
-                (plot_dir,),
+                (plot_dir, own_plot_dir),
                 port=0,
                 rpc_port=0,
             )
@@ -111,16 +132,17 @@ async def test_farmer_harvester_timelord_introducer_rpc(
             hv = harvesters[0]
             assert hv["type"] == "harvester"
             assert hv["node_id"] == harvester.node.node_id.hex()
-            assert hv["plots"] + hv["no_key"] == PLOTS
+            assert (hv["plots"], hv["no_key"]) == (OWN, OTHERS)
 
             plots = (await f.call("get_plots"))["harvesters"][hv["node_id"]]
-            assert len(plots["plots"]) + len(plots["no_key_filenames"]) == PLOTS
+            assert (len(plots["plots"]), len(plots["no_key_filenames"])) == (OWN, OTHERS)
+            assert all(str(plot_dir) in name for name in plots["no_key_filenames"])
 
             refreshed = await f.call("refresh_plots")
             assert list(refreshed["harvesters"]) == [hv["node_id"]] and refreshed["failed"] == {}
 
             own = await h.call("get_plots")
-            assert len(own["plots"]) + len(own["no_key"]) == PLOTS
+            assert (len(own["plots"]), len(own["no_key"])) == (OWN, OTHERS)
             assert own["failed_to_open"] == {}
             rescan = await h.call("refresh_plots")
             assert rescan["added"] == [] and rescan["removed"] == []
@@ -132,13 +154,12 @@ async def test_farmer_harvester_timelord_introducer_rpc(
             assert rewards["headers_signed"] == 0
 
             (me,) = (await h.call("get_harvesters"))["harvesters"]
-            assert me["node_id"] == hv["node_id"] and me["plots"] == len(own["plots"])
+            assert me["node_id"] == hv["node_id"] and me["plots"] == OWN
             assert [c["type"] for c in me["farmers"]] == ["farmer"]
             plot_keys = await h.call("get_rewards")
-            assert plot_keys["plots"] == len(own["plots"])
-            # Plots the harvester loaded pay this farm; the others were listed as no_key.
-            expected = [bytes(keys.farmer_pk).hex()] if own["plots"] else []
-            assert plot_keys["farmer_public_keys"] == expected
+            assert plot_keys["plots"] == OWN
+            # The one plot the harvester loaded pays this farm; the others were listed as no_key.
+            assert plot_keys["farmer_public_keys"] == [bytes(keys.farmer_pk).hex()]
 
             kinds = {c["type"] for c in (await f.call("get_connections"))["connections"]}
             assert kinds == {"harvester", "full_node"}
@@ -182,9 +203,25 @@ async def test_farmer_harvester_timelord_introducer_rpc(
             assert info.value.status == 404 and info.value.code == "unknown_method"
 
             # -- closing the harvester's connection from the farmer -------------------------
-            await f.call("close_connection", {"node_id": hv["node_id"]})
-            remaining = {c["type"] for c in (await f.call("get_connections"))["connections"]}
-            assert "harvester" not in remaining or len(remaining) == 2  # it redials
+            async def harvester_ports() -> list[int]:
+                conns = (await f.call("get_connections", {"type": "harvester"}))["connections"]
+                return [c["port"] for c in conns]
+
+            (old_port,) = await harvester_ports()
+            closed = await f.call("close_connection", {"node_id": hv["node_id"]})
+            assert closed["node_id"] == hv["node_id"]
+            # The old connection is gone at once (close_connection waits for it) ...
+            assert old_port not in await harvester_ports()
+
+            # ... and the harvester redials: a new connection, from another port.
+            async def redialled() -> bool:
+                ports = await harvester_ports()
+                return len(ports) == 1 and ports[0] != old_port
+
+            await eventually(redialled, "the harvester to redial the farmer")
+            with pytest.raises(RpcCallError) as info:
+                await f.call("close_connection", {"node_id": "11" * 32})
+            assert info.value.status == 404
 
             # -- stop_node stops the role: its run() returns --------------------------------
             assert (await t.call("stop_node"))["stopping"] is True

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import attrs
 import pytest
 import trio
 
@@ -27,6 +28,10 @@ from trionode.testing.block_tools import BlockTools
 from trionode.wire import bytes32, uint64
 
 DEADLINE = 60
+#: For tests whose point needs every peer asked: the sync waits (up to DEADLINE) for both of the
+#: node's peers before it starts, instead of the default 1 s gathering window, which a peer
+#: connecting late on a loaded machine would miss (it would then never be asked).
+BOTH_PEERS = SyncConfig(max_peers=2, gather_seconds=DEADLINE)
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +140,11 @@ async def test_stalling_peer_loses_its_batch_to_another_peer(
         net = TestNetwork(nursery, tmp_path)
         staller = await net.start("staller", chain=chain_60, api_class=StallingAPI)
         honest = await net.start("honest", chain=chain_60, host="127.0.0.2")
-        c = await net.start("c", peers=[staller, honest], sync=SyncConfig(request_timeout=1.5))
+        # The staller never answers: its batches go to the honest peer after request_timeout
+        # (short here, but well above what the honest peer takes to serve 32 blocks).
+        c = await net.start(
+            "c", peers=[staller, honest], sync=attrs.evolve(BOTH_PEERS, request_timeout=4.0)
+        )
         with trio.fail_after(DEADLINE):
             await net.wait_for("c", tip)
         stats = c.full_node.sync.stats
@@ -181,7 +190,7 @@ async def test_lying_peer_is_banned_and_sync_completes_from_an_honest_one(
             "liar", chain=chain_60, host="127.0.0.2", api_class=liar_api, target_outbound=0
         )
         honest = await net.start("honest", chain=chain_60)
-        c = await net.start("c", peers=[liar, honest])
+        c = await net.start("c", peers=[liar, honest], sync=BOTH_PEERS)
         with trio.fail_after(DEADLINE):
             await net.wait_for("c", tip)
         node = c.service.node
@@ -272,7 +281,7 @@ async def test_peer_serving_an_invalid_block_mid_sync_is_banned_and_sync_complet
             "bad", chain=chain_60, host="127.0.0.2", api_class=TamperingAPI, target_outbound=0
         )
         honest = await net.start("honest", chain=chain_60)
-        c = await net.start("c", peers=[bad, honest])
+        c = await net.start("c", peers=[bad, honest], sync=BOTH_PEERS)
         with trio.fail_after(DEADLINE):
             await net.wait_for("c", tip)
         node = c.service.node

@@ -12,6 +12,7 @@ import pytest
 import trio
 from mnemonic import Mnemonic
 
+from trionode.consensus import SIM
 from trionode.keys.keychain import Keychain
 from trionode.plotting.create import ensure_plots
 from trionode.roles.farmer.main import Farmer, FarmerConfig
@@ -68,8 +69,26 @@ async def test_payment_is_mined_and_seen_by_every_node(
             )
             return handler(args)  # type: ignore[operator,no-any-return]
 
-        # The wallet reads b's store and submits to b; the farmer is on a.
+        # The wallet reads b's store and submits to b; the farmer is on a. Every block so far
+        # was farmed by this farm and pays its coinbase to the pool key's address; the fees
+        # coins are 0 (no transactions yet), so the balance is COINBASE_AMOUNT per block.
+        capsys.readouterr()
+        low = b.blockchain.peak_height
         assert await trio.to_thread.run_sync(run_cli, cmd_balance) == 0
+        high = b.blockchain.peak_height
+        assert low is not None and high is not None
+        lines = capsys.readouterr().out.splitlines()
+        keys = Keychain(root).farm_keys()
+        pool_line = next(line for line in lines if line.startswith("pool"))
+        farmer_line = next(line for line in lines if line.startswith("farmer"))
+        assert keys.pool_puzzle_hash.hex() in pool_line
+        assert keys.farmer_puzzle_hash.hex() in farmer_line
+        _, _, total_text, _, coins_text, _ = pool_line.split()
+        pool_total, pool_coins = int(total_text), int(coins_text)
+        assert low + 1 <= pool_coins <= high + 1, (low, high, pool_line)
+        assert pool_total == pool_coins * SIM.COINBASE_AMOUNT
+        assert farmer_line.split()[2:] == ["0", "in", "0", "coins"]
+        assert lines[-1] == f"total  {pool_total}"
         status = await trio.to_thread.run_sync(
             lambda: run_cli(
                 cmd_send,

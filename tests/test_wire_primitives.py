@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import os
 import pickle
 import subprocess
 import sys
@@ -506,7 +505,7 @@ def test_primitive_from_bytes_raises_only_decode_error(tp: Any) -> None:
     inputs: list[Any] = [None, 0, "x", b"", [1]]
     for n in (*range(0, 18), 31, 32, 33, 47, 48, 49, 95, 96, 97, 99, 100, 101):
         inputs.append(bytes(rng.getrandbits(8) for _ in range(n)))
-    inputs.append(os.urandom(48))
+    inputs.append(rng.randbytes(48))
     for data in inputs:
         try:
             got = tp.from_bytes(data)
