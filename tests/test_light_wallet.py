@@ -17,10 +17,23 @@ from trionode.consensus import CoinRecord, block_reward, coinbase_coin
 from trionode.keys.keychain import FarmKeys
 from trionode.peers.connection import PeerConnection
 from trionode.peers.errors import ConnectionClosedError, PeerErrorReply
-from trionode.protocols.chain_types import Coin, FullBlock, Header, HeaderBlock
+from trionode.peers.limits import DEFAULT_SIZE_CAPS
+from trionode.protocols import ProtocolMessageTypes as T
+from trionode.protocols import make_message
+from trionode.protocols.chain_types import (
+    Coin,
+    FullBlock,
+    Header,
+    HeaderBlock,
+    ProofOfSpace,
+    Spend,
+    Transaction,
+)
 from trionode.protocols.shared_protocol import Error, ErrorCode, NodeType
 from trionode.protocols.wallet_protocol import (
+    BLOCK_COINS_BYTE_BUDGET,
     MAX_WALLET_HEADERS,
+    BlockCoins,
     CoinHeights,
     RequestBlockCoins,
     RequestCoinHeights,
@@ -35,7 +48,7 @@ from trionode.testing.block_tools import BlockTools
 from trionode.wallet import build_payment
 from trionode.wallet.client import UntrustedNode, WalletSession, wallet_session
 from trionode.wallet.store import WalletStore, default_wallet_db_url
-from trionode.wire import bytes32, uint16, uint32, uint64
+from trionode.wire import G1Element, G2Element, bytes32, uint8, uint16, uint32, uint64
 
 RECIPIENT = bytes32(hashlib.sha256(b"light wallet recipient").digest())
 
@@ -54,9 +67,7 @@ def owned(keys: FarmKeys) -> list[bytes32]:
 async def session(
     root: Path, node: NodeHandle, puzzle_hashes: Iterable[bytes32], *, scan_all: bool = False
 ) -> AsyncIterator[WalletSession]:
-    async with wallet_session(
-        root, "sim", LOCAL, node.port, puzzle_hashes, scan_all=scan_all
-    ) as s:
+    async with wallet_session(root, "sim", LOCAL, node.port, puzzle_hashes, scan_all=scan_all) as s:
         yield s
 
 
@@ -80,8 +91,9 @@ async def test_wallet_follows_the_chain_and_resumes_from_its_store(
             # every block paid its coinbase (and a fees coin of 0) to the pool address
             assert sum(int(c.coin.amount) for c in coins) == rewards(chain_30)
             assert {c.coin.name() for c in coins if c.coin.amount} == {
-                coinbase_coin(h, keys.pool_puzzle_hash, block_reward(block_tools.constants, h))
-                .name()
+                coinbase_coin(
+                    h, keys.pool_puzzle_hash, block_reward(block_tools.constants, h)
+                ).name()
                 for h in range(30)
             }
             longer = await trio.to_thread.run_sync(
@@ -341,7 +353,12 @@ async def test_a_tampered_header_is_refused(
 ) -> None:
     api = tampered_header_api(block_tools, part)
     store = await _refused(
-        monkeypatch, api, chain_30, owned(keys), tmp_path, f"height {LIE_HEIGHT} does not verify: {rule}"
+        monkeypatch,
+        api,
+        chain_30,
+        owned(keys),
+        tmp_path,
+        f"height {LIE_HEIGHT} does not verify: {rule}",
     )
     try:
         # Batches of 64: the whole batch holding the bad header was refused, nothing stored.
@@ -408,3 +425,32 @@ async def test_wallet_requests_are_bounded_and_only_from_wallets(
                 await conn.request(RequestBlockCoins([tip]))
             assert a.service.node is not None and a.service.node.bans.is_banned(LOCAL)
         nursery.cancel_scope.cancel()
+
+
+def test_the_largest_honest_wallet_replies_fit_their_caps(
+    block_tools: BlockTools, chain_30: list[FullBlock]
+) -> None:
+    """A header batch of MAX_WALLET_HEADERS of the largest proofs, and a coin-list reply at the
+    byte budget followed by a block of MAX_BLOCK_COST bytes of one-output-each transactions."""
+    constants = block_tools.constants
+    block = chain_30[2]
+    g1 = G1Element.from_bytes(bytes(block.proof_of_space.plot_public_key))
+    pos = block.proof_of_space
+    biggest_pos = ProofOfSpace(
+        pos.challenge, g1, bytes32(b"\x04" * 32), pos.plot_public_key, uint8(50), b"\x05" * 400
+    )
+    header = block.header_block().replace(proof_of_space=biggest_pos)
+    batch = WalletHeaders(header.header_hash, uint32(0), [header] * MAX_WALLET_HEADERS)
+    assert len(bytes(make_message(batch, id=1))) <= DEFAULT_SIZE_CAPS[T.wallet_headers]
+
+    g2 = G2Element.from_bytes(bytes(block.header.plot_signature))
+    coin = Coin(bytes32(b"\x01" * 32), bytes32(b"\x02" * 32), uint64(1))
+    fixed = len(bytes(Transaction([Spend(coin, g1, [])], g2)))
+    n = (constants.MAX_BLOCK_COST - fixed) // 40  # outputs of 40 bytes fill the block
+    additions = [Coin(bytes32(b"\x01" * 32), bytes32(b"\x03" * 32), uint64(1))] * (n + 2)
+    big = BlockCoins(block.header_hash, additions, [coin.name()])
+    # earlier blocks of the reply: just under the budget
+    small = BlockCoins(block.header_hash, additions[:1000], [])
+    count = (BLOCK_COINS_BYTE_BUDGET - 1) // len(bytes(small))
+    reply = RespondBlockCoins([small] * count + [big])
+    assert len(bytes(make_message(reply, id=1))) <= DEFAULT_SIZE_CAPS[T.respond_block_coins]

@@ -23,6 +23,7 @@ from pathlib import Path
 import trio
 
 from trionode.consensus import CoinRecord, get_constants
+from trionode.nursery import unwrapped_exception_groups
 from trionode.peers.connection import PeerConnection
 from trionode.peers.errors import (
     DialError,
@@ -129,18 +130,20 @@ async def wallet_session(
             PeerNodeConfig(network_id=constants.genesis_challenge, node_type=NodeType.WALLET),
             make_websocket_transport(NodeIdentity.public(Path(root), "wallet")),
         )
-        async with trio.open_nursery() as nursery:
-            await nursery.start(node.run)
-            try:
+        # The caller gets WalletError / UntrustedNode itself, not a group of one.
+        with unwrapped_exception_groups():
+            async with trio.open_nursery() as nursery:
+                await nursery.start(node.run)
                 try:
-                    conn = await node.connect(host, port)
-                except (DialError, RemoteProtocolError, TransportClosed, OSError) as exc:
-                    raise WalletError(
-                        f"cannot connect to the full node {host}:{port}: {exc}"
-                    ) from None
-                yield WalletSession(host, port, node, conn, wallet)
-            finally:
-                node.stop()
+                    try:
+                        conn = await node.connect(host, port)
+                    except (DialError, RemoteProtocolError, TransportClosed, OSError) as exc:
+                        raise WalletError(
+                            f"cannot connect to the full node {host}:{port}: {exc}"
+                        ) from None
+                    yield WalletSession(host, port, node, conn, wallet)
+                finally:
+                    node.stop()
     finally:
         with trio.CancelScope(shield=True):
             await store.aclose()
