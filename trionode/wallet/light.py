@@ -52,6 +52,7 @@ from trionode.peers.errors import PeerErrorReply
 from trionode.protocols.chain_types import Coin, HeaderBlock
 from trionode.protocols.wallet_protocol import (
     MAX_BLOCK_COINS_BLOCKS,
+    MAX_COIN_HEIGHTS,
     MAX_PUZZLE_HASHES,
     MAX_WALLET_HEADERS,
     BlockCoins,
@@ -351,6 +352,8 @@ class LightWallet:
                 conn, RequestCoinHeights(tip_hash, uint32(low), phs), CoinHeights
             )
             heights = [int(h) for h in reply.heights]
+            if len(heights) > MAX_COIN_HEIGHTS:
+                raise UntrustedNode(f"{len(heights)} coin heights (at most {MAX_COIN_HEIGHTS})")
             if (
                 reply.tip_header_hash != tip_hash
                 or any(not low <= h <= top for h in heights)
