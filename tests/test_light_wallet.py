@@ -109,6 +109,12 @@ async def test_wallet_follows_the_chain_and_resumes_from_its_store(
                 assert s.wallet.stats.probe_headers == 1
                 assert s.wallet.stats.coin_blocks == 3
             assert sum(int(c.coin.amount) for c in coins) == rewards(longer)
+            # Other puzzle hashes on the same store: the coins are scanned again for them
+            # (the verified headers are kept).
+            async with session(wallet_root, a, [keys.farmer_puzzle_hash]) as s:
+                coins = await s.sync()
+                assert s.wallet.stats.headers == 0 and s.wallet.stats.coin_blocks == 0
+            assert coins == []  # nothing pays the farmer address; the pool coins were dropped
         nursery.cancel_scope.cancel()
 
 

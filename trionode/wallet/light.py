@@ -156,6 +156,8 @@ class LightWallet:
         if not scan_all and len(self.puzzle_hashes) > MAX_PUZZLE_HASHES:
             raise ValueError(f"more than {MAX_PUZZLE_HASHES} puzzle hashes need scan_all")
         self.scan_all = scan_all
+        digest = hashlib.sha256(b"".join(sorted(self.puzzle_hashes))).digest()
+        self.owner = int.from_bytes(digest[:8], "big", signed=True)  # fits a BigInteger
         self.stats = SyncStats()
         self._clock = clock
         self._limiter = trio.CapacityLimiter(verify_workers)
@@ -170,6 +172,8 @@ class LightWallet:
         """Follow ``conn``'s heaviest chain (if heavier than ours) and apply the coin changes
         of its blocks; returns our tip. Raises UntrustedNode on anything that does not verify
         (nothing of that reply is stored), WalletError if the node cannot answer."""
+        if await self.store.claim(self.owner):
+            logger.info("wallet: other puzzle hashes than last time; rescanning coins")
         began = trio.current_time()
         tip = await self._sync_headers(conn)
         self.stats.header_seconds += trio.current_time() - began

@@ -10,7 +10,8 @@ writer thread, readers in threads). Tables:
 - ``wallet_coins``: the coins of the wallet's puzzle hashes created on that chain, with the
   height that spent them (None: unspent).
 - ``wallet_meta``: ``coins_height``, the last height whose coin changes were applied (headers
-  may be ahead of it after an interrupted run; the next run scans from there).
+  may be ahead of it after an interrupted run; the next run scans from there), and ``owner``,
+  a fingerprint of the puzzle hashes the coins are tracked for (another set rescans).
 
 Nothing here trusts the node: only verified headers and verified coin lists are written.
 """
@@ -185,14 +186,31 @@ class WalletStore:
 
     # -- writes ----------------------------------------------------------------------------
 
+    async def claim(self, owner: int) -> bool:
+        """Record which puzzle hashes the coins are tracked for (``owner``, a fingerprint of
+        the set). If another set was tracked, its coins are dropped and ``coins_height`` goes
+        back to -1 (the next sync scans from genesis for the new set); returns True then."""
+
+        def write(conn: Connection) -> bool:
+            row = conn.execute(
+                select(meta_table.c.value).where(meta_table.c.key == "owner")
+            ).first()
+            if row is not None and int(row[0]) == owner:
+                return False
+            conn.execute(delete(coins_table))
+            conn.execute(delete(meta_table).where(meta_table.c.key.in_(["owner", "coins_height"])))
+            conn.execute(insert(meta_table).values(key="owner", value=owner))
+            return row is not None
+
+        result: bool = await self.runner.write(write)
+        return result
+
     async def apply_chain(self, update: ChainUpdate) -> None:
         def write(conn: Connection) -> None:
             fork = update.fork_height
             conn.execute(delete(headers_table).where(headers_table.c.height > fork))
             conn.execute(delete(coins_table).where(coins_table.c.confirmed_height > fork))
-            conn.execute(
-                update_spent_above(fork),
-            )
+            conn.execute(_unspend_above(fork))
             _set_coins_height(conn, fork, only_lower=True)
             if update.headers:
                 conn.execute(
@@ -225,20 +243,18 @@ class WalletStore:
                     )
                 )
             for coin_id, height in update.spent:
-                conn.execute(
-                    update_table_spent(coin_id, height),
-                )
+                conn.execute(_mark_spent(coin_id, height))
             _set_coins_height(conn, update.height, only_lower=False)
 
         await self.runner.write(write)
 
 
-def update_spent_above(fork: int) -> Any:
+def _unspend_above(fork: int) -> Any:
     """Coins spent above the fork are unspent on the chain up to it."""
     return update(coins_table).where(coins_table.c.spent_height > fork).values(spent_height=None)
 
 
-def update_table_spent(coin_id: bytes32, height: int) -> Any:
+def _mark_spent(coin_id: bytes32, height: int) -> Any:
     return (
         update(coins_table)
         .where(coins_table.c.coin_id == bytes(coin_id))
@@ -247,6 +263,8 @@ def update_table_spent(coin_id: bytes32, height: int) -> Any:
 
 
 def _set_coins_height(conn: Connection, height: int, *, only_lower: bool) -> None:
+    """Set ``coins_height`` to ``height`` (with ``only_lower``: only if that lowers it; a
+    store that never applied coins stays at -1)."""
     row = conn.execute(select(meta_table.c.value).where(meta_table.c.key == "coins_height")).first()
     if row is None:
         value = min(height, -1) if only_lower else height
