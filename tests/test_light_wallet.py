@@ -5,6 +5,7 @@ lands, and refuses a node that lies (a withheld coin, a forged coin, a tampered 
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -12,9 +13,10 @@ from pathlib import Path
 
 import pytest
 import trio
+from mnemonic import Mnemonic
 
 from trionode.consensus import CoinRecord, block_reward, coinbase_coin
-from trionode.keys.keychain import FarmKeys
+from trionode.keys.keychain import FarmKeys, Keychain
 from trionode.peers.connection import PeerConnection
 from trionode.peers.errors import ConnectionClosedError, PeerErrorReply
 from trionode.peers.limits import DEFAULT_SIZE_CAPS
@@ -46,6 +48,7 @@ from trionode.roles.full_node.testing import LOCAL, NodeHandle, TestNetwork
 from trionode.roles.full_node.wallet_api import WalletAPI
 from trionode.testing.block_tools import BlockTools
 from trionode.wallet import build_payment
+from trionode.wallet.cli import cmd_balance
 from trionode.wallet.client import UntrustedNode, WalletSession, wallet_session
 from trionode.wallet.store import WalletStore, default_wallet_db_url
 from trionode.wire import G1Element, G2Element, bytes32, uint8, uint16, uint32, uint64
@@ -501,3 +504,45 @@ def test_the_largest_honest_wallet_replies_fit_their_caps(
     count = (BLOCK_COINS_BYTE_BUDGET - 1) // len(bytes(small))
     reply = RespondBlockCoins([small] * count + [big])
     assert len(bytes(make_message(reply, id=1))) <= DEFAULT_SIZE_CAPS[T.respond_block_coins]
+
+
+async def test_wallet_balance_command_refuses_a_lying_node(
+    monkeypatch: pytest.MonkeyPatch,
+    block_tools: BlockTools,
+    chain_30: list[FullBlock],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The command line: ``wallet balance`` against a node serving a tampered header exits 1
+    with the reason; against an honest node it prints the balance of the keychain's keys."""
+    farm = tmp_path / "farm"
+    Keychain(farm).add_mnemonic(Mnemonic("english").to_mnemonic(b"\x11" * 32))
+    monkeypatch.setattr(
+        FullNodeService, "wallet_api_class", tampered_header_api(block_tools, "weight")
+    )
+    async with trio.open_nursery() as nursery:
+        net = TestNetwork(nursery, tmp_path / "nodes")
+        liar = await net.start("liar", chain=chain_30)
+        monkeypatch.setattr(FullNodeService, "wallet_api_class", WalletAPI)
+        honest = await net.start("honest", chain=chain_30)
+
+        def balance(node: NodeHandle) -> int:
+            args = argparse.Namespace(
+                root=str(farm),
+                node_root=None,
+                full_node=f"{LOCAL}:{node.port}",
+                network="sim",
+                db=None,
+                scan_all=False,
+            )
+            return cmd_balance(args)
+
+        with trio.fail_after(60):
+            assert await trio.to_thread.run_sync(balance, liar) == 1
+            out = capsys.readouterr().out
+            assert "does not verify: INVALID_WEIGHT" in out and "banned" in out
+            # the same store, then an honest node: the headers verify and are kept
+            assert await trio.to_thread.run_sync(balance, honest) == 0
+            out = capsys.readouterr().out
+            assert "total  0" in out  # these keys own nothing on block_tools' chain
+        nursery.cancel_scope.cancel()
