@@ -19,10 +19,10 @@ lists of the blocks that concern it:
 Printed: headers/s (fetch + verify, proof caches cleared first), payload bytes per block of
 each kind, and the average full block (what a full node's sync downloads per block).
 
-Measured on 2 shared cores (load average ~8), 300 sim blocks: full block 1,505 bytes, header
-block 958; ~110 headers/s in every mode (verifying the same headers alone in 2 threads: 111-114
-headers/s); bytes per block 958 with no coins (64% of a full block), 1,244 when every block pays
-and spends from the wallet, or with scan-all (83%).
+Measured on 2 shared cores (load average 8-12), 300 sim blocks: full block 1,505 bytes,
+header block 958; 69-111 headers/s over two runs (verifying the same headers alone in 2 threads
+at the same time: 88-114 headers/s); bytes per block 958 with no coins (64% of a full block),
+1,244 when every block pays and spends from the wallet, or with scan-all (83%).
 """
 
 from __future__ import annotations
