@@ -21,6 +21,7 @@ from trionode.protocols.shared_protocol import NodeType
 from trionode.protocols.size_caps import MESSAGE_SIZE_CAPS
 from trionode.roles.farmer.api import FarmerAPI
 from trionode.roles.full_node.api import FullNodeAPI
+from trionode.roles.full_node.wallet_api import WalletAPI
 from trionode.roles.harvester.api import HarvesterAPI
 from trionode.roles.timelord.api import TimelordAPI
 from trionode.testing.block_tools import BlockTools
@@ -44,7 +45,7 @@ def _handlers(*classes: type) -> set[T]:
 @pytest.mark.parametrize(
     ("role", "apis"),
     [
-        (NodeType.FULL_NODE, (FullNodeAPI, FullNodePeerAPI)),
+        (NodeType.FULL_NODE, (FullNodeAPI, FullNodePeerAPI, WalletAPI)),
         (NodeType.FARMER, (FarmerAPI,)),
         (NodeType.HARVESTER, (HarvesterAPI,)),
         (NodeType.TIMELORD, (TimelordAPI,)),
@@ -65,8 +66,13 @@ def test_routing_rows() -> None:
     assert accepted_from(full, NodeType.WALLET) == {
         T.new_transaction,
         T.request_transaction,
+        T.request_wallet_peak,
+        T.request_wallet_headers,
+        T.request_coin_heights,
+        T.request_block_coins,
         T.error,
     }
+    assert T.request_block_coins not in accepted_from(full, NodeType.FULL_NODE)
     assert accepted_from(NodeType.WALLET, full) == {T.error}
     assert "not handled by a full_node" in why_refused(full, full, T.harvester_handshake)
     assert "only from a timelord" in why_refused(full, full, T.proof_of_time_finished)

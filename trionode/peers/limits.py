@@ -88,6 +88,15 @@ DEFAULT_RATE_LIMITS: Mapping[T, tuple[int, float]] = {
     # introducer protocol
     T.request_peers_introducer: (10, 60.0),
     T.respond_peers_introducer: (10, 60.0),
+    # wallet protocol: a wallet syncs headers in batches of 64 and coins in batches of 32
+    T.request_wallet_peak: (600, 60.0),
+    T.wallet_peak: (600, 60.0),
+    T.request_wallet_headers: (3000, 60.0),  # 64 headers a request: 3,200 headers/s
+    T.wallet_headers: (3000, 60.0),
+    T.request_coin_heights: (600, 60.0),
+    T.coin_heights: (600, 60.0),
+    T.request_block_coins: (3000, 60.0),
+    T.respond_block_coins: (3000, 60.0),
 }
 
 

@@ -29,6 +29,9 @@ from trionode.protocols import (
 from trionode.protocols import (
     timelord_protocol as timelord,
 )
+from trionode.protocols import (
+    wallet_protocol as wallet,
+)
 from trionode.protocols.protocol_message_types import ProtocolMessageTypes as T
 from trionode.wire import DecodeError, Message, Streamable, uint8, uint16
 
@@ -78,6 +81,14 @@ MESSAGE_CLASSES: dict[T, type[Streamable]] = {
     T.new_transaction: peer.NewTransaction,
     T.request_peers_introducer: introducer.RequestPeersIntroducer,
     T.respond_peers_introducer: introducer.RespondPeersIntroducer,
+    T.request_wallet_peak: wallet.RequestWalletPeak,
+    T.wallet_peak: wallet.WalletPeak,
+    T.request_wallet_headers: wallet.RequestWalletHeaders,
+    T.wallet_headers: wallet.WalletHeaders,
+    T.request_coin_heights: wallet.RequestCoinHeights,
+    T.coin_heights: wallet.CoinHeights,
+    T.request_block_coins: wallet.RequestBlockCoins,
+    T.respond_block_coins: wallet.RespondBlockCoins,
 }
 
 MESSAGE_TYPES: dict[type[Streamable], T] = {cls: t for t, cls in MESSAGE_CLASSES.items()}
@@ -100,6 +111,10 @@ REPLY_TYPES: dict[T, T] = {
     T.request_sync_blocks: T.sync_blocks,
     T.request_transaction: T.new_transaction,
     T.request_peers_introducer: T.respond_peers_introducer,
+    T.request_wallet_peak: T.wallet_peak,
+    T.request_wallet_headers: T.wallet_headers,
+    T.request_coin_heights: T.coin_heights,
+    T.request_block_coins: T.respond_block_coins,
 }
 
 # Messages that may travel before the handshake completes (PROTOCOL.md, Handshake).

@@ -64,3 +64,13 @@ class ProtocolMessageTypes(enum.IntEnum):
     # introducer protocol
     request_peers_introducer = 70
     respond_peers_introducer = 71
+
+    # wallet protocol (light wallet <-> full node, docs/protocol.md section 6)
+    request_wallet_peak = 90
+    wallet_peak = 91
+    request_wallet_headers = 92
+    wallet_headers = 93
+    request_coin_heights = 94
+    coin_heights = 95
+    request_block_coins = 96
+    respond_block_coins = 97

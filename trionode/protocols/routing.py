@@ -31,6 +31,7 @@ __all__ = ["ROUTES", "accepted_from", "handled_by", "why_refused"]
 
 _FULL_NODE = frozenset({NodeType.FULL_NODE})
 _FULL_NODE_OR_WALLET = frozenset({NodeType.FULL_NODE, NodeType.WALLET})
+_WALLET = frozenset({NodeType.WALLET})
 _FARMER = frozenset({NodeType.FARMER})
 _HARVESTER = frozenset({NodeType.HARVESTER})
 _TIMELORD = frozenset({NodeType.TIMELORD})
@@ -56,6 +57,11 @@ ROUTES: Mapping[NodeType, Mapping[T, frozenset[NodeType]]] = {
         # wallet <-> full node link; trionode.wallet.client)
         T.request_transaction: _FULL_NODE_OR_WALLET,
         T.new_transaction: _FULL_NODE_OR_WALLET,
+        # wallet protocol (docs/protocol.md section 6): a light wallet's requests
+        T.request_wallet_peak: _WALLET,
+        T.request_wallet_headers: _WALLET,
+        T.request_coin_heights: _WALLET,
+        T.request_block_coins: _WALLET,
     },
     NodeType.FARMER: {
         # from its harvesters (seed 001, and the legacy seed 000 protocol)
@@ -85,7 +91,8 @@ ROUTES: Mapping[NodeType, Mapping[T, frozenset[NodeType]]] = {
     NodeType.INTRODUCER: {
         T.request_peers_introducer: _FULL_NODE,
     },
-    # A wallet only sends; what it gets back are replies to its requests.
+    # A wallet only sends requests; what it gets back are replies to them (the wallet protocol
+    # has no announcements), matched by id before this table.
     NodeType.WALLET: {},
 }
 

@@ -90,4 +90,15 @@ MESSAGE_SIZE_CAPS: Mapping[T, int] = {
     # introducer protocol
     T.request_peers_introducer: 64,
     T.respond_peers_introducer: 4 * KiB,  # at most 20 PeerInfo
+    # wallet protocol (light wallet <-> full node, docs/protocol.md section 6)
+    T.request_wallet_peak: 64,
+    T.wallet_peak: 2 * KiB,  # one header block
+    T.request_wallet_headers: 128,
+    T.wallet_headers: 96 * KiB,  # 64 header blocks of about 1,250 bytes
+    T.request_coin_heights: 4 * KiB,  # up to 64 puzzle hashes
+    T.coin_heights: 8 * KiB,  # up to 1,000 heights of 4 bytes
+    T.request_block_coins: 2 * KiB,  # up to 32 header hashes
+    # 1 MiB of blocks, then one more block: a block of MAX_BLOCK_COST bytes of transactions
+    # adds at most 25,000 coins of 72 bytes (an output is 40 bytes of a transaction).
+    T.respond_block_coins: 4 * MiB,
 }

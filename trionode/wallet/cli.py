@@ -1,14 +1,17 @@
 """``python -m trionode wallet send|balance``: move the farm's coins on a local network.
 
-    wallet balance --root FARM_ROOT [--node-root NODE_ROOT] [--network NAME] [--db URL]
+    wallet balance --root FARM_ROOT [--node-root NODE_ROOT] [--full-node HOST:PORT]
+                   [--network NAME] [--db URL] [--scan-all]
     wallet send --root FARM_ROOT --to PUZZLE_HASH_HEX --amount N [--fee F]
                 [--node-root NODE_ROOT] [--full-node HOST:PORT] [--network NAME] [--db URL]
 
 Keys come from FARM_ROOT's keychain (coinbase rewards are paid to sha256(pool pk), fees to
-sha256(farmer pk)). Coins are read from the full node's chain store under NODE_ROOT (default:
-FARM_ROOT; on a devnet ``DIR/full_node_0``), see :mod:`trionode.wallet.client`. The
-transaction goes to ``--full-node`` (default: the node of NODE_ROOT, from its ready file, on
-127.0.0.1).
+sha256(farmer pk)). Both commands are light clients of one full node over the wire (wallet
+protocol, :mod:`trionode.wallet.client`): ``--full-node`` (default: the node of NODE_ROOT, from
+its ready file, on 127.0.0.1; NODE_ROOT defaults to FARM_ROOT, on a devnet
+``DIR/full_node_0``). They verify the headers and coin lists the node sends and keep them in the
+wallet's own store (``FARM_ROOT/wallet/wallet_NETWORK.sqlite``, or ``--db``); no database of the
+node is opened. ``send`` syncs, builds the payment from the verified coins and submits it.
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ from typing import Any
 import trio
 
 from trionode import runfiles
+from trionode.consensus import CoinRecord
 from trionode.keys.cli import add_root_argument, root_from_args
 from trionode.keys.keychain import Keychain, KeychainError
-from trionode.wallet.client import WalletError, find_coins, submit_transaction
+from trionode.protocols.chain_types import Transaction
+from trionode.wallet.client import WalletError, wallet_session
 from trionode.wallet.payment import InsufficientFunds, build_payment, owned_puzzle_hashes
 from trionode.wire import bytes32
 
@@ -40,7 +45,6 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     send.add_argument("--to", required=True, help="recipient puzzle hash (64 hex digits)")
     send.add_argument("--amount", required=True, type=int)
     send.add_argument("--fee", type=int, default=0)
-    send.add_argument("--full-node", default=None, help="HOST:PORT of the node to submit to")
     send.add_argument("--timeout", type=float, default=15.0)
     send.set_defaults(handler=cmd_send)
     return wallet
@@ -50,7 +54,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
     add_root_argument(parser)
     parser.add_argument("--node-root", type=Path, default=None, help="the full node's root")
     parser.add_argument("--network", default=None, help="network name (default: the node's)")
-    parser.add_argument("--db", default=None, help="the node's chain store URL")
+    parser.add_argument("--full-node", default=None, help="HOST:PORT of the full node to use")
+    parser.add_argument("--db", default=None, help="the wallet's own store URL")
+    parser.add_argument(
+        "--scan-all",
+        action="store_true",
+        help="check the coin lists of every block (misses nothing; the node learns no address)",
+    )
 
 
 def _network(args: argparse.Namespace, node_root: Path) -> str:
@@ -66,13 +76,42 @@ def _keys(root: Path) -> Any:
     return Keychain(root).farm_keys()
 
 
+def _node_address(args: argparse.Namespace, node_root: Path) -> tuple[str, int]:
+    """``--full-node``, else the full node running under NODE_ROOT (its ready file)."""
+    full_node = getattr(args, "full_node", None)
+    if full_node:
+        return _parse_address(full_node)
+    ready = runfiles.read_json(runfiles.ready_path(node_root, "full_node"))
+    if not isinstance(ready, dict) or not isinstance(ready.get("port"), int):
+        raise WalletError(f"no running full node under {node_root}: give --full-node")
+    return "127.0.0.1", int(ready["port"])
+
+
+async def _sync(
+    args: argparse.Namespace, root: Path, network: str, address: tuple[str, int], keys: Any
+) -> list[CoinRecord]:
+    async with wallet_session(
+        root,
+        network,
+        *address,
+        owned_puzzle_hashes(keys),
+        scan_all=bool(getattr(args, "scan_all", False)),
+        db_url=args.db,
+    ) as session:
+        return await session.sync()
+
+
 def cmd_balance(args: argparse.Namespace) -> int:
     root = root_from_args(args)
     node_root = Path(args.node_root) if args.node_root else root
     try:
+        address = _node_address(args, node_root)
         keys = _keys(root)
         network = _network(args, node_root)
-        coins = trio.run(find_coins, node_root, network, list(owned_puzzle_hashes(keys)), args.db)
+        coins = trio.run(_sync, args, root, network, address, keys)
+    except ValueError as exc:
+        print(f"error: {exc}")
+        return 2
     except (KeychainError, WalletError) as exc:
         print(f"error: {exc}")
         return 1
@@ -100,29 +139,33 @@ def cmd_send(args: argparse.Namespace) -> int:
         print(f"error: --to must be 64 hex digits, not {args.to!r}")
         return 2
     try:
-        if args.full_node:
-            host, port = _parse_address(args.full_node)
-        else:
-            ready = runfiles.read_json(runfiles.ready_path(node_root, "full_node"))
-            if not isinstance(ready, dict) or not isinstance(ready.get("port"), int):
-                raise WalletError(f"no running full node under {node_root}: give --full-node")
-            host, port = "127.0.0.1", int(ready["port"])
+        host, port = _node_address(args, node_root)
         keys = _keys(root)
         network = _network(args, node_root)
-        coins = trio.run(find_coins, node_root, network, list(owned_puzzle_hashes(keys)), args.db)
-        tx = build_payment(keys, coins, to, args.amount, args.fee)
 
-        async def submit() -> None:
-            try:
-                with trio.fail_after(args.timeout):
-                    await submit_transaction(root, network, host, port, tx)
-            except trio.TooSlowError:
-                raise WalletError(
-                    f"the full node did not accept transaction {tx.get_hash().hex()} within "
-                    f"{args.timeout:g} s (its log says why)"
-                ) from None
+        async def send() -> Transaction:
+            async with wallet_session(
+                root,
+                network,
+                host,
+                port,
+                owned_puzzle_hashes(keys),
+                scan_all=bool(getattr(args, "scan_all", False)),
+                db_url=args.db,
+            ) as session:
+                coins = await session.sync()
+                tx = build_payment(keys, coins, to, args.amount, args.fee)
+                try:
+                    with trio.fail_after(args.timeout):
+                        await session.submit(tx)
+                except trio.TooSlowError:
+                    raise WalletError(
+                        f"the full node did not accept transaction {tx.get_hash().hex()} "
+                        f"within {args.timeout:g} s (its log says why)"
+                    ) from None
+                return tx
 
-        trio.run(submit)
+        tx = trio.run(send)
     except ValueError as exc:
         print(f"error: {exc}")
         return 2

@@ -22,6 +22,7 @@ from trionode.protocols.shared_protocol import NodeType
 from trionode.roles.full_node.api import FullNodeAPI
 from trionode.roles.full_node.gossip import IntakeLimits
 from trionode.roles.full_node.node import FullNode
+from trionode.roles.full_node.wallet_api import WalletAPI
 from trionode.roles.greeter import greet_new_connections
 from trionode.roles.runtime import write_ready
 from trionode.rpc.surface import start_full_node_surface
@@ -70,6 +71,7 @@ class FullNodeService:
     """Owns the store for its whole life: opened in ``run``, closed when ``run`` ends."""
 
     api_class: type[FullNodeAPI] = FullNodeAPI  # tests give misbehaving peers their own
+    wallet_api_class: type[WalletAPI] = WalletAPI  # light wallets' requests (wallet protocol)
 
     def __init__(self, config: FullNodeConfig) -> None:
         self.config = config
@@ -118,6 +120,7 @@ class FullNodeService:
                         introducer=cfg.introducer,
                     ),
                     self.api_class(full_node),
+                    self.wallet_api_class(full_node),
                 )
                 node = peers.node
                 full_node.node = node
