@@ -176,7 +176,8 @@ def _check_db_setting(name: str, url: str | None) -> None:
         try:
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            why = "a file is in the way" if isinstance(exc, FileExistsError) else exc.strerror
+            in_the_way = isinstance(exc, (FileExistsError, NotADirectoryError))
+            why = "a file is in the way" if in_the_way else exc.strerror
             raise StartError(
                 f"{name}: cannot create the directory {directory} of the SQLite database: "
                 f"{why or exc}"
