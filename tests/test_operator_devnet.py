@@ -115,6 +115,20 @@ def test_devnet_explains_itself_and_its_commands_work(tmp_path: Path) -> None:
             assert code == 0, balance
             assert re.search(r"^total  \d+$", balance, re.M), balance
 
+            # A payment, once the farm has coins: one line on success, no peer-layer log lines.
+            while re.search(r"^total  0$", balance, re.M):
+                proc_alive = proc.poll() is None
+                assert proc_alive, "\n".join(out.seen)
+                out_line = out.expect("node0: height")  # the devnet saw the chain move
+                assert "node0" in out_line
+                code, balance = run(pasted(commands[3]))
+                assert code == 0, balance
+            code, paid = run(
+                pasted(f"python -m trionode wallet send --root {base} --to {'ab' * 32} --amount 1")
+            )
+            assert code == 0, paid
+            assert re.fullmatch(r"transaction [0-9a-f]{64} accepted by 127\.0\.0\.1:\d+\n", paid)
+
             # show on one node of it.
             code, one = run(pasted(f"{commands[0]} --node full_node_1"))
             assert code == 0 and "full_node_0" not in one and "full_node_1:" in one, one
