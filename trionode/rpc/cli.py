@@ -170,6 +170,13 @@ def _port(args: argparse.Namespace, root: Path, role: str) -> int:
     return found
 
 
+def _unreachable_hint(exc: RpcCallError, root: Path, role: str) -> str:
+    """A call that reached nobody: most likely the role is not running (any more)."""
+    if exc.code == "not_running":
+        return str(exc)
+    return f"{exc} (is the {role} of {root} running? its ready file names that port)"
+
+
 def _fail(message: str, out: TextIO) -> int:
     print(f"trionode: {message}", file=out)
     return 1
@@ -209,7 +216,8 @@ def rpc_command(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
                 json.dumps({"success": False, "error": exc.message, "code": exc.code}, indent=2),
                 file=out,
             )
-        return _fail(str(exc), sys.stderr)
+            return _fail(str(exc), sys.stderr)
+        return _fail(_unreachable_hint(exc, root, role), sys.stderr)
     print(json.dumps(answer, indent=2, sort_keys=True), file=out)
     return 0
 
@@ -300,8 +308,15 @@ def show_command(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
             port = _port(args, root, "full_node")
             state = call_sync(port, token, "get_blockchain_state", host=args.host)
             conns = call_sync(port, token, "get_connections", host=args.host)
-        except (CookieError, RpcCallError) as exc:
+        except CookieError as exc:
             print(f"{name}: {exc}", file=out)
+            status = 1
+            continue
+        except RpcCallError as exc:
+            print(
+                f"{name}: {exc if exc.status else _unreachable_hint(exc, root, 'full_node')}",
+                file=out,
+            )
             status = 1
             continue
         print(format_status(name, port, state["blockchain_state"], conns["connections"]), file=out)
