@@ -227,3 +227,25 @@ def test_second_ctrl_c_exits_130_with_one_line() -> None:
             proc.kill()
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
     assert trionode_lines(err) == ["trionode: interrupted again: exiting at once (exit code 130)"]
+
+
+def test_no_parser_accepts_abbreviations() -> None:
+    import argparse
+
+    from trionode.cli import build_parser
+
+    seen = []
+
+    def walk(parser: argparse.ArgumentParser) -> None:
+        seen.append(parser.prog)
+        assert parser.allow_abbrev is False, parser.prog
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    walk(sub)
+
+    walk(build_parser())
+    assert "python -m trionode wallet send" in seen and "python -m trionode keys generate" in seen
+    for script in (Path(__file__).parent.parent / "scripts").glob("*.py"):
+        text = script.read_text(encoding="utf-8")
+        assert text.count("ArgumentParser(") == text.count("allow_abbrev=False"), script.name
