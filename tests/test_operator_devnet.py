@@ -64,6 +64,17 @@ def devnet(*args: str) -> subprocess.Popen[str]:
     )
 
 
+def stop(proc: subprocess.Popen[str]) -> None:
+    """On a failed assertion too: SIGINT, so the devnet stops its role processes (a SIGKILL
+    would leave them running without it)."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 def run(argv: list[str]) -> tuple[int, str]:
     proc = subprocess.run(
         argv, capture_output=True, text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL
@@ -153,7 +164,7 @@ def test_devnet_explains_itself_and_its_commands_work(tmp_path: Path) -> None:
             assert proc.wait(timeout=TIMEOUT) == 0
             text = out.rest()
         finally:
-            proc.kill()
+            stop(proc)
     assert "Traceback" not in text and "crashed" not in text, text
     assert "devnet: SIGINT: stopping" in text
 
