@@ -139,7 +139,7 @@ async def main(args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
     parser.add_argument("--blocks", type=int, default=1000)
     parser.add_argument("--real", type=int, default=120)
     trio.run(main, parser.parse_args())

@@ -182,7 +182,7 @@ print = functools.partial(print, flush=True)  # noqa: A001 - progress shows up a
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     parser.add_argument("--connections", type=int, default=500)
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--network", default="devnet")

@@ -24,7 +24,7 @@ MNEMONIC = " ".join(["abandon"] * 23 + ["art"])
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(allow_abbrev=False, description=__doc__)
     parser.add_argument("--k", type=int, default=18)
     parser.add_argument("--plots", type=int, default=4)
     parser.add_argument("--challenges", type=int, default=200)

@@ -60,7 +60,7 @@ async def bench(calls: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(allow_abbrev=False)
     parser.add_argument("--calls", type=int, default=500)
     trio.run(bench, parser.parse_args().calls)
 

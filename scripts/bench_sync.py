@@ -149,7 +149,7 @@ async def sync_once(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0])
     parser.add_argument("--blocks", type=int, default=1000)
     parser.add_argument("--network", default="devnet", choices=["devnet", "sim"])
     parser.add_argument("--workers", type=int, default=2)

@@ -53,7 +53,7 @@ def run(chain: Sequence[FullBlock], ctxs: Sequence[ValidationContext], threads: 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0])
     parser.add_argument("--blocks", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument(

@@ -40,9 +40,9 @@ def test_bad_flags_exit_2(
 def test_testnet_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = str(tmp_path / "tn")
     assert main(["testnet", "--root", root, "--split", "n0/n1"]) == 2
-    assert "--split needs --blocks" in capsys.readouterr().out
+    assert "--split needs --blocks" in capsys.readouterr().err
     assert main(["testnet", "--root", root, "--blocks", "2", "--split", "n0"]) == 2
-    assert "at least two non-empty groups" in capsys.readouterr().out
+    assert "at least two non-empty groups" in capsys.readouterr().err
     assert main(["--network", "mainnet", "testnet", "--root", root]) == 2
-    assert "unknown network 'mainnet'" in capsys.readouterr().out
+    assert "unknown network 'mainnet'" in capsys.readouterr().err
     assert not (tmp_path / "tn").exists()  # nothing was set up

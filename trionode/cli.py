@@ -7,8 +7,10 @@ holds no state.
 from __future__ import annotations
 
 import argparse
+import difflib
 import sys
 from collections.abc import Sequence
+from typing import Any, NoReturn
 
 from trionode import __version__
 from trionode.keys import cli as keys_cli
@@ -18,8 +20,35 @@ from trionode.plotting import cli as plots_cli
 ROLES = ("full_node", "farmer", "harvester", "timelord", "introducer")
 
 
+class Parser(argparse.ArgumentParser):
+    """No abbreviations (``--rol full_node`` must not pass for ``--role``), and a usage error is
+    one ``trionode:`` line (exit 2) like every other operator error. Subcommand parsers are of
+    this class too (``add_subparsers`` uses the parent's class)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
+
+    argv: Sequence[str] = ()
+
+    def error(self, message: str) -> NoReturn:
+        unknown = [
+            a.split("=", 1)[0]
+            for a in self.argv
+            if a.startswith("--") and a.split("=", 1)[0] not in self._option_string_actions
+        ]
+        if "invalid choice" in message and unknown and not self.prog.count(" ") > 2:
+            # "--rol full_node": argparse blames the word after the unknown flag.
+            close = difflib.get_close_matches(unknown[0], list(self._option_string_actions), 1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            message = f"unrecognized argument {unknown[0]}{hint}"
+        command = self.prog.removeprefix("python -m trionode").strip()
+        where = f"{command}: " if command else ""
+        self.exit(2, f"trionode: {where}{message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="python -m trionode",
         description="trionode: a peer node for a Chia-style proof-of-space-and-time blockchain.",
     )
@@ -37,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the node's root directory: keys, certificates, config, database "
         "(default: $TRIONODE_ROOT or ~/.trionode)",
     )
-    parser.add_argument("--port", type=int, help="port to listen on (0 picks a free one)")
+    parser.add_argument("--port", type=int, help="peer port to listen on (0 picks a free one)")
     parser.add_argument("--rpc-port", type=int, help="port of the local JSON RPC")
     parser.add_argument(
         "--network",
@@ -121,6 +150,7 @@ def _init(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    Parser.argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     args.network = getattr(args, "network", None)
     handler = getattr(args, "handler", None)
@@ -136,6 +166,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return run_role(args, root_from_args(args))
-    except KeyboardInterrupt:  # a second Ctrl-C during shutdown
+    except KeyboardInterrupt:  # Ctrl-C before the signal handlers were in place, or after
         print("trionode: interrupted", file=sys.stderr)
         return 130

@@ -49,6 +49,7 @@ __all__ = [
     "TimelordSettings",
     "env_overrides",
     "load_settings",
+    "unknown_env_names",
 ]
 
 ENV_PREFIX = "TRIONODE_"
@@ -381,6 +382,28 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError([f"{path}: expected a mapping of keys at the top level"])
     return data
+
+
+# TRIONODE_* names that are not configuration (README, "Configuration"): the root, and test
+# settings. Any other name that is no key is reported at start-up: a typo would otherwise be
+# ignored without a word.
+NON_CONFIG_ENV = frozenset({"TRIONODE_ROOT", "TRIONODE_REQUIRE_POSTGRES"})
+NON_CONFIG_ENV_PREFIXES = ("TRIONODE_TEST_",)
+
+
+def unknown_env_names(environ: Mapping[str, str]) -> list[str]:
+    """``TRIONODE_*`` names that are neither a top-level key nor a documented non-configuration
+    name (names with ``__`` are checked by :func:`env_overrides`, which refuses unknown ones)."""
+    out = []
+    for name in sorted(environ):
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX) or "__" in upper:
+            continue
+        if upper in NON_CONFIG_ENV or upper.startswith(NON_CONFIG_ENV_PREFIXES):
+            continue
+        if upper[len(ENV_PREFIX) :].lower() not in TOP_LEVEL:
+            out.append(name)
+    return out
 
 
 def env_overrides(environ: Mapping[str, str]) -> tuple[dict[str, Any], Origins]:

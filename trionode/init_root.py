@@ -89,7 +89,8 @@ def init_root(root: Path | str) -> list[Path]:
         if ensure_node_certificate(public, public_ca_paths(), f"trionode {role}"):
             created += [public.crt, public.key]
         private = role_cert_paths(root, role, "private")
-        if ensure_node_certificate(private, ca, f"trionode {role}"):
+        # The private certificate is also the HTTPS RPC's: names for host name checks.
+        if ensure_node_certificate(private, ca, f"trionode {role}", local_names=True):
             created += [private.crt, private.key]
     config = root / CONFIG_FILE
     if not config.exists():

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
+import sys
+from pathlib import Path
 from typing import Any
 
 import trio
 
+from trionode import runfiles
 from trionode.consensus import NETWORKS, get_constants
 from trionode.devnet.layout import DevnetLayout
 from trionode.devnet.network import Devnet, say_to_stdout
 from trionode.devnet.setup import prepare
 from trionode.keys.cli import add_root_argument, root_from_args
 from trionode.nursery import RestartIntensityExceeded
+from trionode.roles.launch import UsageError, check_root_dir
+from trionode.roles.runtime import exit_now_on_interrupt
 
 
 def _positive(text: str) -> int:
@@ -56,13 +62,62 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     return devnet
 
 
+def layout_roles(layout: DevnetLayout, full_nodes: int) -> list[tuple[Path, str]]:
+    """(root, role) of every process the devnet runs."""
+    return [
+        (layout.introducer, "introducer"),
+        *((layout.full_node(i), "full_node") for i in range(full_nodes)),
+        *((layout.farm, role) for role in ("farmer", "harvester", "timelord")),
+    ]
+
+
+def claim_roots(kind: str, base: Path, roles: list[tuple[Path, str]]) -> runfiles.RootLock:
+    """Lock ``base`` for this devnet/testnet and check no process runs any of ``roles``
+    (RootBusy otherwise), before anything is created or started."""
+    check_root_dir(base)
+    lock = runfiles.RootLock(base, kind).acquire()
+    try:
+        for root, role in roles:
+            runfiles.check_free(root, role)
+    except BaseException:
+        lock.release()
+        raise
+    return lock
+
+
+def quiet_supervisor_logs() -> None:
+    """The devnet reports every child's state change itself (one line, log tail once); the
+    supervisor's own log lines (with tracebacks of the ProcessExited it restarts) would repeat
+    them."""
+    logging.getLogger("trionode.nursery").setLevel(logging.CRITICAL)
+
+
 def run_devnet(args: argparse.Namespace) -> int:
     network = getattr(args, "network", None) or "devnet"
     if network not in NETWORKS:
-        say_to_stdout(f"unknown network {network!r}")
+        print(f"trionode: devnet: unknown network {network!r}", file=sys.stderr)
         return 2
     constants = get_constants(network)
     layout = DevnetLayout(root_from_args(args))
+    try:
+        lock = claim_roots("devnet", layout.base, layout_roles(layout, args.full_nodes))
+    except UsageError as exc:
+        print(f"trionode: {exc}", file=sys.stderr)
+        return 2
+    except runfiles.RootBusy as exc:
+        print(f"trionode: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"trionode: --root {layout.base}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    try:
+        return _run_devnet(args, layout, constants)
+    finally:
+        lock.release()
+
+
+def _run_devnet(args: argparse.Namespace, layout: DevnetLayout, constants: Any) -> int:
+    quiet_supervisor_logs()
     try:
         prepare(
             layout,
@@ -73,7 +128,7 @@ def run_devnet(args: argparse.Namespace) -> int:
             say=say_to_stdout,
         )
     except ValueError as exc:
-        say_to_stdout(str(exc))
+        print(f"trionode: devnet: {exc}", file=sys.stderr)
         return 2
     devnet = Devnet(layout, constants, args.full_nodes, say_to_stdout, log_level=args.log_level)
 
@@ -89,6 +144,10 @@ def run_devnet(args: argparse.Namespace) -> int:
             with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
                 async for signum in signals:
                     say_to_stdout(f"{signal.Signals(signum).name}: stopping")
+                    devnet.stopping = True  # the processes got the Ctrl-C too: not news
+                    # A second Ctrl-C: stop waiting for the processes (they get SIGTERM, then
+                    # SIGKILL, from the supervisor's shutdown running below).
+                    signal.signal(signal.SIGINT, exit_now_on_interrupt)
                     break
             nursery.cancel_scope.cancel()
         return outcome[0] if outcome else 0

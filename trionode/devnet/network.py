@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,8 +21,21 @@ import trio
 from trionode import runfiles
 from trionode.consensus import ConsensusConstants
 from trionode.devnet.layout import DevnetLayout
-from trionode.devnet.processes import ProcessExited, ProcessSpec, run_role_process, tail
-from trionode.nursery import ChildInfo, ChildState, RestartIntensityExceeded, Supervisor
+from trionode.devnet.processes import (
+    ProcessExited,
+    ProcessSpec,
+    reason_line,
+    rotate_console_log,
+    run_role_process,
+    tail,
+)
+from trionode.nursery import (
+    ChildInfo,
+    ChildState,
+    RestartIntensityExceeded,
+    RestartPolicy,
+    Supervisor,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +59,7 @@ class Devnet:
     ports: dict[str, int] = attrs.field(factory=dict)
     pids: dict[str, int] = attrs.field(factory=dict)
     crashes: dict[str, str] = attrs.field(factory=dict)
+    stopping: bool = False
 
     # ------------------------------------------------------------------ processes
 
@@ -73,13 +88,21 @@ class Devnet:
         spec = self.specs[name]
         # Port 0 the first time; after that the port it got, where its peers redial.
         port = self.ports.get(name, 0)
-        await run_role_process(attrs.evolve(spec, args=(*spec.args, "--port", str(port))))
+        try:
+            await run_role_process(attrs.evolve(spec, args=(*spec.args, "--port", str(port))))
+        except ProcessExited as exc:
+            if exc.returncode == 0:
+                return  # it was asked to stop (rpc stop_node): done, not a crash
+            raise
 
     async def _start(self, supervisor: Supervisor, name: str, role: str, spec: ProcessSpec) -> int:
         self.specs[name] = spec
         ready = runfiles.ready_path(spec.root, role)
         ready.unlink(missing_ok=True)
-        await supervisor.start_child(name, self._child, name, role)
+        rotate_console_log(spec.log_path)
+        # TRANSIENT: a process that exits 0 was stopped on purpose and stays stopped; one that
+        # fails is restarted.
+        await supervisor.start_child(name, self._child, name, role, policy=RestartPolicy.TRANSIENT)
         with trio.move_on_after(READY_TIMEOUT):
             while True:
                 data = runfiles.read_json(ready)
@@ -92,21 +115,33 @@ class Devnet:
                 if name in self.crashes:
                     break
                 await trio.sleep(0.1)
+        reason = reason_line(spec.log_path) or self.crashes.get(name, "timed out")
         raise DevnetError(
-            f"{name} did not become ready: {self.crashes.get(name, 'timed out')}\n"
-            f"{tail(spec.log_path)}"
+            f"{name} could not start: {reason}\n"
+            f"last lines of {spec.log_path}:\n{tail(spec.log_path)}"
         )
 
     def _on_change(self, info: ChildInfo) -> None:
-        if info.state in (ChildState.RESTARTING, ChildState.FAILED):
-            exc = info.last_exception
-            reason = str(exc) if exc is not None else "ended"
-            self.crashes[info.name] = reason
-            what = "restarting it" if info.state is ChildState.RESTARTING else "giving up"
-            self.say(f"{info.name} crashed ({reason}); {what} (restart #{info.restart_count})")
-            if isinstance(exc, ProcessExited):
-                for line in tail(exc.log_path, 8).splitlines():
-                    self.say(f"    {line}")
+        if self.stopping:
+            return
+        exc = info.last_exception
+        if info.state is ChildState.STOPPED:
+            self.say(f"{info.name} stopped (exit code 0, e.g. rpc stop_node); not restarting it")
+            return
+        if info.state not in (ChildState.RESTARTING, ChildState.FAILED):
+            return
+        reason = str(exc) if exc is not None else "ended"
+        self.crashes[info.name] = reason
+        if info.name not in self.ports:
+            return  # it never became ready: _start reports it, with its log, and stops
+        what = "restarting it" if info.state is ChildState.RESTARTING else "giving up"
+        if isinstance(exc, ProcessExited):
+            reason = reason_line(exc.log_path) or reason
+        self.say(f"{info.name} crashed ({reason}); {what} (restart #{info.restart_count})")
+        if isinstance(exc, ProcessExited):
+            self.say(f"    last lines of {exc.log_path}:")
+            for line in tail(exc.log_path, 8).splitlines():
+                self.say(f"    {line}")
 
     async def run(self, *, blocks: int | None, deadline_seconds: float) -> int:
         supervisor = Supervisor(
@@ -170,11 +205,14 @@ class Devnet:
                         "timelord", "timelord", layout.farm, "--full-node", f"{LOCAL}:{node0}"
                     ),
                 )
+                for line in self.ready_lines(blocks):
+                    self.say(line)
                 result = await self._watch(blocks, deadline_seconds)
             except DevnetError as exc:
-                self.say(f"devnet failed: {exc}")
+                self.say(f"failed: {exc}")
                 result = 1
             finally:
+                self.stopping = True
                 self.say("stopping every process")
                 with trio.CancelScope(shield=True), trio.move_on_after(60):
                     await supervisor.shutdown()
@@ -189,6 +227,37 @@ class Devnet:
         except RestartIntensityExceeded as exc:
             self.say(f"devnet failed: {exc}")
             raise
+
+    # ------------------------------------------------------------------ the operator's guide
+
+    def ready_lines(self, blocks: int | None) -> list[str]:
+        """What the operator needs once everything runs: roots, logs, how to stop, what to try."""
+        base = self.layout.base
+        q = shlex.quote
+        names = [f"full_node_{i}" for i in range(self.full_nodes)]
+        lines = [
+            f"ready: introducer, {len(names)} full nodes, farmer, harvester, timelord on 127.0.0.1",
+            "roots:",
+            f"  introducer                   {self.layout.introducer}",
+            *(f"  {n:<28} {self.layout.full_node(i)}" for i, n in enumerate(names)),
+            f"  farmer, harvester, timelord  {self.layout.farm} (farm keys; plots in "
+            f"{self.layout.plots})",
+            f"logs: {base / 'logs'}/<name>.out (this run's console output; the last run's is "
+            "<name>.out.1), and ROOT/log/<role>.log in each root",
+            "try, in another terminal:",
+            f"  python -m trionode show --root {q(str(base))}",
+            f"  python -m trionode rpc get_blockchain_state --root {q(str(base))} --node "
+            f"{names[-1]}",
+            f"  python -m trionode rpc get_plots --root {q(str(base))} --node farm",
+            f"  python -m trionode wallet balance --root {q(str(base))}",
+        ]
+        if blocks is None:
+            lines.append("Ctrl-C to stop")
+        else:
+            lines.append(
+                f"stops by itself once every full node holds {blocks} blocks; Ctrl-C to stop sooner"
+            )
+        return lines
 
     # ------------------------------------------------------------------ progress
 
@@ -267,4 +336,5 @@ def _agree(statuses: list[dict | None], blocks: int) -> bool:
 
 
 def say_to_stdout(text: str) -> None:
-    print(f"devnet: {text}", flush=True)
+    for line in text.splitlines() or [""]:
+        print(f"devnet: {line}", flush=True)

@@ -75,6 +75,26 @@ async def run_role_process(spec: ProcessSpec, *, extra_env: dict[str, str] | Non
     raise ProcessExited(spec.name, result.returncode, spec.log_path)
 
 
+def rotate_console_log(path: Path) -> None:
+    """Start a fresh console log for a new run: the last run's is kept as ``NAME.out.1``.
+
+    Appending forever would mix earlier runs' lines into the tail shown when a process fails.
+    """
+    try:
+        os.replace(path, path.with_name(path.name + ".1"))
+    except FileNotFoundError:
+        pass
+
+
+def reason_line(path: Path) -> str | None:
+    """The ``trionode: ...`` line a role process printed before it exited, if any (its own
+    one-line account of why it could not start or stopped)."""
+    for line in reversed(tail(path, 40).splitlines()):
+        if line.startswith("trionode: "):
+            return line.removeprefix("trionode: ")
+    return None
+
+
 def tail(path: Path, lines: int = 15) -> str:
     """The last lines of a log file, for error reports."""
     try:

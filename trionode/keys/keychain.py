@@ -93,7 +93,7 @@ class Keychain:
         if self.exists() and not force:
             raise KeychainError(
                 f"a key already exists in {self.mnemonic_path}; refusing to overwrite it "
-                "(pass force=True / --force to replace it, which orphans plots made with it)"
+                "(give --force to replace it, which orphans plots made with it)"
             )
         self.keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(self.keys_dir, 0o700)

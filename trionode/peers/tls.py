@@ -123,10 +123,35 @@ def generate_ca(common_name: str) -> tuple[bytes, bytes]:
     return cert.public_bytes(serialization.Encoding.PEM), _key_pem(key)
 
 
+def local_alt_names() -> x509.SubjectAlternativeName:
+    import ipaddress
+
+    return x509.SubjectAlternativeName(
+        [
+            x509.DNSName("localhost"),
+            x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+            x509.IPAddress(ipaddress.ip_address("::1")),
+        ]
+    )
+
+
+def has_local_alt_names(cert_pem: bytes) -> bool:
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    try:
+        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    except x509.ExtensionNotFound:
+        return False
+    return "localhost" in ext.value.get_values_for_type(x509.DNSName)
+
+
 def generate_signed_certificate(
-    ca_cert_pem: bytes, ca_key_pem: bytes, common_name: str
+    ca_cert_pem: bytes, ca_key_pem: bytes, common_name: str, *, local_names: bool = False
 ) -> tuple[bytes, bytes]:
-    """A new leaf certificate signed by the CA, usable as server and client: (cert, key) PEM."""
+    """A new leaf certificate signed by the CA, usable as server and client: (cert, key) PEM.
+
+    ``local_names``: with a subjectAltName of localhost, 127.0.0.1 and ::1, so that HTTPS
+    clients that check the host name accept it on loopback (the RPC's certificates).
+    """
     ca_cert = x509.load_pem_x509_certificate(ca_cert_pem)
     ca_key = serialization.load_pem_private_key(ca_key_pem, password=None)
     if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
@@ -159,9 +184,11 @@ def generate_signed_certificate(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
             critical=False,
         )
-        .sign(ca_key, hashes.SHA256())
     )
-    return cert.public_bytes(serialization.Encoding.PEM), _key_pem(key)
+    if local_names:
+        cert = cert.add_extension(local_alt_names(), critical=False)
+    signed = cert.sign(ca_key, hashes.SHA256())
+    return signed.public_bytes(serialization.Encoding.PEM), _key_pem(key)
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -189,16 +216,27 @@ def ensure_ca(paths: CertKeyPaths, common_name: str) -> bool:
     return True
 
 
-def ensure_node_certificate(paths: CertKeyPaths, ca: CertKeyPaths, common_name: str) -> bool:
-    """Create a node certificate signed by ``ca`` unless both files exist; True if created."""
+def ensure_node_certificate(
+    paths: CertKeyPaths, ca: CertKeyPaths, common_name: str, *, local_names: bool = False
+) -> bool:
+    """Create a node certificate signed by ``ca`` unless both files exist; True if created.
+
+    With ``local_names`` a certificate without them (made by an earlier version) is replaced:
+    it is signed by the root's own CA and nobody pins it.
+    """
     if paths.exist():
-        return False
+        if not local_names or has_local_alt_names(paths.crt.read_bytes()):
+            return False
+        paths.crt.unlink()
+        paths.key.unlink()
     if paths.crt.exists() or paths.key.exists():
         raise FileExistsError(
             f"half a certificate at {paths.crt.parent}: one of {paths.crt.name} / "
             f"{paths.key.name} is missing; restore it or remove the other"
         )
-    crt, key = generate_signed_certificate(ca.crt.read_bytes(), ca.key.read_bytes(), common_name)
+    crt, key = generate_signed_certificate(
+        ca.crt.read_bytes(), ca.key.read_bytes(), common_name, local_names=local_names
+    )
     _write_private(paths.key, key)
     _write_private(paths.crt, crt)
     return True

@@ -11,6 +11,7 @@ import argparse
 import inspect
 import logging
 import os
+import signal
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 import attrs
 import trio
 
+from trionode import runfiles
 from trionode.config import ConfigError, Settings, load_settings
 from trionode.init_root import init_root
 from trionode.keys.keychain import KeychainError
@@ -160,9 +162,42 @@ def _check_db_setting(name: str, url: str | None) -> None:
     if url is None:
         return
     try:
-        check_db_url(url)
+        parsed = check_db_url(url)
     except ValueError as exc:
         raise UsageError(f"{name}: {exc}") from None
+    if parsed.get_backend_name() == "postgresql":
+        try:
+            import psycopg  # noqa: F401  (the driver SQLAlchemy loads for postgresql+psycopg)
+        except ImportError:
+            raise StartError(
+                f"{name}: a PostgreSQL URL needs the psycopg driver, which is not installed: "
+                "pip install 'trionode[postgres]'"
+            ) from None
+    elif parsed.database:
+        directory = Path(parsed.database).expanduser().absolute().parent
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            in_the_way = isinstance(exc, (FileExistsError, NotADirectoryError))
+            why = "a file is in the way" if in_the_way else exc.strerror
+            raise StartError(
+                f"{name}: cannot create the directory {directory} of the SQLite database: "
+                f"{why or exc}"
+            ) from None
+
+
+class StartError(Exception):
+    """The node cannot start as configured (exit 1); the message names the flag or file."""
+
+
+def check_root_dir(root: Path, flag: str = "--root") -> None:
+    """UsageError unless ``root`` is a directory or can become one (it names ``flag``)."""
+    for part in (root, *root.parents):
+        if part.exists():
+            if not part.is_dir():
+                what = "is a file" if part == root else f"is under {part}, which is a file"
+                raise UsageError(f"{flag} {root}: {what}, not a directory")
+            return
 
 
 def build_service(settings: Settings, role: str, root: Path) -> Any:
@@ -172,7 +207,9 @@ def build_service(settings: Settings, role: str, root: Path) -> Any:
         from trionode.roles.full_node.main import FullNodeConfig, FullNodeService
 
         fn = settings.full_node
-        _check_db_setting("--db (full_node.db)", fn.db)
+        from trionode.storage.engine import default_db_url
+
+        _check_db_setting("--db (full_node.db)", fn.db or default_db_url(root, network))
         if fn.peer_db is not None and "://" in fn.peer_db:
             _check_db_setting("full_node.peer_db", fn.peer_db)
         return FullNodeService(
@@ -264,24 +301,141 @@ def _usage(message: str) -> int:
     return EXIT_USAGE
 
 
+def _fail(message: str) -> int:
+    """One ``trionode:`` line on stderr (not a log line next to it), and the log file's copy."""
+    record = logger.makeRecord(logger.name, logging.ERROR, __file__, 0, "%s", (message,), None)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
+    print(f"trionode: {message}", file=sys.stderr)
+    return EXIT_FAILURE
+
+
+def _listen_checks(settings: Settings, role: str) -> list[tuple[str, str, int]]:
+    """(what, flag or key, port) of every fixed port ``role`` will listen on."""
+    section = getattr(settings, role)
+    out = []
+    for key, what, flag in (
+        ("port", "peer port", "--port"),
+        ("rpc_port", "RPC port", "--rpc-port"),
+        ("rpc_tls_port", "RPC TLS port", f"{role}.rpc_tls_port"),
+        ("metrics_port", "metrics port", "--metrics-port"),
+    ):
+        port = getattr(section, key, None)
+        if port:  # None: off; 0: the OS's choice, always free
+            host = settings.peers.listen_host if key == "port" else "127.0.0.1"
+            out.append((f"{what} {host}:{port}", flag, int(port)))
+    return out
+
+
+def check_ports(settings: Settings, role: str) -> None:
+    """StartError naming the flag if a fixed port of ``role`` is taken (before anything starts:
+    a listener failing half-way through start-up would leave a half-started node)."""
+    import socket
+
+    for what, flag, port in _listen_checks(settings, role):
+        host = what.split(" ")[-1].rsplit(":", 1)[0].strip("[]")
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            # As the listeners bind: SO_REUSEADDR, so a port in TIME_WAIT is not "in use".
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((host, port))
+                sock.listen(1)
+            except OSError as exc:
+                raise StartError(
+                    f"cannot listen on the {what} ({flag}): {exc.strerror or exc}"
+                ) from None
+
+
+def _unknown_env_warning() -> None:
+    from trionode.config import unknown_env_names
+
+    for name in unknown_env_names(os.environ):
+        logger.warning(
+            "environment variable %s is not a configuration key and is ignored "
+            "(see 'Configuration' in the README for the TRIONODE_* names)",
+            name,
+        )
+
+
+class _Terminated(BaseException):
+    """SIGTERM arrived before the node's own signal handling was in place."""
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
 def run_role(args: argparse.Namespace, root: Path) -> int:
+    # SIGTERM must stop a node cleanly (exit 0) even while it is still starting: until the
+    # node's signal receiver takes over (run_until_signal), it unwinds start-up instead.
+    signal.signal(signal.SIGTERM, _terminated)
     try:
-        init_root(root)
+        return _run_role(args, root)
+    except _Terminated:
+        print("trionode: SIGTERM during start-up: stopped", file=sys.stderr)
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _run_role(args: argparse.Namespace, root: Path) -> int:
+    role = args.role
+    try:
+        check_root_dir(root)
+        try:
+            init_root(root)
+        except (FileExistsError, NotADirectoryError):
+            raise UsageError(f"--root {root}: a file is in the way of its directories") from None
+        except OSError as exc:
+            raise UsageError(f"--root {root}: cannot create it: {exc.strerror or exc}") from None
         settings = build_settings(args, root)
+        lock = runfiles.RootLock(root, role).acquire()
+    except (ConfigError, UsageError) as exc:
+        return _usage(str(exc))
+    except runfiles.RootBusy as exc:
+        print(f"trionode: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeychainError as exc:
+        print(f"trionode: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except ValueError as exc:  # a role's own check of its config
+        return _usage(str(exc))
+    try:
+        return _run_locked(args, root, settings, lock)
+    finally:
+        lock.release()
+
+
+def _run_locked(
+    args: argparse.Namespace, root: Path, settings: Settings, lock: runfiles.RootLock
+) -> int:
+    role = args.role
+    try:
         setup_logging(
             settings.log_level,
             root,
-            args.role,
+            role,
             log_format=settings.log_format,
             max_bytes=settings.log_max_bytes,
             backups=settings.log_backups,
         )
-        service = build_service(settings, args.role, root)
+        if lock.stale_pid is not None:
+            logger.info(
+                "took over the lock %s: its holder (pid %d) is no longer running",
+                lock.path,
+                lock.stale_pid,
+            )
+        _unknown_env_warning()
+        check_ports(settings, role)
+        service = build_service(settings, role, root)
     except (ConfigError, UsageError) as exc:
         return _usage(str(exc))
+    except StartError as exc:
+        return _fail(str(exc))
     except KeychainError as exc:
-        print(f"trionode: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
+        return _fail(str(exc))
     except ValueError as exc:  # a role's own check of its config
         return _usage(str(exc))
 
@@ -293,15 +447,13 @@ def run_role(args: argparse.Namespace, root: Path) -> int:
         with unwrapped_exception_groups():
             code = trio.run(run_until_signal, main)
     except StoreError as exc:
-        logger.error("cannot open the chain store: %s", exc)
-        print(f"trionode: cannot open the chain store: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
+        return _fail(f"cannot open the chain store: {exc}")
     except ChildStartFailed as exc:
         cause = exc.__cause__
+        while cause is not None and not isinstance(cause, OSError):
+            cause = cause.__cause__ or cause.__context__
         if isinstance(cause, OSError):
-            logger.error("cannot listen: %s", cause.strerror or cause)
-            print(f"trionode: cannot listen: {cause.strerror or cause}", file=sys.stderr)
-            return EXIT_FAILURE
+            return _fail(f"cannot listen ({exc.child}): {cause.strerror or cause}")
         raise
-    logger.info("%s stopped", args.role)
+    logger.info("%s stopped", role)
     return code

@@ -102,22 +102,38 @@ def setup_logging(
     top.setLevel(level.upper())
 
 
+def exit_now_on_interrupt(signum: int, frame: object) -> None:
+    """SIGINT handler once a shutdown is under way: a second Ctrl-C means "stop waiting"."""
+    os.write(2, b"trionode: interrupted again: exiting at once (exit code 130)\n")
+    os._exit(130)
+
+
 async def run_until_signal(main: Callable[[trio.Nursery], Awaitable[None]]) -> int:
-    """Run ``main(nursery)``; SIGINT or SIGTERM cancels it cleanly. Returns the exit status."""
+    """Run ``main(nursery)``; SIGINT or SIGTERM cancels it cleanly. Returns the exit status.
+
+    After the first signal a second SIGINT exits at once with 130 and one line, not a
+    KeyboardInterrupt traceback from wherever the shutdown happened to be.
+    """
+    interrupted = False
     # The receiver outlives the nursery: a main() that fails before its first checkpoint
     # must surface alone, not next to a watcher that found its receiver closed.
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
 
             async def watch() -> None:
+                nonlocal interrupted
                 async for signum in signals:
                     logger.info("received %s: shutting down", signal.Signals(signum).name)
+                    interrupted = True
+                    signal.signal(signal.SIGINT, exit_now_on_interrupt)
                     nursery.cancel_scope.cancel()
                     return
 
             nursery.start_soon(watch)
             await main(nursery)
             nursery.cancel_scope.cancel()
+    if interrupted:  # leaving the receiver put trio's handler back
+        signal.signal(signal.SIGINT, exit_now_on_interrupt)
     return 0
 
 

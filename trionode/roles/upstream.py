@@ -52,5 +52,7 @@ async def keep_connected(
         if on_connect is not None:
             await on_connect(conn)
         await conn.closed.wait()
+        # Closed because this node is stopping (a planned close): no fault to report.
+        await trio.lowlevel.checkpoint_if_cancelled()
         logger.warning("lost %s at %s:%d (%s); redialling", what, host, port, conn.close_reason)
         await trio.sleep(delay)

@@ -5,9 +5,12 @@ the JSON answer. The role is ``--role`` if given, else the one serving the metho
 methods -> full node; ``get_harvesters``/``get_rewards`` -> farmer; ``get_plots``/
 ``refresh_plots`` -> the farmer if it runs, else the harvester; anything else -> the first role of
 the root with an RPC port). The port comes from ``--rpc-port`` or the role's ready file.
+``--root`` may name a devnet or testnet directory: ``--node NAME`` then picks the node
+(``full_node_1``, ``n2``, ``farm``...); without it full node methods go to the first full node
+and farmer/harvester methods to the farm.
 
 ``show`` prints a full node's status (height, tips, sync progress with ETA, peers). On a devnet
-directory (``devnet --root DIR``) it shows every full node of it.
+or testnet directory it shows every full node of it (or the one ``--node`` names).
 
 Exit status: 0 success, 1 the node answered an error or is not reachable, 2 bad usage.
 """
@@ -25,7 +28,7 @@ from trionode.keys.cli import add_root_argument, root_from_args
 from trionode.rpc.auth import CookieError, read_cookie
 from trionode.rpc.client import RpcCallError, call_sync, find_rpc_port
 
-__all__ = ["choose_role", "register", "rpc_command", "show_command"]
+__all__ = ["choose_role", "port_number", "register", "rpc_command", "show_command"]
 
 ROLES = ("full_node", "farmer", "harvester", "timelord", "introducer")
 FULL_NODE_METHODS = frozenset(
@@ -62,6 +65,7 @@ def register(subparsers: Any) -> None:
         choices=ROLES,
         help="the role to call (default: chosen by the method)",
     )
+    _add_node_argument(rpc)
     _add_port_arguments(rpc)
     rpc.set_defaults(handler=rpc_command)
 
@@ -69,18 +73,67 @@ def register(subparsers: Any) -> None:
         "show",
         help="print a running full node's status: height, tips, sync, peers",
         description="Print the status of the full node running with --root (or of every full "
-        "node of a devnet directory).",
+        "node of a devnet or testnet directory, or of its --node NAME).",
     )
     add_root_argument(show)
+    _add_node_argument(show)
     _add_port_arguments(show)
     show.set_defaults(handler=show_command)
+
+
+def port_number(text: str) -> int:
+    """argparse type of a port flag: an integer 0-65535."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a port number (0-65535), got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number (0-65535), got {value}")
+    return value
+
+
+def _add_node_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--node",
+        metavar="NAME",
+        help="with --root a devnet or testnet directory: the node to use (full_node_0, "
+        "full_node_1, farm, introducer of a devnet; n0, n1, farm of a testnet; farmer, "
+        "harvester and timelord are the farm)",
+    )
+
+
+def resolve_root(args: argparse.Namespace, method: str | None = None) -> tuple[Path, str | None]:
+    """The root to call (``--root``, or its ``--node`` / default node in a devnet or testnet
+    directory) and the role ``--node`` names, if it names one. ValueError: a bad ``--node``."""
+    base = root_from_args(args)
+    node = getattr(args, "node", None)
+    members = runfiles.network_members(base)
+    if not members:
+        if node is not None:
+            raise ValueError(
+                f"--node {node}: {base} is not a devnet or testnet directory (--node picks one "
+                "of its nodes; give --root the directory that devnet or testnet was given)"
+            )
+        return base, None
+    if node is not None:
+        role = node if node in runfiles.FARM_ALIASES or node == "introducer" else None
+        return runfiles.pick_member(base, members, node), role
+    wanted = getattr(args, "rpc_role", None)
+    if wanted in runfiles.FARM_ALIASES or (
+        wanted is None and method in FARMER_METHODS | PLOT_METHODS
+    ):
+        if "farm" in members:
+            return members["farm"], None
+    if wanted == "introducer" and "introducer" in members:
+        return members["introducer"], None
+    return members[runfiles.full_node_names(members)[0]], None
 
 
 def _add_port_arguments(parser: argparse.ArgumentParser) -> None:
     # SUPPRESS: the main parser has --rpc-port too; either position works.
     parser.add_argument(
         "--rpc-port",
-        type=int,
+        type=port_number,
         default=argparse.SUPPRESS,
         metavar="N",
         help="the RPC port (default: the role's ready file under ROOT/run)",
@@ -117,6 +170,13 @@ def _port(args: argparse.Namespace, root: Path, role: str) -> int:
     return found
 
 
+def _unreachable_hint(exc: RpcCallError, root: Path, role: str) -> str:
+    """A call that reached nobody: most likely the role is not running (any more)."""
+    if exc.code == "not_running":
+        return str(exc)
+    return f"{exc} (is the {role} of {root} running? its ready file names that port)"
+
+
 def _fail(message: str, out: TextIO) -> int:
     print(f"trionode: {message}", file=out)
     return 1
@@ -135,7 +195,15 @@ def rpc_command(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
             "trionode: JSON parameters must be an object, e.g. '{\"height\": 3}'", file=sys.stderr
         )
         return 2
-    role = args.rpc_role or choose_role(root, args.method)
+    try:
+        root, node_role = resolve_root(args, args.method)
+        port_flag = getattr(args, "rpc_port", None)
+        if port_flag is not None:
+            port_number(str(port_flag))
+    except (ValueError, argparse.ArgumentTypeError) as exc:
+        print(f"trionode: {exc}", file=sys.stderr)
+        return 2
+    role = args.rpc_role or node_role or choose_role(root, args.method)
     try:
         token = read_cookie(root)
         port = _port(args, root, role)
@@ -148,7 +216,8 @@ def rpc_command(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
                 json.dumps({"success": False, "error": exc.message, "code": exc.code}, indent=2),
                 file=out,
             )
-        return _fail(str(exc), sys.stderr)
+            return _fail(str(exc), sys.stderr)
+        return _fail(_unreachable_hint(exc, root, role), sys.stderr)
     print(json.dumps(answer, indent=2, sort_keys=True), file=out)
     return 0
 
@@ -157,14 +226,9 @@ def rpc_command(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
 
 
 def _full_node_roots(root: Path) -> list[Path]:
-    """``root`` itself, or the full nodes of a devnet directory."""
-    if runfiles.ready_path(root, "full_node").exists():
-        return [root]
-    devnet = sorted(
-        (p for p in root.glob("full_node_*") if p.name.removeprefix("full_node_").isdigit()),
-        key=lambda p: int(p.name.removeprefix("full_node_")),
-    )
-    return devnet or [root]
+    """``root`` itself, or the full nodes of a devnet or testnet directory."""
+    members = runfiles.network_members(root)
+    return [members[n] for n in runfiles.full_node_names(members)] or [root]
 
 
 def _duration(seconds: float | None) -> str:
@@ -231,7 +295,17 @@ def format_status(
 def show_command(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     base = root_from_args(args)
-    roots = _full_node_roots(base)
+    try:
+        port_flag = getattr(args, "rpc_port", None)
+        if port_flag is not None:
+            port_number(str(port_flag))
+        if getattr(args, "node", None) is not None:
+            roots = [resolve_root(args)[0]]
+        else:
+            roots = _full_node_roots(base)
+    except (ValueError, argparse.ArgumentTypeError) as exc:
+        print(f"trionode: {exc}", file=sys.stderr)
+        return 2
     status = 0
     for root in roots:
         name = str(root) if root == base else root.name
@@ -240,8 +314,15 @@ def show_command(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
             port = _port(args, root, "full_node")
             state = call_sync(port, token, "get_blockchain_state", host=args.host)
             conns = call_sync(port, token, "get_connections", host=args.host)
-        except (CookieError, RpcCallError) as exc:
+        except CookieError as exc:
             print(f"{name}: {exc}", file=out)
+            status = 1
+            continue
+        except RpcCallError as exc:
+            print(
+                f"{name}: {exc if exc.status else _unreachable_hint(exc, root, 'full_node')}",
+                file=out,
+            )
             status = 1
             continue
         print(format_status(name, port, state["blockchain_state"], conns["connections"]), file=out)

@@ -13,7 +13,9 @@ Starts the topology (see :mod:`trionode.testnet.network`), prints progress, and:
 from __future__ import annotations
 
 import argparse
+import shlex
 import signal
+import sys
 import time
 from typing import Any
 
@@ -91,6 +93,11 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
+def _usage(message: str) -> int:
+    print(f"trionode: testnet: {message}", file=sys.stderr)
+    return 2
+
+
 def _say(text: str) -> None:
     print(f"testnet: {text}", flush=True)
 
@@ -127,17 +134,14 @@ async def _scenario(net: Testnet, args: argparse.Namespace, groups: list[list[st
 def run_testnet(args: argparse.Namespace) -> int:
     network = getattr(args, "network", None) or "sim"
     if network not in NETWORKS:
-        _say(f"unknown network {network!r}")
-        return 2
+        return _usage(f"unknown network {network!r}")
     farm = None if args.farm == "none" else args.farm
     try:
         groups = parse_groups(args.split) if args.split else None
     except ValueError as exc:
-        _say(str(exc))
-        return 2
+        return _usage(str(exc))
     if groups is not None and args.blocks is None:
-        _say("--split needs --blocks (the height to reach before splitting)")
-        return 2
+        return _usage("--split needs --blocks (the height to reach before splitting)")
 
     async def main() -> int:
         outcome: list[int] = []
@@ -155,7 +159,18 @@ def run_testnet(args: argparse.Namespace) -> int:
             ) as net:
 
                 async def drive() -> None:
+                    base = shlex.quote(str(root_from_args(args)))
+                    _say(f"ready: {', '.join(net.nodes)}; roots {base}/<name> (farm: {base}/farm)")
+                    _say(f"logs: {base}/logs/<name>.out; ROOT/log/<role>.log in each root")
+                    _say(f"try: python -m trionode show --root {base}")
+                    _say(
+                        f"try: python -m trionode rpc get_blockchain_state --root {base} "
+                        f"--node {net.names[-1]}"
+                    )
+                    if net.farm is not None:
+                        _say(f"try: python -m trionode wallet balance --root {base}")
                     if args.blocks is None:
+                        _say("Ctrl-C to stop")
                         while True:
                             _say(net.describe())
                             await trio.sleep(PROGRESS_INTERVAL)
@@ -178,5 +193,5 @@ def run_testnet(args: argparse.Namespace) -> int:
         with unwrapped_exception_groups():
             return trio.run(main)
     except TestnetError as exc:
-        _say(f"failed: {exc}")
+        print(f"trionode: testnet: {exc}", file=sys.stderr)
         return 1

@@ -38,7 +38,13 @@ import trio
 from trionode import runfiles
 from trionode.consensus import get_constants
 from trionode.devnet.layout import DevnetLayout
-from trionode.devnet.processes import ProcessExited, ProcessSpec, run_role_process, tail
+from trionode.devnet.processes import (
+    ProcessExited,
+    ProcessSpec,
+    rotate_console_log,
+    run_role_process,
+    tail,
+)
 from trionode.devnet.setup import prepare_farm
 from trionode.init_root import init_root
 from trionode.nursery import RestartPolicy, Supervisor
@@ -131,6 +137,7 @@ class Testnet:
     groups: list[set[str]] | None = None
     _group_links: list[Link] = attrs.field(factory=list)
     _supervisor: Supervisor | None = None
+    _started: set[str] = attrs.field(factory=set)
 
     # ------------------------------------------------------------------ life
 
@@ -168,6 +175,36 @@ class Testnet:
         net.links = links(names, topology)
         if farm is not None and farm not in names:
             raise TestnetError(f"farm node {farm!r} is not one of {', '.join(names)}")
+        lock = net._claim_roots()
+        try:
+            async with net._run(names, farm) as running:
+                yield running
+        finally:
+            lock.release()
+
+    def _claim_roots(self) -> runfiles.RootLock:
+        """Lock the base directory and check that no process runs any role of ours on our
+        roots (a second testnet on one directory would share every store)."""
+        roles = [(self.base / name, "full_node") for name in self.names]
+        if self.farm is not None:
+            roles += [(self.base / "farm", r) for r in ("farmer", "harvester", "timelord")]
+        if self.base.exists() and not self.base.is_dir():
+            raise TestnetError(f"--root {self.base}: is a file, not a directory")
+        try:
+            lock = runfiles.RootLock(self.base, "testnet").acquire()
+        except runfiles.RootBusy as exc:
+            raise TestnetError(str(exc)) from None
+        try:
+            for root, role in roles:
+                runfiles.check_free(root, role)
+        except runfiles.RootBusy as exc:
+            lock.release()
+            raise TestnetError(str(exc)) from None
+        return lock
+
+    @asynccontextmanager
+    async def _run(self, names: list[str], farm: str | None) -> AsyncIterator[Testnet]:
+        net = self
         await trio.to_thread.run_sync(net._prepare)
         supervisor = Supervisor(
             "testnet", max_restarts=0, shutdown_timeout=STOP_TIMEOUT, within_seconds=60.0
@@ -283,6 +320,9 @@ class Testnet:
         ready.unlink(missing_ok=True)
         runfiles.status_path(node.root, node.role).unlink(missing_ok=True)
         node.exited = None
+        if name not in self._started:  # a new run: a fresh console log (the last one: .out.1)
+            self._started.add(name)
+            rotate_console_log(node.console_log)
         spec = ProcessSpec(name, tuple(self._args(node)), node.root, node.console_log)
         await self._supervisor.start_child(
             name, self._process, node, spec, policy=RestartPolicy.TEMPORARY
