@@ -365,7 +365,7 @@ def main() -> None:
     if sys.argv[1:2] == ["_hold"]:
         hold_forever(int(sys.argv[2]), int(sys.argv[3]))
         return
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
     parser.add_argument("attacks", nargs="*", default=["flood", "slots", "wedge"])
     parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args()

@@ -237,7 +237,7 @@ async def main_async(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0], allow_abbrev=False)
     parser.add_argument("--witness-blocks", type=int, default=20)
     parser.add_argument("--witness-mib", type=float, default=9.0)
     parser.add_argument("--tx", type=int, default=200)

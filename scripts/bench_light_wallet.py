@@ -64,7 +64,7 @@ async def wallet_sync(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0], allow_abbrev=False)
     parser.add_argument("--blocks", type=int, default=300)
     parser.add_argument("--network", default="sim", choices=["devnet", "sim"])
     parser.add_argument("--workers", type=int, default=2, help="(the wallet's default is 2)")

@@ -530,6 +530,7 @@ async def test_wallet_balance_command_refuses_a_lying_node(
             args = argparse.Namespace(
                 root=str(farm),
                 node_root=None,
+                node=None,
                 full_node=f"{LOCAL}:{node.port}",
                 network="sim",
                 db=None,
@@ -539,7 +540,8 @@ async def test_wallet_balance_command_refuses_a_lying_node(
 
         with trio.fail_after(60):
             assert await trio.to_thread.run_sync(balance, liar) == 1
-            out = capsys.readouterr().out
+            out = capsys.readouterr().err
+            assert out.startswith("trionode: ")
             assert "does not verify: INVALID_WEIGHT" in out and "banned" in out
             # the same store, then an honest node: the headers verify and are kept
             assert await trio.to_thread.run_sync(balance, honest) == 0

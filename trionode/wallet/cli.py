@@ -200,8 +200,8 @@ def cmd_balance(args: argparse.Namespace) -> int:
     except ValueError as exc:
         return _error(str(exc), 2)
     try:
-        address = _node_address(args, node_root)
         keys = _keys(root)
+        address = _node_address(args, node_root)
         network = _network(args, node_root)
         _quiet_peer_layer()
         coins = trio.run(_sync, args, root, network, address, keys)
@@ -242,8 +242,8 @@ def cmd_send(args: argparse.Namespace) -> int:
     except ValueError:
         return _error(f"--to must be 64 hex digits, not {args.to!r}", 2)
     try:
-        host, port = _node_address(args, node_root)
         keys = _keys(root)
+        host, port = _node_address(args, node_root)
         network = _network(args, node_root)
         _quiet_peer_layer()
 
