@@ -24,6 +24,9 @@ from trionode.protocols import (
     peer_protocol as peer,
 )
 from trionode.protocols import (
+    pool_protocol as pool,
+)
+from trionode.protocols import (
     shared_protocol as shared,
 )
 from trionode.protocols import (
@@ -78,6 +81,13 @@ MESSAGE_CLASSES: dict[T, type[Streamable]] = {
     T.new_transaction: peer.NewTransaction,
     T.request_peers_introducer: introducer.RequestPeersIntroducer,
     T.respond_peers_introducer: introducer.RespondPeersIntroducer,
+    T.request_pool_info: pool.RequestPoolInfo,
+    T.pool_info: pool.PoolInfo,
+    T.join_pool: pool.JoinPool,
+    T.join_pool_response: pool.JoinPoolResponse,
+    T.submit_partial: pool.SubmitPartial,
+    T.respond_partial: pool.RespondPartial,
+    T.pool_difficulty_changed: pool.PoolDifficultyChanged,
 }
 
 MESSAGE_TYPES: dict[type[Streamable], T] = {cls: t for t, cls in MESSAGE_CLASSES.items()}
@@ -100,6 +110,9 @@ REPLY_TYPES: dict[T, T] = {
     T.request_sync_blocks: T.sync_blocks,
     T.request_transaction: T.new_transaction,
     T.request_peers_introducer: T.respond_peers_introducer,
+    T.request_pool_info: T.pool_info,
+    T.join_pool: T.join_pool_response,
+    T.submit_partial: T.respond_partial,
 }
 
 # Messages that may travel before the handshake completes (PROTOCOL.md, Handshake).

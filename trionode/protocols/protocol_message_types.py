@@ -64,3 +64,12 @@ class ProtocolMessageTypes(enum.IntEnum):
     # introducer protocol
     request_peers_introducer = 70
     respond_peers_introducer = 71
+
+    # pool protocol (docs/protocol.md section 5)
+    request_pool_info = 80
+    pool_info = 81
+    join_pool = 82
+    join_pool_response = 83
+    submit_partial = 84
+    respond_partial = 85
+    pool_difficulty_changed = 86
