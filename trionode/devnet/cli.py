@@ -11,7 +11,7 @@ import trio
 from trionode.consensus import NETWORKS, get_constants
 from trionode.devnet.layout import DevnetLayout
 from trionode.devnet.network import Devnet, say_to_stdout
-from trionode.devnet.setup import prepare
+from trionode.devnet.setup import prepare, prepare_harvesters, prepare_pool
 from trionode.keys.cli import add_root_argument, root_from_args
 from trionode.nursery import RestartIntensityExceeded
 
@@ -21,6 +21,15 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def _harvesters(text: str) -> tuple[str, ...]:
+    protocols = tuple(p.strip() for p in text.split(",") if p.strip())
+    if not 1 <= len(protocols) <= 4 or any(p not in ("v1", "v2") for p in protocols):
+        raise argparse.ArgumentTypeError(
+            f"must be 1 to 4 of v1,v2 separated by commas, got {text!r}"
+        )
+    return protocols
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
@@ -52,6 +61,19 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="network (default devnet; also accepted before the subcommand)",
     )
+    devnet.add_argument(
+        "--harvesters",
+        type=_harvesters,
+        default=("v2",),
+        metavar="v1,v2",
+        help="one harvester per entry, each speaking that harvester protocol, each with "
+        "--plots plots of its own (default: v2)",
+    )
+    devnet.add_argument(
+        "--pool",
+        action="store_true",
+        help="also run a pool; the farm gets --plots plots pooled to it and farms with it",
+    )
     devnet.set_defaults(handler=run_devnet)
     return devnet
 
@@ -63,8 +85,10 @@ def run_devnet(args: argparse.Namespace) -> int:
         return 2
     constants = get_constants(network)
     layout = DevnetLayout(root_from_args(args))
+    harvesters = getattr(args, "harvesters", ("v2",))
+    pool = bool(getattr(args, "pool", False))
     try:
-        prepare(
+        keys = prepare(
             layout,
             constants,
             full_nodes=args.full_nodes,
@@ -72,10 +96,23 @@ def run_devnet(args: argparse.Namespace) -> int:
             k=args.k,
             say=say_to_stdout,
         )
+        prepare_harvesters(
+            layout, keys, len(harvesters), plots=args.plots, k=args.k, say=say_to_stdout
+        )
+        if pool:
+            prepare_pool(layout, keys, plots=args.plots, k=args.k, say=say_to_stdout)
     except ValueError as exc:
         say_to_stdout(str(exc))
         return 2
-    devnet = Devnet(layout, constants, args.full_nodes, say_to_stdout, log_level=args.log_level)
+    devnet = Devnet(
+        layout,
+        constants,
+        args.full_nodes,
+        say_to_stdout,
+        log_level=args.log_level,
+        harvesters=harvesters,
+        pool=pool,
+    )
 
     async def main() -> int:
         async with trio.open_nursery() as nursery:

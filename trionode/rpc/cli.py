@@ -7,7 +7,8 @@ methods -> full node; ``get_harvesters``/``get_rewards`` -> farmer; ``get_plots`
 the root with an RPC port). The port comes from ``--rpc-port`` or the role's ready file.
 
 ``show`` prints a full node's status (height, tips, sync progress with ETA, peers). On a devnet
-directory (``devnet --root DIR``) it shows every full node of it.
+directory (``devnet --root DIR``) it shows every full node of it. If the root's (or the devnet's)
+farmer runs, a line gives its pool: points, difficulty, partials accepted and refused.
 
 Exit status: 0 success, 1 the node answered an error or is not reachable, 2 bad usage.
 """
@@ -239,4 +240,39 @@ def show_command(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
             status = 1
             continue
         print(format_status(name, port, state["blockchain_state"], conns["connections"]), file=out)
+    for line in _farm_pool_lines(args, base):
+        print(line, file=out)
     return status
+
+
+def format_pool(name: str, pool: dict[str, Any] | None) -> str:
+    """One line on the farm's pool (``get_rewards``' ``pool``), or that it farms solo."""
+    if pool is None:
+        return f"{name}: farmer farms solo (no pool configured)"
+    refused = sum(pool.get("partials_refused", {}).values())
+    return (
+        f"{name}: pool {(pool.get('pool_contract_puzzle_hash') or '?')[:16]} "
+        f"{'joined' if pool.get('joined') else 'not joined'}, points {pool.get('points', 0)}, "
+        f"difficulty {pool.get('difficulty', 0)}, partials {pool.get('partials_accepted', 0)} "
+        f"accepted / {refused} refused"
+    )
+
+
+def _farm_pool_lines(args: argparse.Namespace, base: Path) -> list[str]:
+    """The pool points of the farm of ``base`` (or of a devnet's farm), if its farmer runs."""
+    lines = []
+    for root in (base, base / "farm"):
+        if not runfiles.ready_path(root, "farmer").exists():
+            continue
+        name = str(root) if root == base else root.name
+        try:
+            token = read_cookie(root)
+            port = find_rpc_port(root, "farmer")  # --rpc-port names the full node's
+            if port is None:
+                continue
+            rewards = call_sync(port, token, "get_rewards", host=args.host)
+        except (CookieError, RpcCallError, ValueError) as exc:
+            lines.append(f"{name}: farmer: {exc}")
+            continue
+        lines.append(format_pool(name, rewards.get("pool")))
+    return lines
