@@ -43,6 +43,7 @@ from trionode.roles.full_node.main import FullNodeConfig, FullNodeService
 from trionode.roles.harvester.main import Harvester, HarvesterConfig
 from trionode.roles.pool.main import Pool, PoolConfig
 from trionode.roles.timelord.main import TimelordConfig, TimelordService
+from trionode.rpc.farmer import FarmerRpc
 from trionode.wallet.client import find_coins
 from trionode.wire import G2Element, bytes32, uint64
 
@@ -164,6 +165,9 @@ async def test_pool_credits_refuses_and_pays(farms: dict, tmp_path: Path) -> Non
         assert a.difficulty == b.difficulty == 1
         assert farmers["a"].pool_link is not None and farmers["a"].pool_link.partials_accepted > 0
         assert farmers["b"].pool_link is not None and farmers["b"].pool_link.partials_accepted > 0
+        # What `show` prints for a farm: the farmer's RPC get_rewards carries its pool points.
+        rewards = await FarmerRpc(farmers["b"]).get_rewards({})
+        assert rewards["pool"]["joined"] and rewards["pool"]["points"] > 0
 
         # -- a hand-made farmer C: tampered, replayed and stale partials ---------------------
         c_root, c_plots, c_keys = farms["c"]

@@ -80,3 +80,36 @@ class RespondPartial(Streamable):
 @streamable
 class PoolDifficultyChanged(Streamable):
     difficulty: uint64
+
+
+# -- routing entries for the per-role ROUTING table (docs/protocol.md 5.7) ------------------
+# Issue 15 (harvester generations and the pool): which message types a role handles from which
+# node types. Kept apart so the table's owner can merge it as one block; the handlers check the
+# sender's node type themselves meanwhile.
+def _routing() -> dict[str, dict[int, frozenset[int]]]:
+    from trionode.protocols.protocol_message_types import ProtocolMessageTypes as T
+    from trionode.protocols.shared_protocol import NodeType as N
+
+    farmer_only = frozenset({N.FARMER})
+    return {
+        "pool": {
+            T.request_pool_info: farmer_only,
+            T.join_pool: farmer_only,
+            T.submit_partial: farmer_only,
+            T.proof_of_space_finalized: frozenset({N.FULL_NODE}),
+        },
+        "farmer": {
+            T.pool_difficulty_changed: frozenset({N.POOL}),
+            T.challenge_response: frozenset({N.HARVESTER}),
+        },
+        "harvester_v1": {
+            T.harvester_handshake_v1: farmer_only,
+            T.new_challenge: farmer_only,
+            T.request_proof_of_space: farmer_only,
+            T.request_header_signature: farmer_only,
+            T.request_partial_proof: farmer_only,
+        },
+    }
+
+
+ISSUE15_ROUTING = _routing()
