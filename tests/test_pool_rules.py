@@ -23,7 +23,13 @@ from trionode.keys.keychain import Keychain
 from trionode.plotting.memo import CONTRACT_MEMO_SIZE, make_memo, parse_memo, plot_id_for
 from trionode.plotting.plot_info import load_plot
 from trionode.roles.launch import build_service, build_settings
-from trionode.roles.pool.node import ADJUST_PARTIALS, ADJUST_SLOW_INTERVALS, PoolState
+from trionode.roles.pool.node import (
+    ADJUST_PARTIALS,
+    ADJUST_SLOW_INTERVALS,
+    MAX_STEP,
+    MIN_WINDOW_INTERVALS,
+    PoolState,
+)
 from trionode.roles.pool.payout import build_payout, plan_payout
 from trionode.rpc.cli import format_pool
 from trionode.storage.pool_store import FarmerRecord, PoolStore
@@ -65,23 +71,26 @@ def test_partial_pass_rate_is_one_over_difficulty_for_the_smallest_plots() -> No
 
 def test_difficulty_window_raises_and_lowers_within_bounds() -> None:
     s = state()  # target 360/h: one partial every 10 s
+    interval = 10.0
     w = s.window(b"f", 1, now=0.0)
-    new = None
-    for i in range(ADJUST_PARTIALS):  # one a second: 10x the target, clamped to 4x
-        new = s.on_accepted(w, now=float(i + 1))
-    assert new == 4 and w.difficulty == 4 and w.previous_difficulty == 1
-    # Partials made at the old difficulty still count for partial_max_age s.
-    assert s.passing_difficulties(w, now=20.0) == [4, 1]
-    assert s.passing_difficulties(w, now=20.0 + 301) == [4]
-    # On target: no change.
-    start = float(ADJUST_PARTIALS)
+    # A burst: ADJUST_PARTIALS partials in as many seconds is not a rate yet.
     for i in range(ADJUST_PARTIALS):
-        assert s.on_accepted(w, now=start + 10.0 * (i + 1)) is None
-    assert w.difficulty == 4
-    # Silent for 36 intervals: lowered (at most 4x), never below 1.
-    quiet = start + 10.0 * ADJUST_PARTIALS + ADJUST_SLOW_INTERVALS * 10.0
+        assert s.on_accepted(w, now=float(i + 1)) is None
+    # Once the window has lasted its minimum, the rate (> 3x the target) raises it 3x at most.
+    closing = MIN_WINDOW_INTERVALS * interval
+    assert s.on_accepted(w, now=closing) == round(MAX_STEP)
+    assert w.difficulty == 3 and w.previous_difficulty == 1
+    # Partials made at the old difficulty still count for partial_max_age s.
+    assert s.passing_difficulties(w, now=closing + 1) == [3, 1]
+    assert s.passing_difficulties(w, now=closing + 301) == [3]
+    # On target: no change.
+    for i in range(ADJUST_PARTIALS):
+        assert s.on_accepted(w, now=closing + interval * (i + 1)) is None
+    assert w.difficulty == 3
+    # Silent for ADJUST_SLOW_INTERVALS intervals: lowered (at most 3x), never below 1.
+    quiet = closing + interval * ADJUST_PARTIALS + ADJUST_SLOW_INTERVALS * interval
     assert list(s.slow_farmers(quiet)) == [(b"f", 1)]
-    assert list(s.slow_farmers(quiet + ADJUST_SLOW_INTERVALS * 10.0)) == []
+    assert list(s.slow_farmers(quiet + ADJUST_SLOW_INTERVALS * interval)) == []
 
 
 def test_rate_limit_per_farmer_per_minute() -> None:

@@ -2,9 +2,13 @@
 No I/O; the store (``trionode.storage.pool_store``) keeps what must survive a restart.
 
 Difficulty (docs/protocol.md 5.4): each farmer has a window that counts its accepted partials.
-When the window holds ``ADJUST_PARTIALS`` partials, or has run ``ADJUST_MAX_SECONDS`` with too few,
-the observed rate ``count / elapsed`` is compared with the target and the difficulty scaled by
-their ratio (by at most ``MAX_STEP`` either way, never below 1), then the window restarts. A
+When the window holds ``ADJUST_PARTIALS`` partials and has run at least ``MIN_WINDOW_INTERVALS``
+target intervals, or has run ``ADJUST_SLOW_INTERVALS`` intervals with too few, the observed rate
+``count / elapsed`` is compared with the target and the difficulty scaled by their ratio (by at
+most ``MAX_STEP`` either way, never below 1), then the window restarts. The minimum duration
+keeps a burst (one challenge answered by many plots, several tips' challenges at once) from
+being read as a rate: measured with 12-partial windows and no minimum, the difficulty swung
+5 -> 20 -> 5 around a target of 1800/h. A
 farmer's expected partials per hour are ``challenges/hour * space/difficulty`` (consensus.pool),
 so the new difficulty puts it back on target whatever its space.
 """
@@ -19,11 +23,13 @@ import attrs
 from trionode.wire import bytes32
 
 #: Partials per difficulty window (the estimate's relative error is ~1/sqrt(N)).
-ADJUST_PARTIALS = 12
-#: A window with too few partials is closed after this many expected intervals.
-ADJUST_SLOW_INTERVALS = 3 * ADJUST_PARTIALS
+ADJUST_PARTIALS = 20
+#: A window lasts at least this many target intervals (3600 / target s each).
+MIN_WINDOW_INTERVALS = ADJUST_PARTIALS / 3
+#: A window with too few partials is closed after this many target intervals.
+ADJUST_SLOW_INTERVALS = 2 * ADJUST_PARTIALS
 #: At most this factor per adjustment, either way.
-MAX_STEP = 4.0
+MAX_STEP = 3.0
 #: Recent challenges remembered (far more than partial_max_depth heights of tips).
 MAX_CHALLENGES = 256
 
@@ -111,6 +117,8 @@ class PoolState:
         """Count an accepted partial; the new difficulty if the window closed with a change."""
         w.window_count += 1
         if w.window_count < ADJUST_PARTIALS:
+            return None
+        if now - w.window_start < MIN_WINDOW_INTERVALS * self.expected_interval():
             return None
         return self._close_window(w, now)
 
