@@ -20,6 +20,9 @@ from trionode.wire import bytes32, uint8, uint64
 PROPAGATION_FACTOR = 20
 MAX_CHALLENGES = 32
 MAX_HARVESTER_COUNTS = 256
+# Proofs and qualities remembered across the MAX_CHALLENGES challenges (each ~100 bytes): a
+# harvester answering far more than its plots could is ignored beyond this.
+MAX_PROOFS_SEEN = 65_536
 
 
 @attrs.define
@@ -80,7 +83,7 @@ class FarmerState:
 
     def first_time(self, challenge: bytes32, plot_identifier: str) -> bool:
         key = (challenge, plot_identifier)
-        if key in self.proofs_seen:
+        if key in self.proofs_seen or len(self.proofs_seen) >= MAX_PROOFS_SEEN:
             return False
         self.proofs_seen.add(key)
         return True
