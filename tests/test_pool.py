@@ -42,6 +42,7 @@ from trionode.roles.farmer.main import Farmer, FarmerConfig
 from trionode.roles.full_node.main import FullNodeConfig, FullNodeService
 from trionode.roles.harvester.main import Harvester, HarvesterConfig
 from trionode.roles.pool.main import Pool, PoolConfig
+from trionode.roles.pool.rpc import PoolRpc
 from trionode.roles.timelord.main import TimelordConfig, TimelordService
 from trionode.rpc.farmer import FarmerRpc
 from trionode.wallet.client import find_coins
@@ -247,6 +248,17 @@ async def test_pool_credits_refuses_and_pays(farms: dict, tmp_path: Path) -> Non
         c_record = await pool.store.get_farmer(bytes(c_keys.farmer_pk))
         assert c_record is not None
         assert c_record.partials_accepted == 1 and c_record.partials_refused == 4
+        # The operator's view (RPC get_pool_state / get_farmers).
+        pool_rpc = PoolRpc(pool)
+        pool_state = await pool_rpc.get_pool_state({})
+        assert pool_state["farmers"] == 3 and pool_state["pool_contract_puzzle_hash"] == (
+            pool_keys.pool_puzzle_hash.hex()
+        )
+        assert {"DUPLICATE", "INVALID_PROOF", "INVALID_SIGNATURE", "STALE"} <= set(
+            pool_state["partials_refused"]
+        )
+        listed = {f["farmer_public_key"]: f for f in (await pool_rpc.get_farmers({}))["farmers"]}
+        assert listed[bytes(c_keys.farmer_pk).hex()]["partials_refused"] == 4
 
         # -- payout -------------------------------------------------------------------------
         payout = await pool.payout_once()

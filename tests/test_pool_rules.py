@@ -26,6 +26,7 @@ from trionode.roles.launch import build_service, build_settings
 from trionode.roles.pool.node import (
     ADJUST_PARTIALS,
     ADJUST_SLOW_INTERVALS,
+    DAMPING,
     MAX_STEP,
     MIN_WINDOW_INTERVALS,
     PoolState,
@@ -76,21 +77,26 @@ def test_difficulty_window_raises_and_lowers_within_bounds() -> None:
     # A burst: ADJUST_PARTIALS partials in as many seconds is not a rate yet.
     for i in range(ADJUST_PARTIALS):
         assert s.on_accepted(w, now=float(i + 1)) is None
-    # Once the window has lasted its minimum, the rate (> 3x the target) raises it 3x at most.
+    # Once the window has lasted its minimum, the rate (> 3x the target) raises it by the
+    # damped maximum step: 100 * 3**0.5.
     closing = MIN_WINDOW_INTERVALS * interval
-    assert s.on_accepted(w, now=closing) == round(MAX_STEP)
-    assert w.difficulty == 3 and w.previous_difficulty == 1
+    w.difficulty = w.previous_difficulty = 100
+    assert s.on_accepted(w, now=closing) == round(100 * MAX_STEP**DAMPING) == 173
+    assert w.difficulty == 173 and w.previous_difficulty == 100
     # Partials made at the old difficulty still count for partial_max_age s.
-    assert s.passing_difficulties(w, now=closing + 1) == [3, 1]
-    assert s.passing_difficulties(w, now=closing + 301) == [3]
+    assert s.passing_difficulties(w, now=closing + 1) == [173, 100]
+    assert s.passing_difficulties(w, now=closing + 301) == [173]
     # On target: no change.
     for i in range(ADJUST_PARTIALS):
         assert s.on_accepted(w, now=closing + interval * (i + 1)) is None
-    assert w.difficulty == 3
-    # Silent for ADJUST_SLOW_INTERVALS intervals: lowered (at most 3x), never below 1.
+    assert w.difficulty == 173
+    # Silent for ADJUST_SLOW_INTERVALS intervals: lowered by the damped maximum step.
     quiet = closing + interval * ADJUST_PARTIALS + ADJUST_SLOW_INTERVALS * interval
-    assert list(s.slow_farmers(quiet)) == [(b"f", 1)]
+    assert list(s.slow_farmers(quiet)) == [(b"f", 100)]
+    # ... and never below 1.
+    w.difficulty = 1
     assert list(s.slow_farmers(quiet + ADJUST_SLOW_INTERVALS * interval)) == []
+    assert w.difficulty == 1
 
 
 def test_rate_limit_per_farmer_per_minute() -> None:

@@ -5,7 +5,7 @@ Difficulty (docs/protocol.md 5.4): each farmer has a window that counts its acce
 When the window holds ``ADJUST_PARTIALS`` partials and has run at least ``MIN_WINDOW_INTERVALS``
 target intervals, or has run ``ADJUST_SLOW_INTERVALS`` intervals with too few, the observed rate
 ``count / elapsed`` is compared with the target and the difficulty scaled by their ratio (by at
-most ``MAX_STEP`` either way, never below 1), then the window restarts. The minimum duration
+most ``MAX_STEP`` either way, damped by ``DAMPING``, never below 1), then the window restarts. The minimum duration
 keeps a burst (one challenge answered by many plots, several tips' challenges at once) from
 being read as a rate: measured with 12-partial windows and no minimum, the difficulty swung
 5 -> 20 -> 5 around a target of 1800/h. A
@@ -28,8 +28,12 @@ ADJUST_PARTIALS = 20
 MIN_WINDOW_INTERVALS = ADJUST_PARTIALS / 3
 #: A window with too few partials is closed after this many target intervals.
 ADJUST_SLOW_INTERVALS = 2 * ADJUST_PARTIALS
-#: At most this factor per adjustment, either way.
+#: The observed/target ratio is clamped to this either way...
 MAX_STEP = 3.0
+#: ... and only this power of it applied (half the step in log scale): the partials of one
+#: challenge arrive together, so 20 of them estimate the rate to within ~+-50% and full steps
+#: made the difficulty swing 5 <-> 16 around its 1800/h target (bench_pool_partials.py).
+DAMPING = 0.5
 #: Recent challenges remembered (far more than partial_max_depth heights of tips).
 MAX_CHALLENGES = 256
 
@@ -135,7 +139,7 @@ class PoolState:
         elapsed = max(now - w.window_start, 1e-3)
         rate = w.window_count * 3600.0 / elapsed
         factor = rate / max(1, self.target_partials_per_hour)
-        factor = min(MAX_STEP, max(1.0 / MAX_STEP, factor))
+        factor = min(MAX_STEP, max(1.0 / MAX_STEP, factor)) ** DAMPING
         new = max(1, round(w.difficulty * factor))
         w.window_start, w.window_count = now, 0
         if new == w.difficulty:
