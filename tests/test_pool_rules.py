@@ -190,6 +190,13 @@ async def test_store_credits_once_and_payouts_take_points(tmp_path: Path) -> Non
             assert record is not None
             assert (record.points, record.paid, record.partials_refused) == (1, 70, 1)
             assert (await store.payouts())[0]["amount"] == 70
+            # A payout that never landed gives its points back.
+            await store.record_payout(b"u" * 32, 4.0, {b"a" * 48: PayoutShare(b"a" * 48, 30, 1)})
+            assert await store.revert_payout(b"u" * 32) == 1
+            assert await store.revert_payout(b"u" * 32) == 0
+            record = await store.get_farmer(b"a" * 48)
+            assert record is not None and (record.points, record.paid) == (1, 70)
+            assert len(await store.payouts()) == 1
             assert await store.prune_partials(6) == 1
             assert await store.credit_partial(b"k" * 32, b"a" * 48, 5, 3, 4.0) is not None
         finally:

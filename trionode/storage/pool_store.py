@@ -282,6 +282,34 @@ class PoolStore:
 
         await self._runner.write(run)
 
+    async def revert_payout(self, tx_id: bytes) -> int:
+        """Give back the points of a payout whose transaction never landed; the farmers it
+        would have paid (0 if it is not recorded)."""
+
+        def run(conn: sa.Connection) -> int:
+            row = conn.execute(
+                sa.select(payouts_table.c.id).where(payouts_table.c.tx_id == tx_id)
+            ).first()
+            if row is None:
+                return 0
+            payout_id = row[0]
+            shares = conn.execute(
+                sa.select(shares_table).where(shares_table.c.payout_id == payout_id)
+            ).all()
+            t = farmers_table
+            for share in shares:
+                m = share._mapping
+                conn.execute(
+                    t.update()
+                    .where(t.c.farmer_pk == m["farmer_pk"])
+                    .values(points=t.c.points + m["points"], paid=t.c.paid - m["amount"])
+                )
+            conn.execute(shares_table.delete().where(shares_table.c.payout_id == payout_id))
+            conn.execute(payouts_table.delete().where(payouts_table.c.id == payout_id))
+            return len(shares)
+
+        return await self._runner.write(run)
+
     async def payouts(self, limit: int = 20) -> list[dict[str, Any]]:
         def run(conn: sa.Connection) -> list[dict[str, Any]]:
             t = payouts_table

@@ -115,7 +115,8 @@ class Pool:
         self.store: PoolStore = None  # type: ignore[assignment]  # opened in run()
         self.joined: dict[bytes32, bytes] = {}  # farmer connection node_id -> farmer key
         self.refusals: collections.Counter[str] = collections.Counter()
-        self.pending_coins: set[bytes32] = set()
+        # Submitted payouts not yet confirmed: tx id -> (coins it spends, when submitted).
+        self.pending: dict[bytes32, tuple[frozenset[bytes32], float]] = {}
         self.payouts_made = 0
         self.api = PoolAPI(self)
         network_id = self.constants.genesis_challenge
@@ -170,9 +171,9 @@ class Pool:
         cfg = self.config
         node_root = cfg.node_root or cfg.root
         coins = await find_coins(node_root, cfg.network, [self.puzzle_hash], cfg.node_db)
-        unspent = {c.coin.name() for c in coins}
-        self.pending_coins &= unspent  # spent ones are settled
-        coins = [c for c in coins if c.coin.name() not in self.pending_coins]
+        await self._settle_pending({c.coin.name() for c in coins}, time.time())
+        busy = set().union(*(ids for ids, _ in self.pending.values()))
+        coins = [c for c in coins if c.coin.name() not in busy]
         farmers = await self.store.get_farmers()
         chosen, shares = plan_payout(coins, farmers, cfg.payout_fee)
         if not shares:
@@ -184,7 +185,7 @@ class Pool:
         host, port = cfg.full_node
         with trio.fail_after(30):
             await submit_transaction(cfg.root, cfg.network, host, port, tx)
-        self.pending_coins.update(c.coin.name() for c in chosen)
+        self.pending[tx.get_hash()] = (frozenset(c.coin.name() for c in chosen), time.time())
         await self.store.record_payout(bytes(tx.get_hash()), time.time(), shares)
         self.payouts_made += 1
         amount = sum(s.amount for s in shares.values())
@@ -200,6 +201,27 @@ class Pool:
             "amount": amount,
             "farmers": {pk.hex(): s.amount for pk, s in shares.items()},
         }
+
+    def pending_timeout(self) -> float:
+        """How long a submitted payout may stay unconfirmed before it counts as dropped."""
+        return max(self.config.payout_interval, 60.0 * self.constants.BLOCK_TIME_TARGET)
+
+    async def _settle_pending(self, unspent: set[bytes32], now: float) -> None:
+        """Forget confirmed payouts (a coin of theirs is spent); give the points of one that
+        stayed unconfirmed past ``pending_timeout`` (dropped by a reorg or the mempool) back
+        to the farmers, and its coins back to the next payout."""
+        for tx_id, (coin_ids, submitted) in list(self.pending.items()):
+            if not coin_ids <= unspent:
+                del self.pending[tx_id]
+            elif now - submitted > self.pending_timeout():
+                del self.pending[tx_id]
+                farmers = await self.store.revert_payout(bytes(tx_id))
+                logger.warning(
+                    "payout %s not confirmed after %.0f s: points given back to %d farmers",
+                    tx_id.hex()[:16],
+                    now - submitted,
+                    farmers,
+                )
 
     async def _payout_loop(self) -> None:
         while True:
