@@ -3,7 +3,8 @@
 ``rpc`` calls any method of a running role of ``--root`` with the root's cookie token and prints
 the JSON answer. The role is ``--role`` if given, else the one serving the method (full node
 methods -> full node; ``get_harvesters``/``get_rewards`` -> farmer; ``get_plots``/
-``refresh_plots`` -> the farmer if it runs, else the harvester; anything else -> the first role of
+``refresh_plots`` -> the farmer if it runs, else the harvester; ``get_pool_state``/``get_farmers``/
+``payout_now`` -> pool; anything else -> the first role of
 the root with an RPC port). The port comes from ``--rpc-port`` or the role's ready file.
 
 ``show`` prints a full node's status (height, tips, sync progress with ETA, peers). On a devnet
@@ -28,7 +29,7 @@ from trionode.rpc.client import RpcCallError, call_sync, find_rpc_port
 
 __all__ = ["choose_role", "register", "rpc_command", "show_command"]
 
-ROLES = ("full_node", "farmer", "harvester", "timelord", "introducer")
+ROLES = ("full_node", "farmer", "harvester", "timelord", "introducer", "pool")
 FULL_NODE_METHODS = frozenset(
     {
         "get_blockchain_state",
@@ -42,6 +43,7 @@ FULL_NODE_METHODS = frozenset(
 )
 FARMER_METHODS = frozenset({"get_harvesters", "get_rewards"})
 PLOT_METHODS = frozenset({"get_plots", "refresh_plots"})
+POOL_METHODS = frozenset({"get_pool_state", "get_farmers", "payout_now"})
 
 
 def register(subparsers: Any) -> None:
@@ -97,6 +99,8 @@ def choose_role(root: Path, method: str) -> str:
         return "farmer"
     if method in PLOT_METHODS:
         return "farmer" if find_rpc_port(root, "farmer") is not None else "harvester"
+    if method in POOL_METHODS:
+        return "pool"
     for role in ROLES:
         if find_rpc_port(root, role) is not None:
             return role
