@@ -23,14 +23,7 @@ from trionode.keys.keychain import Keychain
 from trionode.plotting.memo import CONTRACT_MEMO_SIZE, make_memo, parse_memo, plot_id_for
 from trionode.plotting.plot_info import load_plot
 from trionode.roles.launch import build_service, build_settings
-from trionode.roles.pool.node import (
-    ADJUST_PARTIALS,
-    ADJUST_SLOW_INTERVALS,
-    DAMPING,
-    MAX_STEP,
-    MIN_WINDOW_INTERVALS,
-    PoolState,
-)
+from trionode.roles.pool.node import DAMPING, MAX_STEP, WINDOW_INTERVALS, PoolState
 from trionode.roles.pool.payout import build_payout, plan_payout
 from trionode.rpc.cli import format_pool
 from trionode.storage.pool_store import FarmerRecord, PoolStore
@@ -72,30 +65,27 @@ def test_partial_pass_rate_is_one_over_difficulty_for_the_smallest_plots() -> No
 
 def test_difficulty_window_raises_and_lowers_within_bounds() -> None:
     s = state()  # target 360/h: one partial every 10 s
-    interval = 10.0
-    w = s.window(b"f", 1, now=0.0)
-    # A burst: ADJUST_PARTIALS partials in as many seconds is not a rate yet.
-    for i in range(ADJUST_PARTIALS):
-        assert s.on_accepted(w, now=float(i + 1)) is None
-    # Once the window has lasted its minimum, the rate (> 3x the target) raises it by the
-    # damped maximum step: 100 * 3**0.5.
-    closing = MIN_WINDOW_INTERVALS * interval
-    w.difficulty = w.previous_difficulty = 100
-    assert s.on_accepted(w, now=closing) == round(100 * MAX_STEP**DAMPING) == 173
-    assert w.difficulty == 173 and w.previous_difficulty == 100
+    window = WINDOW_INTERVALS * 10.0
+    assert s.window_seconds() == window
+    w = s.window(b"f", 100, now=0.0)
+    # 5x the target: no change until the window has run its time...
+    for i in range(5 * WINDOW_INTERVALS):
+        assert s.on_accepted(w, now=1.0 + i * window / (5 * WINDOW_INTERVALS)) is None
+    # ... then the ratio (clamped to 4) is applied damped: 100 * 4**0.5.
+    assert s.on_accepted(w, now=window) == round(100 * MAX_STEP**DAMPING) == 200
+    assert w.difficulty == 200 and w.previous_difficulty == 100
     # Partials made at the old difficulty still count for partial_max_age s.
-    assert s.passing_difficulties(w, now=closing + 1) == [173, 100]
-    assert s.passing_difficulties(w, now=closing + 301) == [173]
+    assert s.passing_difficulties(w, now=window + 1) == [200, 100]
+    assert s.passing_difficulties(w, now=window + 301) == [200]
     # On target: no change.
-    for i in range(ADJUST_PARTIALS):
-        assert s.on_accepted(w, now=closing + interval * (i + 1)) is None
-    assert w.difficulty == 173
-    # Silent for ADJUST_SLOW_INTERVALS intervals: lowered by the damped maximum step.
-    quiet = closing + interval * ADJUST_PARTIALS + ADJUST_SLOW_INTERVALS * interval
-    assert list(s.slow_farmers(quiet)) == [(b"f", 100)]
-    # ... and never below 1.
+    for i in range(WINDOW_INTERVALS):
+        assert s.on_accepted(w, now=window + 1 + 10.0 * i) is None
+    assert s.on_accepted(w, now=2 * window) is None and w.difficulty == 200
+    # A silent window is closed by the maintenance loop: lowered 2x, never below 1.
+    assert list(s.slow_farmers(3 * window - 1)) == []
+    assert list(s.slow_farmers(3 * window)) == [(b"f", 100)]
     w.difficulty = 1
-    assert list(s.slow_farmers(quiet + ADJUST_SLOW_INTERVALS * interval)) == []
+    assert list(s.slow_farmers(4 * window)) == []
     assert w.difficulty == 1
 
 

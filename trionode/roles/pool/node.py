@@ -1,14 +1,16 @@
 """Pool state kept in memory: recent challenges, per-farmer rate windows and difficulty windows.
 No I/O; the store (``trionode.storage.pool_store``) keeps what must survive a restart.
 
-Difficulty (docs/protocol.md 5.4): each farmer has a window that counts its accepted partials.
-When the window holds ``ADJUST_PARTIALS`` partials and has run at least ``MIN_WINDOW_INTERVALS``
-target intervals, or has run ``ADJUST_SLOW_INTERVALS`` intervals with too few, the observed rate
-``count / elapsed`` is compared with the target and the difficulty scaled by their ratio (by at
-most ``MAX_STEP`` either way, damped by ``DAMPING``, never below 1), then the window restarts. The minimum duration
-keeps a burst (one challenge answered by many plots, several tips' challenges at once) from
-being read as a rate: measured with 12-partial windows and no minimum, the difficulty swung
-5 -> 20 -> 5 around a target of 1800/h. A
+Difficulty (docs/protocol.md 5.4): each farmer has a window of ``WINDOW_INTERVALS`` target
+intervals (3600 / target s each, so ~``WINDOW_INTERVALS`` partials on target). When it has run
+its time (checked at each accepted partial and by the pool's maintenance loop), the partials
+counted in it give the observed rate; the difficulty is scaled by ``sqrt(observed / target)``,
+the ratio first clamped to [1/``MAX_STEP``, ``MAX_STEP``], never below 1, and the window restarts.
+Measured (scripts/bench_pool_partials.py, target 1800/h): windows closed on a count of 12
+partials swung the difficulty 5 <-> 26 (1389/h); 20 partials with a minimum duration and full
+steps 5 <-> 16 (1609/h); with square-root steps 7 <-> 11 but 1534/h, because a window closed on
+an arrival, right after a burst (one challenge answered by several plots, several tips'
+challenges at once), reads the rate too high. Fixed-duration windows have no such bias. A
 farmer's expected partials per hour are ``challenges/hour * space/difficulty`` (consensus.pool),
 so the new difficulty puts it back on target whatever its space.
 """
@@ -22,17 +24,12 @@ import attrs
 
 from trionode.wire import bytes32
 
-#: Partials per difficulty window (the estimate's relative error is ~1/sqrt(N)).
-ADJUST_PARTIALS = 20
-#: A window lasts at least this many target intervals (3600 / target s each).
-MIN_WINDOW_INTERVALS = ADJUST_PARTIALS / 3
-#: A window with too few partials is closed after this many target intervals.
-ADJUST_SLOW_INTERVALS = 2 * ADJUST_PARTIALS
+#: A difficulty window lasts this many target intervals (the estimate's error ~1/sqrt(N)).
+WINDOW_INTERVALS = 20
 #: The observed/target ratio is clamped to this either way...
-MAX_STEP = 3.0
+MAX_STEP = 4.0
 #: ... and only this power of it applied (half the step in log scale): the partials of one
-#: challenge arrive together, so 20 of them estimate the rate to within ~+-50% and full steps
-#: made the difficulty swing 5 <-> 16 around its 1800/h target (bench_pool_partials.py).
+#: challenge arrive together, so a window's count is noisier than a Poisson count.
 DAMPING = 0.5
 #: Recent challenges remembered (far more than partial_max_depth heights of tips).
 MAX_CHALLENGES = 256
@@ -117,20 +114,23 @@ class PoolState:
     def expected_interval(self) -> float:
         return 3600.0 / max(1, self.target_partials_per_hour)
 
+    def window_seconds(self) -> float:
+        return WINDOW_INTERVALS * self.expected_interval()
+
     def on_accepted(self, w: FarmerWindow, now: float) -> int | None:
-        """Count an accepted partial; the new difficulty if the window closed with a change."""
+        """Count an accepted partial; the new difficulty if its window closed with a change.
+        A partial arriving after the window's end starts the next window (uncounted: counting
+        it would bias the rate of windows that close on arrivals)."""
+        if now - w.window_start >= self.window_seconds():
+            return self._close_window(w, now)
         w.window_count += 1
-        if w.window_count < ADJUST_PARTIALS:
-            return None
-        if now - w.window_start < MIN_WINDOW_INTERVALS * self.expected_interval():
-            return None
-        return self._close_window(w, now)
+        return None
 
     def slow_farmers(self, now: float) -> Iterator[tuple[bytes, int]]:
-        """Farmers whose window ran long with too few partials: (key, new difficulty)."""
-        limit = ADJUST_SLOW_INTERVALS * self.expected_interval()
+        """Close the windows that have run their time without a partial to close them:
+        (farmer key, new difficulty) for each that changed."""
         for farmer_pk, w in self.windows.items():
-            if now - w.window_start >= limit:
+            if now - w.window_start >= self.window_seconds():
                 new = self._close_window(w, now)
                 if new is not None:
                     yield farmer_pk, new
