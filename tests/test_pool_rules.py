@@ -82,11 +82,16 @@ def test_difficulty_window_raises_and_lowers_within_bounds() -> None:
         assert s.on_accepted(w, now=window + 1 + 10.0 * i) is None
     assert s.on_accepted(w, now=2 * window) is None and w.difficulty == 200
     # A silent window is closed by the maintenance loop: lowered 2x, never below 1.
-    assert list(s.slow_farmers(3 * window - 1)) == []
-    assert list(s.slow_farmers(3 * window)) == [(b"f", 100)]
+    active = {b"f"}
+    assert list(s.slow_farmers(3 * window - 1, active)) == []
+    assert list(s.slow_farmers(3 * window, set())) == []  # not connected: left alone
+    assert list(s.slow_farmers(3 * window, active)) == [(b"f", 100)]
     w.difficulty = 1
-    assert list(s.slow_farmers(4 * window)) == []
+    assert list(s.slow_farmers(4 * window, active)) == []
     assert w.difficulty == 1
+    # Rejoining restarts the window: the time away is not a rate.
+    s.restart_window(w, now=10 * window)
+    assert list(s.slow_farmers(10.5 * window, active)) == []
 
 
 def test_rate_limit_per_farmer_per_minute() -> None:

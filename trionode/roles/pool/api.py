@@ -108,7 +108,8 @@ class PoolAPI:
         if record is None:
             raise RequestRefused(ErrorCode.TOO_MANY_ITEMS, "the pool is full")
         pool.joined[peer.node_id] = farmer_pk
-        pool.state.window(farmer_pk, record.difficulty, time.time())
+        now_f = time.time()
+        pool.state.restart_window(pool.state.window(farmer_pk, record.difficulty, now_f), now_f)
         logger.info(
             "farmer %s joined (payouts to %s, difficulty %d)",
             farmer_pk.hex()[:16],

@@ -236,7 +236,8 @@ class Pool:
         replayed (their challenge is stale)."""
         while True:
             await trio.sleep(min(60.0, self.state.expected_interval()))
-            for farmer_pk, new in list(self.state.slow_farmers(time.time())):
+            active = set(self.joined.values())
+            for farmer_pk, new in list(self.state.slow_farmers(time.time(), active)):
                 await self.difficulty_changed(farmer_pk, new)
             if self.state.peak_height >= 0:
                 await self.store.prune_partials(

@@ -126,11 +126,15 @@ class PoolState:
         w.window_count += 1
         return None
 
-    def slow_farmers(self, now: float) -> Iterator[tuple[bytes, int]]:
-        """Close the windows that have run their time without a partial to close them:
-        (farmer key, new difficulty) for each that changed."""
+    def restart_window(self, w: FarmerWindow, now: float) -> None:
+        """A farmer (re)joined: what it did not send while away is not a rate."""
+        w.window_start, w.window_count = now, 0
+
+    def slow_farmers(self, now: float, active: set[bytes]) -> Iterator[tuple[bytes, int]]:
+        """Close the windows of ``active`` farmers that have run their time without a partial
+        to close them: (farmer key, new difficulty) for each that changed."""
         for farmer_pk, w in self.windows.items():
-            if now - w.window_start >= self.window_seconds():
+            if farmer_pk in active and now - w.window_start >= self.window_seconds():
                 new = self._close_window(w, now)
                 if new is not None:
                     yield farmer_pk, new
