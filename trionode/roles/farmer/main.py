@@ -21,6 +21,7 @@ from trionode.peers.node import PeerNode, PeerNodeConfig
 from trionode.protocols.harvester_protocol import HarvesterHandshake, RequestPlots, RespondPlots
 from trionode.protocols.harvester_protocol_v1 import HarvesterHandshake as HarvesterHandshakeV1
 from trionode.protocols.shared_protocol import ErrorCode, NodeType
+from trionode.roles.farm_limits import farm_link_limits
 from trionode.roles.farmer.api import FarmerAPI
 from trionode.roles.farmer.node import FarmerState
 from trionode.roles.farmer.pool_link import PoolLink
@@ -61,16 +62,17 @@ class Farmer:
         keys = Keychain(config.root).farm_keys()
         self.state = FarmerState(self.constants, keys)
         network_id = self.constants.genesis_challenge
+        limits = farm_link_limits(config.limits)
         self.harvester_node = PeerNode(
             PeerNodeConfig(
                 network_id=network_id,
                 node_type=NodeType.FARMER,
                 host=config.host,
                 port=config.port,
-                limits=config.limits,
+                limits=limits,
                 accepted_node_types=frozenset({NodeType.HARVESTER}),
             ),
-            make_websocket_transport(NodeIdentity.private(config.root, "farmer"), config.limits),
+            make_websocket_transport(NodeIdentity.private(config.root, "farmer"), limits),
         )
         # The full-node side listens too (every node is a server) on a port of the OS's choice.
         self.full_node_side = PeerNode(
@@ -79,11 +81,11 @@ class Farmer:
                 node_type=NodeType.FARMER,
                 host=config.host,
                 port=0,
-                limits=config.limits,
+                limits=limits,
                 # The pool link shares this (public CA) side.
                 accepted_node_types=frozenset({NodeType.FULL_NODE, NodeType.POOL}),
             ),
-            make_websocket_transport(NodeIdentity.public(config.root, "farmer"), config.limits),
+            make_websocket_transport(NodeIdentity.public(config.root, "farmer"), limits),
         )
         self.pool_link: PoolLink | None = None
         if config.pool is not None:

@@ -17,6 +17,7 @@ from trionode.peers.limits import PeerLimits
 from trionode.peers.node import PeerNode, PeerNodeConfig
 from trionode.plotting.manager import PlotManager, RefreshResult
 from trionode.protocols.shared_protocol import NodeType
+from trionode.roles.farm_limits import farm_link_limits
 from trionode.roles.harvester.api import HarvesterAPI
 from trionode.roles.harvester.api_v1 import HarvesterV1API
 from trionode.roles.runtime import write_ready
@@ -69,16 +70,17 @@ class Harvester:
             else HarvesterAPI(self.constants, self.plots)
         )
         identity = NodeIdentity.private(config.root, "harvester")
+        limits = farm_link_limits(config.limits)
         self.node = PeerNode(
             PeerNodeConfig(
                 network_id=self.constants.genesis_challenge,
                 node_type=NodeType.HARVESTER,
                 host=config.host,
                 port=config.port,
-                limits=config.limits,
+                limits=limits,
                 accepted_node_types=frozenset({NodeType.FARMER}),
             ),
-            make_websocket_transport(identity, config.limits),
+            make_websocket_transport(identity, limits),
             self.api,
         )
 
