@@ -319,3 +319,24 @@ def test_show_line_for_the_farm_pool() -> None:
         f"farm: pool {PH.hex()[:16]} joined, points 42, difficulty 3, partials 14 accepted / 3 refused"
     )
     assert "solo" in format_pool("farm", None)
+
+
+def test_farm_links_carry_more_than_the_default_rate() -> None:
+    """A farm at pool difficulty 1 sends thousands of proofs a minute to its farmer; the peer
+    layer's default (1000/min) dropped the harvester (bench_pool_partials.py)."""
+    from trionode.peers.errors import RateLimitExceeded
+    from trionode.peers.limits import PeerLimits, RateLimiter
+    from trionode.protocols import ProtocolMessageTypes as T
+    from trionode.roles.farm_limits import farm_link_limits
+
+    default = RateLimiter(PeerLimits())
+    with pytest.raises(RateLimitExceeded):
+        for _ in range(5000):
+            default.check(T.new_proof_of_space, 0.0)
+    farm = RateLimiter(farm_link_limits(PeerLimits()))
+    for mtype in (T.new_proof_of_space, T.challenge_response, T.respond_signatures):
+        for _ in range(5000):
+            farm.check(mtype, 0.0)
+    with pytest.raises(RateLimitExceeded):  # still bounded
+        for _ in range(100_001):
+            farm.check(T.respond_partial, 0.0)
