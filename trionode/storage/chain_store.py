@@ -136,16 +136,12 @@ _SEL_UNSPENT_BY_PH = _SEL_COINS_BY_PH.where(_cn.c.spent_height.is_(None))
 _INS_FULL = insert(_fb)
 _INS_HEADER = insert(_hb)
 # The chain row takes its weight from the stored block (deltas carry only height and hash).
-_INS_CHAIN = (
-    insert(_ch)
-    .from_select(
-        ["height", "header_hash", "weight"],
-        select(
-            cast(bindparam("height"), BigInteger).label("height"), _fb.c.header_hash, _fb.c.weight
-        ).where(_fb.c.header_hash == bindparam("header_hash")),
-    )
-    .returning(_ch.c.height)
-)  # rowcount of INSERT ... SELECT is -1 through psycopg
+_INS_CHAIN = insert(_ch).from_select(
+    ["height", "header_hash", "weight"],
+    select(
+        cast(bindparam("height"), BigInteger).label("height"), _fb.c.header_hash, _fb.c.weight
+    ).where(_fb.c.header_hash == bindparam("header_hash")),
+).returning(_ch.c.height)  # rowcount of INSERT ... SELECT is -1 through psycopg
 _DEL_TIPS = delete(_tp)
 _INS_TIP = insert(_tp)
 _DEL_CHAIN_ABOVE = delete(_ch).where(_ch.c.height > bindparam("fork"))
