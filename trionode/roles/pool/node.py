@@ -10,7 +10,8 @@ Measured (scripts/bench_pool_partials.py, target 1800/h): windows closed on a co
 partials swung the difficulty 5 <-> 26 (1389/h); 20 partials with a minimum duration and full
 steps 5 <-> 16 (1609/h); with square-root steps 7 <-> 11 but 1534/h, because a window closed on
 an arrival, right after a burst (one challenge answered by several plots, several tips'
-challenges at once), reads the rate too high. Fixed-duration windows have no such bias. A
+challenges at once), reads the rate too high. Fixed-duration windows have no such bias:
+1853/h against the 1800/h target. A
 farmer's expected partials per hour are ``challenges/hour * space/difficulty`` (consensus.pool),
 so the new difficulty puts it back on target whatever its space.
 """
