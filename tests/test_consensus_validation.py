@@ -230,13 +230,39 @@ def test_plot_size_below_minimum(block_tools: BlockTools, chain_30: list[FullBlo
 
 
 def test_pool_key_required(block_tools: BlockTools, chain_30: list[FullBlock]) -> None:
+    # Exactly one of pool key and contract hash (rules v2 accept a contract hash alone:
+    # tests/test_pool_consensus.py).
     pos = chain_30[H].proof_of_space
     for changed in (
-        pos.replace(pool_public_key=None, pool_contract_puzzle_hash=sha(b"contract")),
+        pos.replace(pool_public_key=None),
         pos.replace(pool_contract_puzzle_hash=sha(b"contract")),
     ):
         bad = block_tools.rebuild(chain_30[H], pos=changed)
         check(block_tools, chain_30, bad, Err.INVALID_POOL_KEY)
+
+
+def test_coinbase_of_a_pooled_plot(block_tools: BlockTools, chain_30: list[FullBlock]) -> None:
+    """Rules v2: a contract-hash plot's coinbase pays that hash, with the identity signature;
+    a pool-key plot's coinbase is signed by the pool key, as in v1."""
+    from trionode.consensus import IDENTITY_G2, check_coinbase_owner
+
+    block = chain_30[H]
+    contract = sha(b"contract")
+    pooled = block.proof_of_space.replace(pool_public_key=None, pool_contract_puzzle_hash=contract)
+    coinbase = block.body.coinbase.replace(puzzle_hash=contract)
+    assert check_coinbase_owner(pooled, coinbase, IDENTITY_G2) is None
+    assert (
+        check_coinbase_owner(pooled, block.body.coinbase, IDENTITY_G2)
+        is Err.INVALID_COINBASE_PUZZLE_HASH
+    )
+    signed = block_tools.sign_coinbase(coinbase)
+    assert check_coinbase_owner(pooled, coinbase, signed) is Err.INVALID_COINBASE_SIGNATURE
+    pos = block.proof_of_space
+    assert check_coinbase_owner(pos, block.body.coinbase, block.body.coinbase_signature) is None
+    assert (
+        check_coinbase_owner(pos, block.body.coinbase, IDENTITY_G2)
+        is Err.INVALID_COINBASE_SIGNATURE
+    )
 
 
 def test_invalid_proof_of_space(block_tools: BlockTools, chain_30: list[FullBlock]) -> None:

@@ -78,8 +78,8 @@ def test_memo_round_trip() -> None:
 @pytest.mark.parametrize(
     ("mangle", "reason"),
     [
-        (lambda m: m[:-1], "must be 128 bytes, got 127"),
-        (lambda m: m + b"\x00", "must be 128 bytes, got 129"),
+        (lambda m: m[:-1], "must be 128 or 112 bytes, got 127"),
+        (lambda m: m + b"\x00", "must be 128 or 112 bytes, got 129"),
         (lambda m: b"\x00" * 48 + m[48:], "bad pool public key"),
         (lambda m: m[:48] + b"\x01" * 48 + m[96:], "bad farmer public key"),
         (lambda m: m[:96] + b"\xff" * 32, "bad local master secret"),

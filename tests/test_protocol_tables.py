@@ -23,11 +23,11 @@ from trionode.roles.farmer.api import FarmerAPI
 from trionode.roles.full_node.api import FullNodeAPI
 from trionode.roles.full_node.wallet_api import WalletAPI
 from trionode.roles.harvester.api import HarvesterAPI
+from trionode.roles.harvester.api_v1 import HarvesterV1API
+from trionode.roles.pool.api import PoolAPI, PoolChainAPI
 from trionode.roles.timelord.api import TimelordAPI
 from trionode.testing.block_tools import BlockTools
 from trionode.wire import G1Element, G2Element, bytes32, uint8, uint16, uint64
-
-LEGACY_HARVESTER = {t for t in T if 20 <= t <= 28}
 
 
 def test_every_type_has_a_size_cap_and_a_rate() -> None:
@@ -47,15 +47,20 @@ def _handlers(*classes: type) -> set[T]:
     [
         (NodeType.FULL_NODE, (FullNodeAPI, FullNodePeerAPI, WalletAPI)),
         (NodeType.FARMER, (FarmerAPI,)),
-        (NodeType.HARVESTER, (HarvesterAPI,)),
+        (NodeType.HARVESTER, (HarvesterAPI, HarvesterV1API)),
+        (NodeType.POOL, (PoolAPI,)),
         (NodeType.TIMELORD, (TimelordAPI,)),
         (NodeType.INTRODUCER, (Introducer,)),
     ],
 )
 def test_routing_table_matches_the_roles_handlers(role: NodeType, apis: tuple[type, ...]) -> None:
-    """Each role handles exactly its row (the legacy harvester protocol is routed but has no
-    handlers in this build)."""
-    assert _handlers(*apis) == handled_by(role) - LEGACY_HARVESTER - {T.challenge_response}
+    """Each role handles exactly its row."""
+    assert _handlers(*apis) == handled_by(role)
+
+
+def test_the_pools_chain_link_is_routed_as_a_farmer() -> None:
+    # The pool follows its full node on a link where it presents itself as a farmer.
+    assert _handlers(PoolChainAPI) <= accepted_from(NodeType.FARMER, NodeType.FULL_NODE)
 
 
 def test_routing_rows() -> None:

@@ -17,7 +17,7 @@ from trionode.keys import cli as keys_cli
 from trionode.keys.cli import root_from_args
 from trionode.plotting import cli as plots_cli
 
-ROLES = ("full_node", "farmer", "harvester", "timelord", "introducer")
+ROLES = ("full_node", "farmer", "harvester", "timelord", "introducer", "pool")
 
 
 class Parser(argparse.ArgumentParser):
@@ -105,7 +105,15 @@ def build_parser() -> argparse.ArgumentParser:
         "PostgreSQL as postgresql+psycopg://USER:PASS@HOST/DB)",
     )
     roles.add_argument(
-        "--full-node", metavar="HOST:PORT", help="farmer, timelord: the full node to use"
+        "--full-node", metavar="HOST:PORT", help="farmer, timelord, pool: the full node to use"
+    )
+    roles.add_argument(
+        "--pool", metavar="HOST:PORT", help="farmer: the pool to farm pooled plots with"
+    )
+    roles.add_argument(
+        "--protocol",
+        choices=("v1", "v2"),
+        help="harvester: harvester protocol v2 (seed 001, default) or the legacy v1",
     )
     roles.add_argument("--farmer", metavar="HOST:PORT", help="harvester: the farmer to serve")
     roles.add_argument(

@@ -45,6 +45,7 @@ __all__ = [
     "HarvesterSettings",
     "IntroducerSettings",
     "PeersSettings",
+    "PoolSettings",
     "Settings",
     "TimelordSettings",
     "env_overrides",
@@ -186,6 +187,15 @@ def _ip_address(value: Any) -> str:
     return text
 
 
+def _optional_puzzle_hash(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).lower().removeprefix("0x")
+    if len(text) != 64 or any(c not in "0123456789abcdef" for c in text):
+        raise ValueError(f"must be a puzzle hash of 64 hex digits, got {value!r}")
+    return text
+
+
 def _choice(*choices: str, upper: bool = False) -> Any:
     def check(value: Any) -> str:
         text = value.upper() if upper and isinstance(value, str) else value
@@ -214,6 +224,9 @@ LogLevel = Annotated[
     str, BeforeValidator(_choice("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL", upper=True))
 ]
 LogFormat = Annotated[Literal["console", "json"], BeforeValidator(_choice("console", "json"))]
+HarvesterProtocol = Annotated[Literal["v1", "v2"], BeforeValidator(_choice("v1", "v2"))]
+OptionalPath = Annotated[Path | None, BeforeValidator(lambda v: None if v is None else _path(v))]
+OptionalPuzzleHash = Annotated[str | None, BeforeValidator(_optional_puzzle_hash)]
 
 
 # ---------------------------------------------------------------------------- the model
@@ -282,6 +295,8 @@ class FarmerSettings(_Frozen):
     rpc_tls_port: OptionalPort = 0
     metrics_port: OptionalPort = None
     full_node: OptionalHostPort = None
+    pool: OptionalHostPort = None
+    payout_puzzle_hash: OptionalPuzzleHash = None
 
 
 class HarvesterSettings(_Frozen):
@@ -292,6 +307,26 @@ class HarvesterSettings(_Frozen):
     farmer: OptionalHostPort = None
     plot_dirs: Paths = ()
     refresh_interval: PositiveFloat = 10.0
+    protocol: HarvesterProtocol = "v2"
+
+
+class PoolSettings(_Frozen):
+    """The pool role (docs/protocol.md section 5)."""
+
+    port: Port = 8449
+    rpc_port: OptionalPort = 8561
+    rpc_tls_port: OptionalPort = 0
+    metrics_port: OptionalPort = None
+    full_node: OptionalHostPort = None
+    db: OptionalText = None
+    target_partials_per_hour: PositiveInt = 300
+    starting_difficulty: PositiveInt = 1
+    partial_max_depth: PositiveInt = 4
+    partial_max_age: PositiveFloat = 300.0
+    max_partials_per_minute: PositiveInt = 120
+    max_farmers: PositiveInt = 10_000
+    payout_interval: PositiveFloat = 600.0
+    payout_fee: Count = 0
 
 
 _LIMITS = PeerLimits()  # the peer layer's defaults, written once (trionode.peers.limits)
@@ -345,6 +380,7 @@ class Settings(_Frozen):
     timelord: TimelordSettings = TimelordSettings()
     farmer: FarmerSettings = FarmerSettings()
     harvester: HarvesterSettings = HarvesterSettings()
+    pool: PoolSettings = PoolSettings()
     peers: PeersSettings = PeersSettings()
 
     def section(self, role: str) -> Any:

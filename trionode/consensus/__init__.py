@@ -70,6 +70,8 @@ from trionode.consensus.proofs import (
     verify_pot,
 )
 from trionode.consensus.validation import (
+    IDENTITY_G2,
+    check_coinbase_owner,
     validate_block,
     validate_header_block,
     validate_unfinished_block,
@@ -82,6 +84,7 @@ __all__ = [
     "NETWORKS",
     "SIM",
     "TESTNET",
+    "IDENTITY_G2",
     "VDF_START",
     "CoinRecord",
     "ConsensusConstants",
@@ -95,6 +98,7 @@ __all__ = [
     "body_cost",
     "body_removals",
     "challenge_hash_for_child",
+    "check_coinbase_owner",
     "check_pos_proof",
     "coinbase_coin",
     "discriminant",

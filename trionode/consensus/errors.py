@@ -21,7 +21,7 @@ class Err(IntEnum):
     DOES_NOT_PASS_FILTER = 20  # the plot does not pass the filter for the parent's challenge
     INVALID_POS_CHALLENGE = 21  # pos.challenge != sha256(f)
     INVALID_PLOT_SIZE = 22  # k outside [MIN_PLOT_SIZE, MAX_PLOT_SIZE]
-    INVALID_POOL_KEY = 23  # no pool public key (coinbase must be signed by it) or a contract hash
+    INVALID_POOL_KEY = 23  # not exactly one of pool public key and pool contract puzzle hash
     INVALID_POSPACE = 24  # chiapos rejects the proof
     INVALID_POS_HASH = 25  # header.proof_of_space_hash != pos.get_hash()
     # -- header fields
@@ -32,10 +32,11 @@ class Err(IntEnum):
     INVALID_TOTAL_ITERS = 34  # header total_iters != parent total_iters + required iterations
     # -- signatures, coinbase, fees
     INVALID_PLOT_SIGNATURE = 40  # plot key (2-of-2) signature over HeaderData.get_hash()
-    INVALID_COINBASE_SIGNATURE = 41  # pool key signature over coinbase.get_hash()
+    INVALID_COINBASE_SIGNATURE = 41  # pool key signature over coinbase.get_hash(); identity (v2)
     INVALID_COINBASE_HEIGHT = 42
     INVALID_COINBASE_AMOUNT = 43
     INVALID_FEES_AMOUNT = 44  # fees_target.amount != sum of the transactions' fees
+    INVALID_COINBASE_PUZZLE_HASH = 45  # a pooled plot's coinbase must pay its contract hash (v2)
     # -- transactions (section 3)
     EMPTY_TRANSACTION = 50  # a transaction with no spends
     UNKNOWN_COIN = 51  # spent coin does not exist on the block's chain

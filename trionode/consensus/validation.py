@@ -15,13 +15,19 @@ Body rules this module defines (PROTOCOL.md leaves them open):
 - ``header.filter_hash`` and ``extension_data``: see ``coins.filter_hash`` and
   ``block_fields``.
 - A block cannot spend coins it creates (``ctx.coins`` is the coin set at its parent).
-- The coinbase must be signed by ``pos.pool_public_key``: a proof of space with a pool contract
-  puzzle hash instead of a pool key is invalid in this consensus.
+- Who owns the coinbase (``check_coinbase_owner``; rules v2, docs/protocol.md section 5): a proof
+  of space carries exactly one of ``pool_public_key`` and ``pool_contract_puzzle_hash``. With a
+  pool key, the coinbase must be signed by it (any puzzle hash). With a contract puzzle hash
+  (a pooled plot, whose plot id commits to that hash), the coinbase must pay exactly that puzzle
+  hash and its signature must be the G2 identity: nothing is left for a signature to choose, and
+  whoever finds the block cannot redirect the reward. Rules v1 refused contract-hash plots; blocks
+  of pool-key plots are valid under both, unchanged.
 """
 
 from __future__ import annotations
 
 from blspy import AugSchemeMPL
+from blspy import G2Element as BlsG2Element
 
 from trionode.consensus.block_fields import (
     EXTENSION_DATA,
@@ -44,7 +50,15 @@ from trionode.consensus.proofs import (
     verify_pot,
     verify_signature,
 )
-from trionode.protocols.chain_types import Body, FullBlock, HeaderBlock, Transaction
+from trionode.protocols.chain_types import (
+    Body,
+    CoinbaseInfo,
+    FullBlock,
+    HeaderBlock,
+    ProofOfSpace,
+    Transaction,
+)
+from trionode.wire import G2Element
 
 
 def validate_header_block(
@@ -121,7 +135,7 @@ def _check_header(
     pos = block.proof_of_space
     if not constants.MIN_PLOT_SIZE <= pos.size <= constants.MAX_PLOT_SIZE:
         return Err.INVALID_PLOT_SIZE, 0
-    if pos.pool_public_key is None or pos.pool_contract_puzzle_hash is not None:
+    if (pos.pool_public_key is None) == (pos.pool_contract_puzzle_hash is None):
         return Err.INVALID_POOL_KEY, 0
     plot_id = pos.get_plot_id()
     if not plot_passes_filter(constants, plot_id, challenge_hash):
@@ -179,15 +193,37 @@ def _check_body(
     if agg_err is not None:
         return agg_err
     # -- signatures
-    pool_pk = block.proof_of_space.pool_public_key
-    assert pool_pk is not None  # checked in _check_header
-    if not AugSchemeMPL.verify(
-        pool_pk.point, bytes(body.coinbase.get_hash()), body.coinbase_signature.point
-    ):
-        return Err.INVALID_COINBASE_SIGNATURE
+    owner_err = check_coinbase_owner(block.proof_of_space, body.coinbase, body.coinbase_signature)
+    if owner_err is not None:
+        return owner_err
     for tx in body.transactions:
         if not _transaction_signature_ok(tx):
             return Err.INVALID_TRANSACTION_SIGNATURE
+    return None
+
+
+#: The coinbase signature of a block from a pooled (contract puzzle hash) plot.
+IDENTITY_G2 = G2Element(BlsG2Element())
+
+
+def check_coinbase_owner(
+    pos: ProofOfSpace, coinbase: CoinbaseInfo, signature: G2Element
+) -> Err | None:
+    """Is the coinbase paid where the proof of space says (module docstring, rules v2)?"""
+    if pos.pool_contract_puzzle_hash is not None:
+        if pos.pool_public_key is not None:
+            return Err.INVALID_POOL_KEY
+        if coinbase.puzzle_hash != pos.pool_contract_puzzle_hash:
+            return Err.INVALID_COINBASE_PUZZLE_HASH
+        if signature != IDENTITY_G2:
+            return Err.INVALID_COINBASE_SIGNATURE
+        return None
+    if pos.pool_public_key is None:
+        return Err.INVALID_POOL_KEY
+    if not AugSchemeMPL.verify(
+        pos.pool_public_key.point, bytes(coinbase.get_hash()), signature.point
+    ):
+        return Err.INVALID_COINBASE_SIGNATURE
     return None
 
 

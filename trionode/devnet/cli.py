@@ -15,7 +15,7 @@ from trionode import runfiles
 from trionode.consensus import NETWORKS, get_constants
 from trionode.devnet.layout import DevnetLayout
 from trionode.devnet.network import Devnet, say_to_stdout
-from trionode.devnet.setup import prepare
+from trionode.devnet.setup import prepare, prepare_harvesters, prepare_pool
 from trionode.keys.cli import add_root_argument, root_from_args
 from trionode.nursery import RestartIntensityExceeded
 from trionode.roles.launch import UsageError, check_root_dir
@@ -27,6 +27,15 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def _harvesters(text: str) -> tuple[str, ...]:
+    protocols = tuple(p.strip() for p in text.split(",") if p.strip())
+    if not 1 <= len(protocols) <= 4 or any(p not in ("v1", "v2") for p in protocols):
+        raise argparse.ArgumentTypeError(
+            f"must be 1 to 4 of v1,v2 separated by commas, got {text!r}"
+        )
+    return protocols
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
@@ -58,16 +67,33 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="network (default devnet; also accepted before the subcommand)",
     )
+    devnet.add_argument(
+        "--harvesters",
+        type=_harvesters,
+        default=("v2",),
+        metavar="v1,v2",
+        help="one harvester per entry, each speaking that harvester protocol, each with "
+        "--plots plots of its own (default: v2)",
+    )
+    devnet.add_argument(
+        "--pool",
+        action="store_true",
+        help="also run a pool; the farm gets --plots plots pooled to it and farms with it",
+    )
     devnet.set_defaults(handler=run_devnet)
     return devnet
 
 
-def layout_roles(layout: DevnetLayout, full_nodes: int) -> list[tuple[Path, str]]:
+def layout_roles(
+    layout: DevnetLayout, full_nodes: int, harvesters: int = 1, pool: bool = False
+) -> list[tuple[Path, str]]:
     """(root, role) of every process the devnet runs."""
     return [
         (layout.introducer, "introducer"),
         *((layout.full_node(i), "full_node") for i in range(full_nodes)),
         *((layout.farm, role) for role in ("farmer", "harvester", "timelord")),
+        *((layout.harvester(i), "harvester") for i in range(1, harvesters)),
+        *([(layout.pool, "pool")] if pool else []),
     ]
 
 
@@ -100,7 +126,13 @@ def run_devnet(args: argparse.Namespace) -> int:
     constants = get_constants(network)
     layout = DevnetLayout(root_from_args(args))
     try:
-        lock = claim_roots("devnet", layout.base, layout_roles(layout, args.full_nodes))
+        roles = layout_roles(
+            layout,
+            args.full_nodes,
+            len(getattr(args, "harvesters", ("v2",))),
+            bool(getattr(args, "pool", False)),
+        )
+        lock = claim_roots("devnet", layout.base, roles)
     except UsageError as exc:
         print(f"trionode: {exc}", file=sys.stderr)
         return 2
@@ -118,8 +150,10 @@ def run_devnet(args: argparse.Namespace) -> int:
 
 def _run_devnet(args: argparse.Namespace, layout: DevnetLayout, constants: Any) -> int:
     quiet_supervisor_logs()
+    harvesters = getattr(args, "harvesters", ("v2",))
+    pool = bool(getattr(args, "pool", False))
     try:
-        prepare(
+        keys = prepare(
             layout,
             constants,
             full_nodes=args.full_nodes,
@@ -127,10 +161,23 @@ def _run_devnet(args: argparse.Namespace, layout: DevnetLayout, constants: Any) 
             k=args.k,
             say=say_to_stdout,
         )
+        prepare_harvesters(
+            layout, keys, len(harvesters), plots=args.plots, k=args.k, say=say_to_stdout
+        )
+        if pool:
+            prepare_pool(layout, keys, plots=args.plots, k=args.k, say=say_to_stdout)
     except ValueError as exc:
         print(f"trionode: devnet: {exc}", file=sys.stderr)
         return 2
-    devnet = Devnet(layout, constants, args.full_nodes, say_to_stdout, log_level=args.log_level)
+    devnet = Devnet(
+        layout,
+        constants,
+        args.full_nodes,
+        say_to_stdout,
+        log_level=args.log_level,
+        harvesters=harvesters,
+        pool=pool,
+    )
 
     async def main() -> int:
         async with trio.open_nursery() as nursery:

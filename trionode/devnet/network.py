@@ -55,6 +55,9 @@ class Devnet:
     full_nodes: int
     say: Callable[[str], None]
     log_level: str = "INFO"
+    # Harvester protocol of each harvester (``--harvesters v1,v2``) and whether a pool runs.
+    harvesters: tuple[str, ...] = ("v2",)
+    pool: bool = False
     specs: dict[str, ProcessSpec] = attrs.field(factory=dict)
     ports: dict[str, int] = attrs.field(factory=dict)
     pids: dict[str, int] = attrs.field(factory=dict)
@@ -177,26 +180,41 @@ class Devnet:
                     )
                     if i == 0:
                         node0 = port
+                farmer_args = ["--full-node", f"{LOCAL}:{node0}"]
+                if self.pool:
+                    pool = await self._start(
+                        supervisor,
+                        "pool",
+                        "pool",
+                        self._spec("pool", "pool", layout.pool, "--full-node", f"{LOCAL}:{node0}"),
+                    )
+                    farmer_args += ["--pool", f"{LOCAL}:{pool}"]
                 farmer = await self._start(
                     supervisor,
                     "farmer",
                     "farmer",
-                    self._spec("farmer", "farmer", layout.farm, "--full-node", f"{LOCAL}:{node0}"),
+                    self._spec("farmer", "farmer", layout.farm, *farmer_args),
                 )
-                await self._start(
-                    supervisor,
-                    "harvester",
-                    "harvester",
-                    self._spec(
+                for i, protocol in enumerate(self.harvesters):
+                    name = "harvester" if i == 0 else f"harvester_{i}"
+                    plot_args = ["--plots", str(layout.harvester_plots(i))]
+                    if i == 0 and self.pool:
+                        plot_args += ["--plots", str(layout.pooled_plots)]
+                    await self._start(
+                        supervisor,
+                        name,
                         "harvester",
-                        "harvester",
-                        layout.farm,
-                        "--farmer",
-                        f"{LOCAL}:{farmer}",
-                        "--plots",
-                        str(layout.plots),
-                    ),
-                )
+                        self._spec(
+                            name,
+                            "harvester",
+                            layout.harvester(i),
+                            "--farmer",
+                            f"{LOCAL}:{farmer}",
+                            "--protocol",
+                            protocol,
+                            *plot_args,
+                        ),
+                    )
                 await self._start(
                     supervisor,
                     "timelord",

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Callable
+from typing import Any
+
+import yaml
 
 from trionode.consensus import ConsensusConstants
 from trionode.devnet.layout import DevnetLayout
 from trionode.init_root import init_root
+from trionode.keys.derive import local_master_sk_for_plot
 from trionode.keys.keychain import FarmKeys, Keychain
-from trionode.plotting.create import ensure_plots
+from trionode.plotting.create import create_plot, ensure_plots
 from trionode.plotting.manager import PlotManager
+from trionode.wire import bytes32
 
 logger = logging.getLogger(__name__)
 
@@ -79,3 +85,72 @@ def _genesis_has_proof(layout: DevnetLayout, constants: ConsensusConstants, keys
     manager.refresh()
     challenge = constants.genesis_challenge
     return bool(manager.lookup_sync(challenge, challenge, constants.PLOT_FILTER_BITS))
+
+
+def prepare_harvesters(
+    layout: DevnetLayout,
+    keys: FarmKeys,
+    count: int,
+    *,
+    plots: int,
+    k: int,
+    say: Callable[[str], None],
+) -> None:
+    """Harvesters 1..count-1 (``--harvesters``): a root each with the farm's private CA (so
+    the farmer admits them) and ``plots`` plots of their own (the farm's plot indices after
+    harvester 0's), so every harvester finds proofs the others do not."""
+    for i in range(1, count):
+        root = layout.harvester(i)
+        ca = root / "ssl" / "ca"
+        if not ca.exists():
+            shutil.copytree(layout.farm / "ssl" / "ca", ca)
+        init_root(root)
+        directory = layout.harvester_plots(i)
+        first = 10_000 * i  # far from harvester 0's indices (0 .. plots + a few)
+        have = len(list(directory.glob("*.plot"))) if directory.exists() else 0
+        if have < plots:
+            say(f"creating {plots - have} k={k} plots for harvester {i} in {directory}")
+        for index in range(first, first + plots):
+            create_plot(
+                directory,
+                k,
+                keys.farmer_pk,
+                keys.pool_pk,
+                local_master_sk_for_plot(keys.master_sk, index),
+            )
+
+
+def prepare_pool(
+    layout: DevnetLayout,
+    keys: FarmKeys,
+    *,
+    plots: int,
+    k: int,
+    say: Callable[[str], None],
+) -> bytes32:
+    """The pool's root and keys (``--pool``), its config (where its full node keeps the chain),
+    and ``plots`` plots of the farm pooled to it (``plots create --pool-contract-address``);
+    returns the pool's puzzle hash."""
+    init_root(layout.pool)
+    keychain = Keychain(layout.pool)
+    if not keychain.exists():
+        keychain.generate()
+        say(f"generated pool keys in {layout.pool}")
+    pool_ph = keychain.farm_keys().pool_puzzle_hash
+    config_path = layout.pool / "config.yaml"
+    config = yaml.safe_load(config_path.read_text()) if config_path.exists() else None
+    config = config if isinstance(config, dict) else {}
+    found = config.get("pool")
+    section: dict[str, Any] = found if isinstance(found, dict) else {}
+    # The pool finds its coins over the wire (a light wallet of its full node); a node_root
+    # written by an earlier build is no longer a key.
+    section.pop("node_root", None)
+    config["pool"] = section
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    have = len(list(layout.pooled_plots.glob("*.plot"))) if layout.pooled_plots.exists() else 0
+    if have < plots:
+        say(
+            f"creating {plots - have} k={k} plots pooled to {pool_ph.hex()[:16]} in {layout.pooled_plots}"
+        )
+    ensure_plots(layout.pooled_plots, k, plots, keys.farmer_pk, pool_ph, keys.master_sk)
+    return pool_ph

@@ -97,6 +97,15 @@ DEFAULT_RATE_LIMITS: Mapping[T, tuple[int, float]] = {
     T.coin_heights: (600, 60.0),
     T.request_block_coins: (3000, 60.0),
     T.respond_block_coins: (3000, 60.0),
+    # pool protocol (docs/protocol.md section 5): the pool also limits partials per farmer
+    # itself (RATE_LIMITED with a reason); this is the peer layer's outer bound
+    T.request_pool_info: (60, 60.0),
+    T.pool_info: (60, 60.0),
+    T.join_pool: (10, 60.0),
+    T.join_pool_response: (10, 60.0),
+    T.submit_partial: (6000, 60.0),
+    T.respond_partial: (6000, 60.0),
+    T.pool_difficulty_changed: (60, 60.0),
 }
 
 

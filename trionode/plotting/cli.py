@@ -25,11 +25,12 @@ from chiapos import Verifier
 
 from trionode.consensus.constants import NETWORKS
 from trionode.keys.cli import add_root_argument, root_from_args
-from trionode.keys.derive import local_master_sk_for_plot
+from trionode.keys.derive import as_g1, local_master_sk_for_plot
 from trionode.keys.keychain import Keychain, KeychainError
 from trionode.plotting.create import PlotCreateError, create_plot, planned_plot
 from trionode.plotting.manager import PLOT_SUFFIX
 from trionode.plotting.plot_info import PlotError, PlotInfo, load_plot
+from trionode.wire import bytes32
 
 __all__ = ["CheckResult", "check_plot", "cmd_check", "cmd_create", "register"]
 
@@ -81,6 +82,19 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     create.add_argument("--dir", required=True, type=Path, help="directory for the final plots")
     create.add_argument(
         "--tmp-dir", type=Path, help="directory for temporary files (default: inside --dir)"
+    )
+    owner = create.add_mutually_exclusive_group()
+    owner.add_argument(
+        "--pool-public-key",
+        metavar="HEX",
+        help="pool public key (48 bytes hex) the plot's rewards are signed by "
+        "(default: the farm's own pool key)",
+    )
+    owner.add_argument(
+        "--pool-contract-address",
+        metavar="PUZZLE_HASH",
+        help="a pooled plot: its block rewards can only go to this puzzle hash (64 hex "
+        "digits; a pool's is shown by its get_pool_state); docs/protocol.md section 5",
     )
     add_root_argument(create)
     _add_network_argument(create)
@@ -180,6 +194,25 @@ class _RichProgress:
         self.progress.stop()
 
 
+def _plot_pool(args: argparse.Namespace, own_pool_pk: Any) -> Any:
+    """What the plots commit to: a pool public key or a pool contract puzzle hash."""
+    if getattr(args, "pool_contract_address", None):
+        text = args.pool_contract_address.lower().removeprefix("0x")
+        try:
+            raw = bytes.fromhex(text)
+        except ValueError:
+            raw = b""
+        if len(raw) != 32:
+            raise ValueError("--pool-contract-address must be 64 hex digits (a puzzle hash)")
+        return bytes32(raw)
+    if getattr(args, "pool_public_key", None):
+        try:
+            return as_g1(bytes.fromhex(args.pool_public_key.lower().removeprefix("0x")))
+        except ValueError as exc:
+            raise ValueError(f"--pool-public-key: {exc}") from None
+    return own_pool_pk
+
+
 def cmd_create(args: argparse.Namespace) -> int:
     network = getattr(args, "network", None) or DEFAULT_NETWORK
     constants = NETWORKS.get(network)
@@ -212,6 +245,11 @@ def cmd_create(args: argparse.Namespace) -> int:
         print(f"trionode plots create: {exc}", file=sys.stderr)
         return 1
 
+    try:
+        pool = _plot_pool(args, keys.pool_pk)
+    except ValueError as exc:
+        print(f"trionode plots create: {exc}", file=sys.stderr)
+        return 2
     n: int = args.n
     final_dir: Path = args.dir
     reporter: _LineProgress | _RichProgress = (
@@ -223,7 +261,7 @@ def cmd_create(args: argparse.Namespace) -> int:
     try:
         for index in range(n):
             local_master = local_master_sk_for_plot(keys.master_sk, index)
-            _, filename, _ = planned_plot(k, keys.farmer_pk, keys.pool_pk, local_master)
+            _, filename, _ = planned_plot(k, keys.farmer_pk, pool, local_master)
             if (final_dir / filename).exists():
                 reused += 1
             reporter.plot_started(index, filename)
@@ -232,7 +270,7 @@ def cmd_create(args: argparse.Namespace) -> int:
                     final_dir,
                     k,
                     keys.farmer_pk,
-                    keys.pool_pk,
+                    pool,
                     local_master,
                     tmp_dir=args.tmp_dir,
                     progress=functools.partial(reporter.update, index),
@@ -309,7 +347,7 @@ def check_plot(
     result.k = info.k
     if farmer_pk is not None and info.farmer_public_key != farmer_pk:
         result.problems.append("its farmer key is not this root's")
-    if pool_pk is not None and info.pool_public_key != pool_pk:
+    if pool_pk is not None and info.pool_public_key not in (None, pool_pk):
         result.problems.append("its pool key is not this root's")
     verifier = Verifier()
     bad = 0

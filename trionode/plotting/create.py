@@ -29,7 +29,7 @@ from trionode.keys.derive import (
     plot_local_sk,
     plot_public_key,
 )
-from trionode.plotting.memo import make_memo, plot_filename, plot_id_for
+from trionode.plotting.memo import make_memo, plot_filename, plot_id_for, pool_bytes
 from trionode.wire import bytes32
 
 __all__ = [
@@ -84,7 +84,7 @@ def create_plot(
     """
     if not MIN_K <= k <= MAX_K:
         raise PlotCreateError(f"plot size k={k} is out of range [{MIN_K}, {MAX_K}]")
-    as_g1(farmer_pk), as_g1(pool_pk)  # fail early on bad keys
+    as_g1(farmer_pk), pool_bytes(pool_pk)  # fail early on bad keys
     final_dir = Path(final_dir)
     plot_id, filename, memo = planned_plot(k, farmer_pk, pool_pk, local_master_sk)
     final_path = final_dir / filename

@@ -116,7 +116,9 @@ class PlotManager:
         max_workers: int | None = None,
     ) -> None:
         self.plot_dirs: tuple[Path, ...] = tuple(Path(d) for d in plot_dirs)
-        self._farmer_keys = frozenset(bytes(as_g1(k)) for k in farmer_public_keys)
+        self._farmer_keys: frozenset[bytes] | None = frozenset(
+            bytes(as_g1(k)) for k in farmer_public_keys
+        )
         self._pool_keys = frozenset(bytes(as_g1(k)) for k in pool_public_keys)
         self.max_workers = max_workers if max_workers is not None else max(2, os.cpu_count() or 2)
         if self.max_workers < 1:
@@ -173,11 +175,18 @@ class PlotManager:
     # -- loading ------------------------------------------------------------------------------
 
     def set_public_keys(
-        self, farmer_public_keys: Iterable[Any], pool_public_keys: Iterable[Any]
+        self, farmer_public_keys: Iterable[Any] | None, pool_public_keys: Iterable[Any]
     ) -> None:
-        """Replace the keys plots must carry (the farmer sends them in its handshake)."""
+        """Replace the keys plots must carry (the farmer sends them in its handshake).
+
+        ``farmer_public_keys=None``: any farmer key (the legacy handshake names pool keys only;
+        a plot of another farmer then yields signatures its farmer cannot complete)."""
         with self._lock:
-            self._farmer_keys = frozenset(bytes(as_g1(k)) for k in farmer_public_keys)
+            self._farmer_keys = (
+                None
+                if farmer_public_keys is None
+                else frozenset(bytes(as_g1(k)) for k in farmer_public_keys)
+            )
             self._pool_keys = frozenset(bytes(as_g1(k)) for k in pool_public_keys)
             old = self._state
             self._state = self._partition(old.loaded, old.failed)
@@ -256,10 +265,17 @@ class PlotManager:
         duplicates: dict[Path, Path] = {}
         for path in sorted(loaded):
             info = loaded[path].info
-            if bytes(info.farmer_public_key) not in self._farmer_keys:
+            if (
+                self._farmer_keys is not None
+                and bytes(info.farmer_public_key) not in self._farmer_keys
+            ):
                 no_key[path] = f"farmer key {info.farmer_public_key.hex()[:16]}... is not ours"
                 continue
-            if bytes(info.pool_public_key) not in self._pool_keys:
+            # A pooled plot (contract puzzle hash) is farmed with any pool: its rewards can only
+            # go to that puzzle hash, whichever farmer finds the block.
+            if info.pool_public_key is not None and (
+                bytes(info.pool_public_key) not in self._pool_keys
+            ):
                 no_key[path] = f"pool key {info.pool_public_key.hex()[:16]}... is not ours"
                 continue
             first = by_id.get(info.plot_id)
@@ -358,7 +374,7 @@ def make_proof_of_space(plot: PlotInfo, pos_challenge: bytes32, proof: bytes) ->
     return ProofOfSpace(
         challenge=bytes32(pos_challenge),
         pool_public_key=plot.pool_public_key,
-        pool_contract_puzzle_hash=None,
+        pool_contract_puzzle_hash=plot.pool_contract_puzzle_hash,
         plot_public_key=plot.plot_public_key,
         size=uint8(plot.k),
         proof=bytes(proof),

@@ -38,13 +38,14 @@ class PlotInfo:
     plot_id: bytes32
     k: int
     memo: PlotMemo = attrs.field(repr=False)
-    pool_public_key: G1Element
+    pool_public_key: G1Element | None  # exactly one of the two is set
     farmer_public_key: G1Element
     local_sk: PrivateKey = attrs.field(repr=False)
     local_pk: G1Element
     plot_public_key: G1Element
     file_size: int
     time_modified: float
+    pool_contract_puzzle_hash: bytes32 | None = None
 
     def qualities_for_challenge(self, challenge: bytes) -> list[bytes]:
         """chiapos quality strings for a proof-of-space challenge (often none, sometimes >1)."""
@@ -67,7 +68,7 @@ class PlotInfo:
             size=uint8(self.k),
             plot_id=self.plot_id,
             pool_public_key=self.pool_public_key,
-            pool_contract_puzzle_hash=None,
+            pool_contract_puzzle_hash=self.pool_contract_puzzle_hash,
             plot_public_key=self.plot_public_key,
             file_size=uint64(self.file_size),
             time_modified=uint64(int(self.time_modified)),
@@ -95,7 +96,10 @@ def load_plot(path: Path) -> PlotInfo:
     local_sk = plot_local_sk(memo.local_master_sk)
     local_pk = G1Element(local_sk.get_g1())
     plot_pk = G1Element(plot_public_key(local_pk, memo.farmer_public_key))
-    expected_id = plot_id_for(memo.pool_public_key, plot_pk)
+    pool = (
+        memo.pool_public_key if memo.pool_public_key is not None else memo.pool_contract_puzzle_hash
+    )
+    expected_id = plot_id_for(pool, plot_pk)
     if expected_id != plot_id:
         raise PlotError(
             f"{path}: plot id {plot_id.hex()} does not match its memo's keys "
@@ -114,4 +118,5 @@ def load_plot(path: Path) -> PlotInfo:
         plot_public_key=plot_pk,
         file_size=st.st_size,
         time_modified=st.st_mtime,
+        pool_contract_puzzle_hash=memo.pool_contract_puzzle_hash,
     )

@@ -24,6 +24,9 @@ from trionode.protocols import (
     peer_protocol as peer,
 )
 from trionode.protocols import (
+    pool_protocol as pool,
+)
+from trionode.protocols import (
     shared_protocol as shared,
 )
 from trionode.protocols import (
@@ -89,6 +92,13 @@ MESSAGE_CLASSES: dict[T, type[Streamable]] = {
     T.coin_heights: wallet.CoinHeights,
     T.request_block_coins: wallet.RequestBlockCoins,
     T.respond_block_coins: wallet.RespondBlockCoins,
+    T.request_pool_info: pool.RequestPoolInfo,
+    T.pool_info: pool.PoolInfo,
+    T.join_pool: pool.JoinPool,
+    T.join_pool_response: pool.JoinPoolResponse,
+    T.submit_partial: pool.SubmitPartial,
+    T.respond_partial: pool.RespondPartial,
+    T.pool_difficulty_changed: pool.PoolDifficultyChanged,
 }
 
 MESSAGE_TYPES: dict[type[Streamable], T] = {cls: t for t, cls in MESSAGE_CLASSES.items()}
@@ -115,6 +125,9 @@ REPLY_TYPES: dict[T, T] = {
     T.request_wallet_headers: T.wallet_headers,
     T.request_coin_heights: T.coin_heights,
     T.request_block_coins: T.respond_block_coins,
+    T.request_pool_info: T.pool_info,
+    T.join_pool: T.join_pool_response,
+    T.submit_partial: T.respond_partial,
 }
 
 # Messages that may travel before the handshake completes (PROTOCOL.md, Handshake).

@@ -74,3 +74,11 @@ class ProtocolMessageTypes(enum.IntEnum):
     coin_heights = 95
     request_block_coins = 96
     respond_block_coins = 97
+    # pool protocol (docs/protocol.md section 5)
+    request_pool_info = 80
+    pool_info = 81
+    join_pool = 82
+    join_pool_response = 83
+    submit_partial = 84
+    respond_partial = 85
+    pool_difficulty_changed = 86

@@ -35,6 +35,7 @@ _WALLET = frozenset({NodeType.WALLET})
 _FARMER = frozenset({NodeType.FARMER})
 _HARVESTER = frozenset({NodeType.HARVESTER})
 _TIMELORD = frozenset({NodeType.TIMELORD})
+_POOL = frozenset({NodeType.POOL})
 
 ROUTES: Mapping[NodeType, Mapping[T, frozenset[NodeType]]] = {
     NodeType.FULL_NODE: {
@@ -72,6 +73,8 @@ ROUTES: Mapping[NodeType, Mapping[T, frozenset[NodeType]]] = {
         T.proof_of_space_finalized: _FULL_NODE,
         T.proof_of_space_arrived: _FULL_NODE,
         T.proof_of_time_rate: _FULL_NODE,
+        # from its pool (docs/protocol.md section 5)
+        T.pool_difficulty_changed: _POOL,
     },
     NodeType.HARVESTER: {
         T.harvester_handshake: _FARMER,
@@ -87,6 +90,13 @@ ROUTES: Mapping[NodeType, Mapping[T, frozenset[NodeType]]] = {
     NodeType.TIMELORD: {
         T.challenge_start: _FULL_NODE,
         T.proof_of_space_info: _FULL_NODE,
+    },
+    # The pool serves farmers on its own port; it follows its full node over a separate link on
+    # which it presents itself as a farmer (so that link is routed by the FARMER row).
+    NodeType.POOL: {
+        T.request_pool_info: _FARMER,
+        T.join_pool: _FARMER,
+        T.submit_partial: _FARMER,
     },
     NodeType.INTRODUCER: {
         T.request_peers_introducer: _FULL_NODE,

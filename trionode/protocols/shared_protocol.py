@@ -18,6 +18,7 @@ class NodeType(enum.IntEnum):
     TIMELORD = 4
     INTRODUCER = 5
     WALLET = 6
+    POOL = 7  # docs/protocol.md section 5
 
 
 class ErrorCode(enum.IntEnum):

@@ -101,4 +101,12 @@ MESSAGE_SIZE_CAPS: Mapping[T, int] = {
     # 1 MiB of blocks, then one more block: a block of MAX_BLOCK_COST bytes of transactions
     # adds at most 25,000 coins of 72 bytes (an output is 40 bytes of a transaction).
     T.respond_block_coins: 4 * MiB,
+    # pool protocol (docs/protocol.md section 5)
+    T.request_pool_info: 64,
+    T.pool_info: 512,  # a hash, a key and four integers
+    T.join_pool: 512,  # key, puzzle hash, timestamp, signature
+    T.join_pool_response: 128,
+    T.submit_partial: 2 * KiB,  # key, challenge, a proof of space (k <= 50), signature
+    T.respond_partial: 2 * KiB,  # result, a reason of at most a few hundred bytes, integers
+    T.pool_difficulty_changed: 64,
 }

@@ -27,6 +27,7 @@ from trionode.keys.keychain import KeychainError
 from trionode.nursery import ChildStartFailed, unwrapped_exception_groups
 from trionode.roles.runtime import run_until_signal, setup_logging
 from trionode.storage.errors import StoreError
+from trionode.wire import bytes32
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +46,9 @@ _ROLE_FLAGS: dict[str, tuple[tuple[str, ...], str, str]] = {
     "peer": (("full_node",), "peers", "--peer"),
     "introducer": (("full_node",), "introducer", "--introducer"),
     "db": (("full_node",), "db", "--db"),
-    "full_node": (("farmer", "timelord"), "full_node", "--full-node"),
+    "full_node": (("farmer", "timelord", "pool"), "full_node", "--full-node"),
+    "pool": (("farmer",), "pool", "--pool"),
+    "protocol": (("harvester",), "protocol", "--protocol"),
     "farmer": (("harvester",), "farmer", "--farmer"),
     "plots": (("harvester",), "plot_dirs", "--plots"),
     "workers": (("timelord",), "workers", "--workers"),
@@ -244,6 +247,12 @@ def build_service(settings: Settings, role: str, root: Path) -> Any:
                 network,
                 full_node,
                 port=fa.port,
+                pool=fa.pool,
+                payout_puzzle_hash=(
+                    None
+                    if fa.payout_puzzle_hash is None
+                    else bytes32.fromhex(fa.payout_puzzle_hash)
+                ),
                 **_peer_layer(settings),
                 **_surface(FarmerConfig, fa),
             )
@@ -264,6 +273,7 @@ def build_service(settings: Settings, role: str, root: Path) -> Any:
                 dirs,
                 port=hv.port,
                 refresh_interval=hv.refresh_interval,
+                protocol=hv.protocol,
                 **_peer_layer(settings),
                 **_surface(HarvesterConfig, hv),
             )
@@ -291,6 +301,31 @@ def build_service(settings: Settings, role: str, root: Path) -> Any:
         it = settings.introducer
         return IntroducerService(
             root, network, it.port, **_peer_layer(settings), **_surface(IntroducerService, it)
+        )
+    if role == "pool":
+        from trionode.roles.pool.main import Pool, PoolConfig
+
+        po = settings.pool
+        full_node = _require(po.full_node, role, "full_node", "--full-node HOST:PORT")
+        _check_db_setting("pool.db", po.db)
+        return Pool(
+            PoolConfig(
+                root,
+                network,
+                full_node,
+                port=po.port,
+                db_url=po.db,
+                target_partials_per_hour=po.target_partials_per_hour,
+                starting_difficulty=po.starting_difficulty,
+                partial_max_depth=po.partial_max_depth,
+                partial_max_age=po.partial_max_age,
+                max_partials_per_minute=po.max_partials_per_minute,
+                max_farmers=po.max_farmers,
+                payout_interval=po.payout_interval,
+                payout_fee=po.payout_fee,
+                **_peer_layer(settings),
+                **_surface(PoolConfig, po),
+            )
         )
     raise UsageError(f"unknown role {role!r}")
 

@@ -21,6 +21,7 @@ DEFAULT_RPC_PORTS: dict[str, int] = {
     "harvester": 8560,
     "timelord": 8557,
     "introducer": 8556,
+    "pool": 8561,
 }
 
 __all__ = ["DEFAULT_RPC_PORTS"]

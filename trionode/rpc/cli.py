@@ -3,14 +3,17 @@
 ``rpc`` calls any method of a running role of ``--root`` with the root's cookie token and prints
 the JSON answer. The role is ``--role`` if given, else the one serving the method (full node
 methods -> full node; ``get_harvesters``/``get_rewards`` -> farmer; ``get_plots``/
-``refresh_plots`` -> the farmer if it runs, else the harvester; anything else -> the first role of
+``refresh_plots`` -> the farmer if it runs, else the harvester; ``get_pool_state``/``get_farmers``/
+``payout_now`` -> pool; anything else -> the first role of
 the root with an RPC port). The port comes from ``--rpc-port`` or the role's ready file.
 ``--root`` may name a devnet or testnet directory: ``--node NAME`` then picks the node
 (``full_node_1``, ``n2``, ``farm``...); without it full node methods go to the first full node
 and farmer/harvester methods to the farm.
 
 ``show`` prints a full node's status (height, tips, sync progress with ETA, peers). On a devnet
-or testnet directory it shows every full node of it (or the one ``--node`` names).
+or testnet directory it shows every full node of it (or the one ``--node`` names). If the root's
+(or the devnet's) farmer runs, a line gives its pool: points, difficulty, partials accepted and
+refused.
 
 Exit status: 0 success, 1 the node answered an error or is not reachable, 2 bad usage.
 """
@@ -30,7 +33,7 @@ from trionode.rpc.client import RpcCallError, call_sync, find_rpc_port
 
 __all__ = ["choose_role", "port_number", "register", "rpc_command", "show_command"]
 
-ROLES = ("full_node", "farmer", "harvester", "timelord", "introducer")
+ROLES = ("full_node", "farmer", "harvester", "timelord", "introducer", "pool")
 FULL_NODE_METHODS = frozenset(
     {
         "get_blockchain_state",
@@ -44,6 +47,7 @@ FULL_NODE_METHODS = frozenset(
 )
 FARMER_METHODS = frozenset({"get_harvesters", "get_rewards"})
 PLOT_METHODS = frozenset({"get_plots", "refresh_plots"})
+POOL_METHODS = frozenset({"get_pool_state", "get_farmers", "payout_now"})
 
 
 def register(subparsers: Any) -> None:
@@ -149,6 +153,8 @@ def choose_role(root: Path, method: str) -> str:
         return "farmer"
     if method in PLOT_METHODS:
         return "farmer" if find_rpc_port(root, "farmer") is not None else "harvester"
+    if method in POOL_METHODS:
+        return "pool"
     for role in ROLES:
         if find_rpc_port(root, role) is not None:
             return role
@@ -326,4 +332,39 @@ def show_command(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
             status = 1
             continue
         print(format_status(name, port, state["blockchain_state"], conns["connections"]), file=out)
+    for line in _farm_pool_lines(args, base):
+        print(line, file=out)
     return status
+
+
+def format_pool(name: str, pool: dict[str, Any] | None) -> str:
+    """One line on the farm's pool (``get_rewards``' ``pool``), or that it farms solo."""
+    if pool is None:
+        return f"{name}: farmer farms solo (no pool configured)"
+    refused = sum(pool.get("partials_refused", {}).values())
+    return (
+        f"{name}: pool {(pool.get('pool_contract_puzzle_hash') or '?')[:16]} "
+        f"{'joined' if pool.get('joined') else 'not joined'}, points {pool.get('points', 0)}, "
+        f"difficulty {pool.get('difficulty', 0)}, partials {pool.get('partials_accepted', 0)} "
+        f"accepted / {refused} refused"
+    )
+
+
+def _farm_pool_lines(args: argparse.Namespace, base: Path) -> list[str]:
+    """The pool points of the farm of ``base`` (or of a devnet's farm), if its farmer runs."""
+    lines = []
+    for root in (base, base / "farm"):
+        if not runfiles.ready_path(root, "farmer").exists():
+            continue
+        name = str(root) if root == base else root.name
+        try:
+            token = read_cookie(root)
+            port = find_rpc_port(root, "farmer")  # --rpc-port names the full node's
+            if port is None:
+                continue
+            rewards = call_sync(port, token, "get_rewards", host=args.host)
+        except (CookieError, RpcCallError, ValueError) as exc:
+            lines.append(f"{name}: farmer: {exc}")
+            continue
+        lines.append(format_pool(name, rewards.get("pool")))
+    return lines

@@ -106,6 +106,7 @@ class FarmerRpc:
             "challenges": len(state.challenges),
             "best_weight": state.best_weight,
             "ips": state.ips,
+            "pool": self.farmer.pool_link.summary() if self.farmer.pool_link else None,
         }
 
 
@@ -147,7 +148,16 @@ class HarvesterRpc:
         return {
             **self._counts(),
             "farmer_public_keys": sorted({bytes(p.farmer_public_key).hex() for p in plots}),
-            "pool_public_keys": sorted({bytes(p.pool_public_key).hex() for p in plots}),
+            "pool_public_keys": sorted(
+                {bytes(p.pool_public_key).hex() for p in plots if p.pool_public_key is not None}
+            ),
+            "pool_contract_puzzle_hashes": sorted(
+                {
+                    bytes(p.pool_contract_puzzle_hash).hex()
+                    for p in plots
+                    if p.pool_contract_puzzle_hash is not None
+                }
+            ),
         }
 
     async def get_plots(self, params: Params) -> dict[str, Any]:

@@ -48,6 +48,7 @@ from trionode.consensus import (
     ConsensusConstants,
     block_reward,
     challenge_hash_for_child,
+    check_coinbase_owner,
     check_pos_proof,
     expected_pos_challenge,
     make_challenge,
@@ -349,10 +350,11 @@ class FullNode:
             self.constants, height
         ):
             raise RequestRejected(f"coinbase must be for height {height} and the block reward")
-        if pos.pool_public_key is None or not AugSchemeMPL.verify(
-            pos.pool_public_key.point, bytes(coinbase.get_hash()), req.coinbase_signature.point
-        ):
-            raise RequestRejected("coinbase signature does not verify under the pool key")
+        owner_err = check_coinbase_owner(pos, coinbase, req.coinbase_signature)
+        if owner_err is not None:
+            raise RequestRejected(
+                f"coinbase not owned as the proof of space says: {owner_err.name}"
+            )
         transactions = await self.mempool.select_for(parent_hash, self.constants.MAX_BLOCK_COST)
         body = make_body(
             coinbase, req.coinbase_signature, req.fees_target_puzzle_hash, transactions

@@ -1,7 +1,9 @@
 """Harvester message handlers (seed 001): one method per message from the farmer.
 
 Threshold: ``new_signage_point_harvester.sub_slot_iters`` carries the farmer's iteration limit;
-the harvester fetches full proofs only for qualities whose required iterations are below it.
+the harvester fetches full proofs only for qualities whose required iterations are below it, or,
+for a plot pooled to a pool named in ``pool_difficulties``, for qualities that pass that pool's
+difficulty (``trionode.consensus.pool.partial_passes``): those are the farmer's partials.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import logging
 import trio
 
 from trionode.consensus import ConsensusConstants, iterations_for_quality
+from trionode.consensus.pool import partial_passes
 from trionode.peers.connection import PeerConnection
 from trionode.plotting.manager import PlotManager, sign_for_plot
 from trionode.plotting.plot_info import PlotError
@@ -63,11 +66,21 @@ class HarvesterAPI:
             msg.challenge_hash, msg.sp_hash, self.constants.PLOT_FILTER_BITS
         )
         found = 0
+        pools = {bytes(pd.pool_contract_puzzle_hash): pd for pd in msg.pool_difficulties}
         for hit in hits:
             iters = iterations_for_quality(
                 self.constants, hit.quality, hit.plot.k, int(msg.difficulty)
             )
-            if iters >= msg.sub_slot_iters:
+            contract = hit.plot.pool_contract_puzzle_hash
+            pd = None if contract is None else pools.get(bytes(contract))
+            partial = pd is not None and partial_passes(
+                self.constants,
+                hit.quality,
+                hit.plot.k,
+                int(pd.difficulty),
+                int(pd.sub_slot_iters),
+            )
+            if iters >= msg.sub_slot_iters and not partial:
                 continue
             try:
                 pos = await self.plots.proof_of_space(hit)

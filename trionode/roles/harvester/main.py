@@ -17,12 +17,16 @@ from trionode.peers.limits import PeerLimits
 from trionode.peers.node import PeerNode, PeerNodeConfig
 from trionode.plotting.manager import PlotManager, RefreshResult
 from trionode.protocols.shared_protocol import NodeType
+from trionode.roles.farm_limits import farm_link_limits
 from trionode.roles.harvester.api import HarvesterAPI
+from trionode.roles.harvester.api_v1 import HarvesterV1API
 from trionode.roles.runtime import write_ready
 from trionode.roles.upstream import keep_connected
 from trionode.rpc.surface import start_harvester_surface
 
 logger = logging.getLogger(__name__)
+
+HARVESTER_PROTOCOLS = ("v1", "v2")
 
 
 @attrs.frozen
@@ -37,6 +41,17 @@ class HarvesterConfig:
     # address, the RPC and metrics stay on loopback.
     limits: PeerLimits = attrs.field(factory=PeerLimits)
     refresh_interval: float = 10.0
+    # Which harvester protocol this harvester speaks (config harvester.protocol): "v2" (seed
+    # 001) or "v1" (the legacy protocol of seeds 000/003). One farmer farms with both.
+    protocol: str = attrs.field(default="v2")
+
+    @protocol.validator
+    def _check_protocol(self, attribute: object, value: str) -> None:
+        if value not in HARVESTER_PROTOCOLS:
+            raise ValueError(
+                f"harvester protocol must be one of {HARVESTER_PROTOCOLS}, not {value!r}"
+            )
+
     # Operator surface (trionode.rpc.surface): None = off. The CLI's default RPC port is
     # trionode.rpc.DEFAULT_RPC_PORTS["harvester"] (8560); rpc_tls_port 0 = OS's choice.
     rpc_port: int | None = None
@@ -49,18 +64,23 @@ class Harvester:
         self.config = config
         self.constants = get_constants(config.network)
         self.plots = PlotManager(config.plot_dirs)
-        self.api = HarvesterAPI(self.constants, self.plots)
+        self.api: HarvesterAPI | HarvesterV1API = (
+            HarvesterV1API(self.constants, self.plots)
+            if config.protocol == "v1"
+            else HarvesterAPI(self.constants, self.plots)
+        )
         identity = NodeIdentity.private(config.root, "harvester")
+        limits = farm_link_limits(config.limits)
         self.node = PeerNode(
             PeerNodeConfig(
                 network_id=self.constants.genesis_challenge,
                 node_type=NodeType.HARVESTER,
                 host=config.host,
                 port=config.port,
-                limits=config.limits,
+                limits=limits,
                 accepted_node_types=frozenset({NodeType.FARMER}),
             ),
-            make_websocket_transport(identity, config.limits),
+            make_websocket_transport(identity, limits),
             self.api,
         )
 
