@@ -10,8 +10,9 @@ seconds or at the next disconnect, whichever comes first.
 
 The introducer is asked only when the node has no good peer at all (issue 3; seed 002: "only
 contacted if the peer database has no good peers"), and nothing in the store is left to dial
-this round. Good: a full node we are connected to, or a stored peer that once handshook with us
-and has failed fewer than ``good_peer_max_failures`` dials in a row since. A node with one good
+this round, and no dial is in flight (its outcome may give us one). Good: a full node we are
+connected to, or a stored peer that once handshook with us and has failed fewer than
+``good_peer_max_failures`` dials in a row since. A node with one good
 connection and a deficit therefore keeps dialling its store and learning peers from its peers,
 without bothering the introducer each round.
 
@@ -179,7 +180,15 @@ class PeerManager:
             usable.append(rec)
         if usable or self._has_good_peer(records):
             self._introducer_asks = 0
-        elif self.config.introducer is not None and now >= self._next_introducer:
+        elif (
+            # A dial still in flight may give us a good peer: wait for its outcome (its end
+            # wakes the next round) before asking the introducer. Rounds run every
+            # ``interval``, and a TLS handshake on a loaded machine outlasts a short one, so
+            # the introducer was asked while the first dial to a bootstrap peer was pending.
+            not self._dialing
+            and self.config.introducer is not None
+            and now >= self._next_introducer
+        ):
             # Ask again soon at first (the introducer may not know anyone yet), then back
             # off to introducer_interval.
             delay = min(

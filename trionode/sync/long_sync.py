@@ -8,7 +8,8 @@ the sender of one that fails them. What those checks cannot settle, the weight, 
 syncing: :class:`SyncManager` is a permanent supervised loop that wakes on a far advert and
 tries targets heaviest first, one at a time:
 
-1. waits up to ``gather_seconds`` for ``max_peers`` connected full nodes, asks for
+1. waits up to ``gather_seconds`` for ``max_peers`` connected full nodes whose advert has
+   passed its checks (only those are asked), asks for
    ``AllHeaderHashes`` of the target tip the peers that advertised it (they must serve it: one
    that answers an error or nothing is banned, it advertised a tip it does not have) and,
    within their request budget, the peers whose own advert is at least as heavy (they likely
@@ -16,7 +17,8 @@ tries targets heaviest first, one at a time:
    heavier claim, so a liar's adverts cannot spend an honest peer's patience. A list longer
    than the tip's height + 1, or not ending with the tip, bans its peer. Peers giving the same
    list form a group; groups are tried largest first. A target nobody serves is dropped with
-   every advert of it, and the next heaviest is tried at once;
+   the adverts of the peers asked for it, and the next heaviest is tried at once (a peer that
+   advertised it but was not asked keeps its advert: the target is tried again with it);
 2. finds the fork point by binary search against our heaviest chain, then skips what we already
    store (a restarted node resumes from what it committed, without downloading it again);
 3. downloads windows of ``window`` heights, each in batches of at most ``batch_size`` heights
@@ -143,6 +145,7 @@ class SyncManager:
         # Tips close in height whose fork point is too deep for a short sync: long-synced too.
         self._deep: set[bytes32] = set()
         self._wake = trio.Event()
+        self._advert_noted = trio.Event()  # set by note_tip: wakes _gather_peers
         self._asked: set[bytes32] = set()  # peers asked for the current target's hash list
         self._target_weight = 0
         self._contradicting: list[tuple[tuple[bytes32, ...], PeerConnection]] = []
@@ -174,6 +177,7 @@ class SyncManager:
             self._deep.add(block.header_hash)
         if deep or self.is_far(int(block.height)):
             self._wake.set()
+        self._advert_noted.set()
 
     def advertised(self, conn: PeerConnection, block: FullBlock) -> bool:
         """``conn``'s advert is this very block (it passed the checks when first sent)."""
@@ -229,11 +233,16 @@ class SyncManager:
                     await trio.sleep(max(wait, 0.1))
                     continue
                 logger.warning("sync to height %d stopped: %s", target.block.height, exc)
-                # Dropped with every advert of it: the next heaviest claim is tried at once.
-                # Its advertisers that could not serve it were banned; a peer advertising it
-                # again is asked again (and banned if it cannot serve it either).
+                # Dropped with the adverts of the peers asked for it: the next heaviest claim
+                # is tried at once. Its advertisers that could not serve it were banned; a peer
+                # advertising it again is asked again (and banned if it cannot serve it
+                # either). A peer that advertised it but was not asked (its advert checked
+                # after the hash lists were requested, or over max_peers) keeps its advert, so
+                # the target is tried again with it: forgetting every advert of the tip left
+                # the node stuck below an honest tip that nobody would advertise again (a
+                # quiet chain), after a liar alone had been asked and failed.
                 self._blame_advertisers(target)
-                self._forget(target.header_hash)
+                self._forget(target.header_hash, only=self._asked)
                 self.stats.targets_dropped += 1
             finally:
                 self._idle.set()
@@ -259,9 +268,28 @@ class SyncManager:
         node = self._node()
         if node is None:
             return
+        # Wait for the peers' adverts, not only their connections: only a peer whose advert
+        # has passed its checks is asked for a hash list (``_claims_at_least``), and a peer's
+        # advert is checked off the event loop after its handshake. Counting connections alone
+        # started the sync with whoever's advert happened to be checked first (on a loaded
+        # machine often a single peer), so lists were not compared and a liar was not outvoted.
         with trio.move_on_after(self.config.gather_seconds):
-            while len(node.get_connections(NodeType.FULL_NODE)) < self.config.max_peers:
-                await node.wait_connection_change()
+            while self._gathered(node) < self.config.max_peers:
+                noted = self._advert_noted = trio.Event()
+                async with trio.open_nursery() as nursery:
+
+                    async def until(wait: Callable[[], Awaitable[Any]]) -> None:
+                        await wait()
+                        nursery.cancel_scope.cancel()
+
+                    nursery.start_soon(until, node.wait_connection_change)
+                    nursery.start_soon(until, noted.wait)
+
+    def _gathered(self, node: PeerNode) -> int:
+        """Connected full nodes whose advert we hold."""
+        return sum(
+            1 for c in node.get_connections(NodeType.FULL_NODE) if self._claims_at_least(c, 0)
+        )
 
     def _advertisers(self, target: Advert) -> list[PeerConnection]:
         """The peers that advertised ``target``: the one it was taken from (even if it has
