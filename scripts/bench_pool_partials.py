@@ -124,7 +124,7 @@ async def bench(base: Path, target: int, seconds: float, plots: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, allow_abbrev=False)
     parser.add_argument("--target", type=int, default=1800)
     parser.add_argument("--seconds", type=float, default=600)
     parser.add_argument("--plots", type=int, default=4)
