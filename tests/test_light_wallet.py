@@ -549,3 +549,32 @@ async def test_wallet_balance_command_refuses_a_lying_node(
             out = capsys.readouterr().out
             assert "total  0" in out  # these keys own nothing on block_tools' chain
         nursery.cancel_scope.cancel()
+
+
+async def test_wallet_balance_on_a_node_without_a_chain_is_zero(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A devnet before its first block: the node answers RequestWalletPeak with NOT_FOUND;
+    ``wallet balance`` prints a zero balance and exits 0 instead of failing."""
+    farm = tmp_path / "farm"
+    Keychain(farm).add_mnemonic(Mnemonic("english").to_mnemonic(b"\x12" * 32))
+    async with trio.open_nursery() as nursery:
+        net = TestNetwork(nursery, tmp_path / "nodes")
+        empty = await net.start("empty")
+
+        def balance() -> int:
+            args = argparse.Namespace(
+                root=str(farm),
+                node_root=None,
+                node=None,
+                full_node=f"{LOCAL}:{empty.port}",
+                network="sim",
+                db=None,
+                scan_all=False,
+            )
+            return cmd_balance(args)
+
+        with trio.fail_after(60):
+            assert await trio.to_thread.run_sync(balance) == 0
+        assert "total  0" in capsys.readouterr().out
+        nursery.cancel_scope.cancel()

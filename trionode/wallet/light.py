@@ -50,6 +50,7 @@ from trionode.consensus import (
 from trionode.peers.connection import PeerConnection
 from trionode.peers.errors import PeerErrorReply
 from trionode.protocols.chain_types import Coin, HeaderBlock
+from trionode.protocols.shared_protocol import ErrorCode
 from trionode.protocols.wallet_protocol import (
     MAX_BLOCK_COINS_BLOCKS,
     MAX_COIN_HEIGHTS,
@@ -215,8 +216,19 @@ class LightWallet:
     # -- headers ---------------------------------------------------------------------------
 
     async def _sync_headers(self, conn: PeerConnection) -> HeaderBlock | None:
-        peak = (await self._ask(conn, RequestWalletPeak(), WalletPeak)).header_block
         tip = await self.store.tip()
+        try:
+            reply = await conn.request(RequestWalletPeak(), reply_within=REPLY_WITHIN)
+        except PeerErrorReply as exc:
+            if exc.code != ErrorCode.NOT_FOUND:
+                raise WalletError(f"{conn!r} refused RequestWalletPeak: {exc}") from None
+            # A node without a chain yet (a devnet before its first block) proves nothing and
+            # takes nothing away: the wallet keeps what it verified (nothing, the first time).
+            logger.info("wallet: %r has no chain yet", conn)
+            return tip
+        if not isinstance(reply, WalletPeak):  # the connection layer matched the type already
+            raise UntrustedNode(f"{type(reply).__name__} in reply to RequestWalletPeak")
+        peak = reply.header_block
         if tip is not None and (
             peak.header_hash == tip.header_hash or int(peak.weight) <= int(tip.weight)
         ):
