@@ -53,6 +53,7 @@ from trionode.consensus import (
     verify_pot,
 )
 from trionode.consensus.proofs import pot_output_hash
+from trionode.nursery.offload import run_blocking
 from trionode.protocols.chain_types import Coin, FullBlock, HeaderBlock, ProofOfTime
 from trionode.storage import BlockCommit, BlockDelta, BlockInfo, ChainStore, StoreCorruptError
 from trionode.storage.chain_store import coin_records_sync, full_blocks_sync, header_blocks_sync
@@ -320,7 +321,7 @@ class Blockchain:
             errors: dict[int, Err | None] = {}
 
             async def verify(i: int, ctx: ValidationContext) -> None:
-                errors[i] = await trio.to_thread.run_sync(
+                errors[i] = await run_blocking(
                     validate_block, self.constants, blocks[i], ctx, limiter=self._verify_limiter
                 )
 
@@ -444,7 +445,7 @@ class Blockchain:
             return Err.UNKNOWN_PARENT
         async with self._lock:
             (ctx,) = await self.store.read(self._gather_sync, [block], {}, int(self._clock()))
-        return await trio.to_thread.run_sync(
+        return await run_blocking(
             validate_unfinished_block, self.constants, block, ctx, limiter=self._verify_limiter
         )
 
@@ -457,12 +458,12 @@ class Blockchain:
                 self.constants, pot
             )
 
-        return await trio.to_thread.run_sync(check, limiter=self._verify_limiter)
+        return await run_blocking(check, limiter=self._verify_limiter)
 
     async def check_detached(self, block: FullBlock) -> tuple[Err | None, int]:
         """The checks of a block whose parent is not stored (:mod:`.detached`), in a worker
         thread; with the block's serialized size."""
-        return await trio.to_thread.run_sync(
+        return await run_blocking(
             check_detached_block,
             self.constants,
             block,
@@ -480,7 +481,7 @@ class Blockchain:
                 return err, 0
             return check_detached_block(self.constants, parent, int(self._clock()))
 
-        return await trio.to_thread.run_sync(check, limiter=self._verify_limiter)
+        return await run_blocking(check, limiter=self._verify_limiter)
 
     async def validate_header_blocks(self, headers: Sequence[HeaderBlock]) -> list[Err | None]:
         """Validate a run of header blocks (header sync) in parallel, storing nothing.
@@ -506,7 +507,7 @@ class Blockchain:
             )
 
         async def verify(i: int, ctx: ValidationContext) -> None:
-            errors[i] = await trio.to_thread.run_sync(
+            errors[i] = await run_blocking(
                 validate_header_block, self.constants, headers[i], ctx, limiter=self._verify_limiter
             )
 

@@ -1,6 +1,6 @@
 """A memo for pure proof checks, bounded by the bytes it holds, safe to share between threads.
 
-The proof checks of :mod:`trionode.consensus.proofs` run in worker threads (``trio.to_thread``)
+The proof checks of :mod:`trionode.consensus.proofs` run in worker threads (``nursery.offload.run_blocking``)
 and on the event loop. ``functools.lru_cache`` bounded them by entries only, and kept each
 argument as its key: a rejected proof with a 9 MiB witness stayed in memory for 4,096 more
 checks. Here every key is a 32-byte digest of the checked bytes (the callers check the lengths

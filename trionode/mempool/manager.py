@@ -18,6 +18,7 @@ import trio
 from trionode.blockchain.blockchain import Blockchain
 from trionode.consensus import transaction_removals
 from trionode.mempool.mempool import AddResult, AddStatus, Mempool, check_transaction_alone
+from trionode.nursery.offload import run_blocking
 from trionode.protocols.chain_types import Transaction
 from trionode.wire import bytes32
 
@@ -36,9 +37,7 @@ class MempoolManager:
         tx_id = tx.get_hash()
         if tx_id in self.mempool:
             return AddResult(AddStatus.ALREADY_HAVE)
-        err = await trio.to_thread.run_sync(
-            check_transaction_alone, tx, self.mempool.max_block_cost
-        )
+        err = await run_blocking(check_transaction_alone, tx, self.mempool.max_block_cost)
         if err is not None:
             return AddResult(AddStatus.INVALID, err)
         async with self._lock:

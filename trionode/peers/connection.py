@@ -52,6 +52,7 @@ from typing import Any
 import attrs
 import trio
 
+from trionode.nursery.offload import run_blocking
 from trionode.peers.errors import (
     ConnectionClosedError,
     HandlerFailed,
@@ -449,9 +450,7 @@ class PeerConnection:
         data = bytes(payload)
         try:
             if len(data) >= self.limits.decode_in_thread_bytes:
-                return await trio.to_thread.run_sync(
-                    cls.from_bytes, data, limiter=self._decode_limiter
-                )
+                return await run_blocking(cls.from_bytes, data, limiter=self._decode_limiter)
             return cls.from_bytes(data)
         except DecodeError as exc:
             raise RemoteProtocolError(f"undecodable {mtype.name}: {exc}") from None

@@ -30,6 +30,7 @@ import trio
 from blspy import AugSchemeMPL
 
 from trionode.keys.derive import as_g1
+from trionode.nursery.offload import run_blocking
 from trionode.plotting.plot_info import PlotError, PlotInfo, load_plot
 from trionode.plotting.pos import passes_plot_filter, plot_filter_input, pos_challenge, quality_for
 from trionode.protocols.chain_types import ProofOfSpace
@@ -298,11 +299,11 @@ class PlotManager:
 
         ``on_change`` is called (in the trio thread) after each refresh that changed something.
         """
-        result = await trio.to_thread.run_sync(self.refresh)
+        result = await run_blocking(self.refresh)
         task_status.started(result)
         while True:
             await trio.sleep(interval)
-            result = await trio.to_thread.run_sync(self.refresh)
+            result = await run_blocking(self.refresh)
             if result.changed and on_change is not None:
                 on_change(result)
 
@@ -340,7 +341,7 @@ class PlotManager:
         results: list[list[QualityHit]] = [[] for _ in chunks]
 
         async def run_chunk(i: int) -> None:
-            results[i] = await trio.to_thread.run_sync(_qualities, chunks[i])
+            results[i] = await run_blocking(_qualities, chunks[i])
 
         async with trio.open_nursery() as nursery:
             for i in range(len(chunks)):
@@ -349,7 +350,7 @@ class PlotManager:
 
     async def full_proof(self, plot: PlotInfo, pos_challenge: bytes32, index: int) -> bytes:
         """The full proof for a hit, read in a worker thread. PlotError if the file fails."""
-        return await trio.to_thread.run_sync(plot.full_proof, pos_challenge, index)
+        return await run_blocking(plot.full_proof, pos_challenge, index)
 
     async def proof_of_space(self, hit: QualityHit) -> ProofOfSpace:
         """The ``ProofOfSpace`` for a hit (full proof read in a worker thread)."""

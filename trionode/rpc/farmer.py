@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from trionode.nursery.offload import run_blocking
 from trionode.peers.errors import PeerRequestError
 from trionode.protocols.harvester_protocol import RequestPlots, RespondPlots
 from trionode.protocols.shared_protocol import NodeType
@@ -172,7 +173,7 @@ class HarvesterRpc:
     async def refresh_plots(self, params: Params) -> dict[str, Any]:
         """Rescan the plot directories now; a change is sent to the farmer (RespondPlots)."""
         plots = self.harvester.plots
-        result = await trio.to_thread.run_sync(plots.refresh)
+        result = await run_blocking(plots.refresh)
         if result.changed:
             message = plots.respond_plots()
             for conn in self.harvester.node.get_connections(NodeType.FARMER):

@@ -1,7 +1,7 @@
 """The one async boundary of the store: a SQLAlchemy sync engine run in worker threads.
 
 Every database call goes through :class:`StoreRunner`: ``read(fn, *args)`` and ``write(fn,
-*args)`` run ``fn(connection, *args)`` in one ``trio.to_thread.run_sync`` hop inside one
+*args)`` run ``fn(connection, *args)`` in one ``run_blocking`` hop (a worker thread) inside one
 transaction. Writes are serialized (a CapacityLimiter of 1: one writer); reads run concurrently
 (up to ``readers`` threads) on their own pooled connections. A hop costs ~0.2 ms, so callers batch:
 one hop per block, never one per row.
@@ -31,6 +31,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from trionode.nursery.offload import run_blocking
 from trionode.storage.errors import StoreError
 
 logger = logging.getLogger(__name__)
@@ -132,7 +133,7 @@ class StoreRunner:
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(conn, *args)`` in a worker thread inside one read transaction (rolled back)."""
         self._check_open()
-        return await trio.to_thread.run_sync(self._run_read, fn, args, limiter=self._read_limiter)
+        return await run_blocking(self._run_read, fn, args, limiter=self._read_limiter)
 
     async def write(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(conn, *args)`` in the writer thread inside one transaction, then commit.
@@ -142,7 +143,7 @@ class StoreRunner:
         the database never runs ahead of or behind it.
         """
         self._check_open()
-        return await trio.to_thread.run_sync(self._run_write, fn, args, limiter=self._write_limiter)
+        return await run_blocking(self._run_write, fn, args, limiter=self._write_limiter)
 
     def _run_read(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         with self.engine.connect() as conn:
@@ -172,4 +173,4 @@ class StoreRunner:
         if self._closed:
             return
         self._closed = True
-        await trio.to_thread.run_sync(self.engine.dispose, limiter=self._write_limiter)
+        await run_blocking(self.engine.dispose, limiter=self._write_limiter)

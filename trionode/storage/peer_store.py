@@ -39,6 +39,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 import trio
 
+from trionode.nursery.offload import run_blocking
 from trionode.storage.engine import make_engine
 
 __all__ = ["AddressLimits", "AdmitResult", "PeerRecord", "PeerStore", "address_group"]
@@ -347,7 +348,7 @@ class PeerStore:
         self._engine.dispose()
 
     async def _run(self, fn: Callable[..., R], *args: object) -> R:
-        return await trio.to_thread.run_sync(functools.partial(fn, *args), limiter=self._limiter)
+        return await run_blocking(functools.partial(fn, *args), limiter=self._limiter)
 
     # -- writes ----------------------------------------------------------------------------
 

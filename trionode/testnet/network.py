@@ -48,6 +48,7 @@ from trionode.devnet.processes import (
 from trionode.devnet.setup import prepare_farm
 from trionode.init_root import init_root
 from trionode.nursery import RestartPolicy, Supervisor
+from trionode.nursery.offload import run_blocking
 from trionode.storage.engine import default_db_url
 from trionode.storage.peer_store import PeerStore
 from trionode.testnet.topology import Link, connect_components, links, node_names
@@ -205,7 +206,7 @@ class Testnet:
     @asynccontextmanager
     async def _run(self, names: list[str], farm: str | None) -> AsyncIterator[Testnet]:
         net = self
-        await trio.to_thread.run_sync(net._prepare)
+        await run_blocking(net._prepare)
         supervisor = Supervisor(
             "testnet", max_restarts=0, shutdown_timeout=STOP_TIMEOUT, within_seconds=60.0
         )

@@ -47,6 +47,7 @@ from trionode.consensus import (
     next_difficulty,
     validate_header_block,
 )
+from trionode.nursery.offload import run_blocking
 from trionode.peers.connection import PeerConnection
 from trionode.peers.errors import PeerErrorReply
 from trionode.protocols.chain_types import Coin, HeaderBlock
@@ -314,7 +315,7 @@ class LightWallet:
         errors: list[Err | None] = [None] * len(headers)
 
         async def verify(i: int) -> None:
-            errors[i] = await trio.to_thread.run_sync(
+            errors[i] = await run_blocking(
                 validate_header_block,
                 self.constants,
                 headers[i],
@@ -396,7 +397,7 @@ class LightWallet:
         if not 1 <= len(blocks) <= len(headers):
             raise UntrustedNode(f"{len(blocks)} coin lists for {len(headers)} blocks")
         for header, coins in zip(headers, blocks, strict=False):
-            why = await trio.to_thread.run_sync(check_block_coins, header, coins)
+            why = await run_blocking(check_block_coins, header, coins)
             if why is not None:
                 raise UntrustedNode(why)
         added: list[tuple[Coin, int, bool]] = []

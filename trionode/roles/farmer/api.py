@@ -30,7 +30,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-import trio
 from blspy import AugSchemeMPL
 
 from trionode.consensus import (
@@ -41,6 +40,7 @@ from trionode.consensus import (
     iterations_for_quality,
     quality_for,
 )
+from trionode.nursery.offload import run_blocking
 from trionode.peers.connection import PeerConnection
 from trionode.peers.errors import PeerRequestError
 from trionode.peers.node import PeerNode
@@ -249,7 +249,7 @@ class FarmerAPI:
         if pos.challenge != expected_pos_challenge(pos.get_plot_id(), challenge_hash):
             logger.warning("harvester %r sent a proof for the wrong challenge: ignored", peer)
             return None
-        quality_string = await trio.to_thread.run_sync(check_pos_proof, pos)
+        quality_string = await run_blocking(check_pos_proof, pos)
         if quality_string is None:
             logger.warning("harvester %r sent an invalid proof of space: ignored", peer)
             return None
@@ -364,4 +364,4 @@ class FarmerAPI:
                 return None
             return G2Element(total)
 
-        return await trio.to_thread.run_sync(aggregate)
+        return await run_blocking(aggregate)

@@ -61,6 +61,7 @@ from trionode.consensus import (
 from trionode.consensus.coins import body_cost, transaction_fee
 from trionode.mempool import AddResult, AddStatus, MempoolManager
 from trionode.mempool.mempool import STATELESS_ERRORS
+from trionode.nursery.offload import run_blocking
 from trionode.peers.connection import PeerConnection
 from trionode.peers.errors import BAN_INVALID_BLOCK_SECONDS, PeerRequestError, RemoteProtocolError
 from trionode.peers.node import PeerNode
@@ -338,7 +339,7 @@ class FullNode:
             raise RequestRejected("the plot does not pass the filter for this challenge")
         if pos.challenge != expected_pos_challenge(plot_id, req.challenge_hash):
             raise RequestRejected("proof of space answers another challenge")
-        quality_string = await trio.to_thread.run_sync(check_pos_proof, pos)
+        quality_string = await run_blocking(check_pos_proof, pos)
         if quality_string is None:
             raise RequestRejected("invalid proof of space")
         parent_hash = None if parent is None else parent.header_hash
@@ -394,7 +395,7 @@ class FullNode:
         if err is not None:
             logger.warning("our own unfinished block is invalid: %s", err.name)
             return
-        size = await trio.to_thread.run_sync(_serialized_size, block)
+        size = await run_blocking(_serialized_size, block)
         await self.hold_unfinished(
             block, pending.challenge_hash, pending.iterations, source=None, size=size
         )
@@ -422,7 +423,7 @@ class FullNode:
         err = await self.blockchain.validate_unfinished(block)
         if err is not None:
             raise InvalidBlockFromPeer(f"invalid unfinished block: {err.name}")
-        size = await trio.to_thread.run_sync(_serialized_size, block)
+        size = await run_blocking(_serialized_size, block)
         parent_iters = 0 if parent is None else int(parent.header.data.total_iters)
         iterations = int(block.header.data.total_iters) - parent_iters
         await self.hold_unfinished(block, challenge, iterations, source=peer, size=size)
@@ -590,7 +591,7 @@ class FullNode:
         asked for, then add them. One short sync per peer and ``short_sync_max_running`` in
         all: a block beyond that waits in the orphan pool for its parents."""
         if size is None:
-            size = await trio.to_thread.run_sync(_serialized_size, block)
+            size = await run_blocking(_serialized_size, block)
         self.gossip.keep_orphan(block, size)
         if (
             peer.node_id in self._short_syncing

@@ -13,10 +13,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-import trio
 from sqlalchemy import Connection, select, union
 
 from trionode.consensus import block_additions, block_removals
+from trionode.nursery.offload import run_blocking
 from trionode.peers.connection import PeerConnection
 from trionode.protocols.chain_types import FullBlock
 from trionode.protocols.shared_protocol import Error, ErrorCode
@@ -152,7 +152,7 @@ class WalletAPI:
                 if not out:
                     return _error(ErrorCode.NOT_FOUND, f"no block {header_hash.hex()}")
                 break
-            coins = await trio.to_thread.run_sync(block_coins, block)
+            coins = await run_blocking(block_coins, block)
             out.append(coins)
             size += _COIN_BYTES * len(coins.additions) + _ID_BYTES * len(coins.removals) + 40
             if size >= BLOCK_COINS_BYTE_BUDGET:

@@ -14,6 +14,7 @@ import trio
 
 from trionode.consensus import ConsensusConstants, iterations_for_quality
 from trionode.consensus.pool import partial_passes
+from trionode.nursery.offload import run_blocking
 from trionode.peers.connection import PeerConnection
 from trionode.plotting.manager import PlotManager, sign_for_plot
 from trionode.plotting.plot_info import PlotError
@@ -42,9 +43,7 @@ class HarvesterAPI:
         self.proofs_sent = 0
 
     async def harvester_handshake(self, msg: HarvesterHandshake, peer: PeerConnection) -> None:
-        await trio.to_thread.run_sync(
-            self.plots.set_public_keys, msg.farmer_public_keys, msg.pool_public_keys
-        )
+        await run_blocking(self.plots.set_public_keys, msg.farmer_public_keys, msg.pool_public_keys)
         logger.info(
             "farmer handshake: %d farmer keys, %d pool keys; %d plots usable, %d with other keys",
             len(msg.farmer_public_keys),

@@ -20,6 +20,7 @@ import logging
 import trio
 
 from trionode.consensus import ConsensusConstants
+from trionode.nursery.offload import run_blocking
 from trionode.peers.connection import PeerConnection
 from trionode.peers.errors import RequestRefused
 from trionode.plotting.manager import PlotManager, QualityHit, sign_for_plot
@@ -57,7 +58,7 @@ class HarvesterV1API:
 
     async def harvester_handshake_v1(self, msg: HarvesterHandshake, peer: PeerConnection) -> None:
         # Seed 000's handshake names pool keys only: plots of any farmer key are looked up.
-        await trio.to_thread.run_sync(self.plots.set_public_keys, None, msg.pool_pubkeys)
+        await run_blocking(self.plots.set_public_keys, None, msg.pool_pubkeys)
         logger.info(
             "farmer handshake (v1): %d pool keys; %d plots usable, %d with other keys",
             len(msg.pool_pubkeys),

@@ -11,6 +11,7 @@ import trio
 
 from trionode import runfiles
 from trionode.consensus import get_constants
+from trionode.nursery.offload import run_blocking
 from trionode.peers.errors import ConnectionClosedError
 from trionode.peers.identity import NodeIdentity, make_websocket_transport
 from trionode.peers.limits import PeerLimits
@@ -114,11 +115,11 @@ class Harvester:
     async def _watch_plots(self, *, task_status: trio.TaskStatus[RefreshResult]) -> None:
         """Rescan the plot directories every ``refresh_interval`` s; tell the farmer of changes
         (seed 001: respond_plots "is also sent whenever a new plot is loaded")."""
-        result = await trio.to_thread.run_sync(self.plots.refresh)
+        result = await run_blocking(self.plots.refresh)
         task_status.started(result)
         while True:
             await trio.sleep(self.config.refresh_interval)
-            result = await trio.to_thread.run_sync(self.plots.refresh)
+            result = await run_blocking(self.plots.refresh)
             if not result.changed:
                 continue
             logger.info("plot directory changed: %s", result)

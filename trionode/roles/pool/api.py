@@ -23,6 +23,7 @@ import trio
 from trionode.consensus import pos_quality_string, quality_for
 from trionode.consensus.pool import join_message, partial_passes, partial_target_hash
 from trionode.consensus.proofs import verify_signature
+from trionode.nursery.offload import run_blocking
 from trionode.peers.connection import PeerConnection
 from trionode.peers.errors import RequestRefused
 from trionode.protocols.farmer_protocol import ProofOfSpaceFinalized
@@ -96,7 +97,7 @@ class PoolAPI:
         message = join_message(
             pool.info.pool_contract_puzzle_hash, msg.payout_puzzle_hash, int(msg.timestamp)
         )
-        ok = await trio.to_thread.run_sync(
+        ok = await run_blocking(
             verify_signature,
             bytes(msg.farmer_public_key),
             bytes(message),
@@ -197,7 +198,7 @@ class PoolAPI:
         if pos.pool_contract_puzzle_hash != contract or pos.pool_public_key is not None:
             return PartialResult.WRONG_POOL, "the plot is not pooled to this pool", none
         constants = pool.constants
-        quality_string = await trio.to_thread.run_sync(
+        quality_string = await run_blocking(
             pos_quality_string, constants, pos, msg.challenge_hash, limiter=self.verify_limiter
         )
         if quality_string is None:
@@ -215,7 +216,7 @@ class PoolAPI:
                 none,
             )
         target = partial_target_hash(contract, msg.farmer_public_key)
-        ok = await trio.to_thread.run_sync(
+        ok = await run_blocking(
             verify_signature,
             bytes(pos.plot_public_key),
             bytes(target),

@@ -11,6 +11,8 @@ import sys
 import chiavdf
 import trio
 
+from trionode.nursery.offload import run_blocking
+
 DEFAULT_FORM = b"\x08" + bytes(99)
 
 
@@ -22,7 +24,7 @@ def prove(challenge: bytes, discriminant_bits: int, iterations: int) -> bytes:
 
 async def prove_in_thread(challenge: bytes, discriminant_bits: int, iterations: int) -> bytes:
     # abandon_on_cancel: the thread keeps running to completion, its result discarded.
-    return await trio.to_thread.run_sync(
+    return await run_blocking(
         prove, challenge, discriminant_bits, iterations, abandon_on_cancel=True
     )
 
