@@ -19,7 +19,8 @@ async def test_default_runs_in_a_worker_thread() -> None:
 async def test_inline_executor_runs_in_the_calling_thread_for_spawned_tasks_too() -> None:
     main = threading.get_ident()
     seen: list[int] = []
-    with using_executor(InlineExecutor()) as inline:
+    inline = InlineExecutor()
+    with using_executor(inline):
         async with trio.open_nursery() as nursery:
             # A child task inherits the executor of the context it was spawned from.
             nursery.start_soon(lambda: _record(seen))
