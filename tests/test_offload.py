@@ -42,3 +42,28 @@ def test_no_module_calls_trio_to_thread_directly() -> None:
         if p.name != "offload.py" and "to_thread" in p.read_text(encoding="utf-8")
     ]
     assert offenders == []
+
+
+async def test_world_clock_and_rng_follow_the_context() -> None:
+    import random
+
+    from trionode.nursery.clock import using_world, wall_time
+
+    assert abs(wall_time() - __import__("time").time()) < 60
+    with using_world(wall=lambda: 1234.5, rand=random.Random(7)):
+        async with trio.open_nursery() as nursery:
+            got: list[object] = []
+            nursery.start_soon(lambda: _world(got))
+        first = got
+    with using_world(rand=random.Random(7)):
+        again: list[object] = []
+        await _world(again)
+    assert first[0] == 1234.5
+    assert first[1] == again[1]  # same seed, same draw
+
+
+async def _world(got: list[object]) -> None:
+    from trionode.nursery.clock import rng, wall_time
+
+    got.append(wall_time())
+    got.append(rng().random())

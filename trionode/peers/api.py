@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
+from trionode.nursery.clock import wall_time
 from trionode.peers.connection import PeerConnection
 from trionode.protocols.peer_protocol import PeerInfo, Peers, RequestPeers
 from trionode.storage.peer_store import PeerStore
@@ -20,7 +20,7 @@ RECENT_SECONDS = 3 * 3600.0
 class FullNodePeerAPI:
     """What a full node answers about peers: a capped random sample of recently seen ones."""
 
-    def __init__(self, store: PeerStore, *, wall_clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, store: PeerStore, *, wall_clock: Callable[[], float] = wall_time) -> None:
         self.store = store
         self._now = wall_clock
 

@@ -10,11 +10,11 @@ reachable, never including the one asking.
 from __future__ import annotations
 
 import logging
-import random
 from dataclasses import dataclass
 
 import trio
 
+from trionode.nursery.clock import rng
 from trionode.peers.connection import PeerConnection
 from trionode.peers.errors import DialError
 from trionode.peers.node import PeerNode
@@ -94,7 +94,7 @@ class Introducer:
             and k.node_id != peer.node_id
             and (asking is None or addr != (asking.host, int(asking.port)))
         ]
-        chosen = random.sample(pool, min(MAX_PEERS_INTRODUCED, len(pool)))
+        chosen = rng().sample(pool, min(MAX_PEERS_INTRODUCED, len(pool)))
         return RespondPeersIntroducer([PeerInfo(h, uint16(p)) for h, p in chosen])
 
     async def serve(

@@ -25,13 +25,12 @@ evicting what other peers told us or any address that worked.
 from __future__ import annotations
 
 import logging
-import random
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import trio
 
+from trionode.nursery.clock import rng, wall_time
 from trionode.peers.bans import is_loopback
 from trionode.peers.connection import PeerConnection
 from trionode.peers.errors import DialError, PeerRequestError, RemoteProtocolError, TransportClosed
@@ -86,7 +85,7 @@ class PeerManager:
         store: PeerStore,
         config: PeerManagerConfig,
         *,
-        wall_clock: Callable[[], float] = time.time,
+        wall_clock: Callable[[], float] = wall_time,
     ) -> None:
         self.node = node
         self.store = store
@@ -205,7 +204,7 @@ class PeerManager:
             peers = self.node.get_connections(NodeType.FULL_NODE)
             if peers:
                 self._next_exchange = now + self.config.interval
-                nursery.start_soon(self._exchange_peers, random.choice(peers))
+                nursery.start_soon(self._exchange_peers, rng().choice(peers))
         for rec in self._spread(usable, deficit):
             self._dialing.add((rec.host, rec.port))
             nursery.start_soon(self._dial, rec.host, rec.port)

@@ -29,7 +29,6 @@ import functools
 import heapq
 import ipaddress
 import logging
-import random
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 import trio
 
+from trionode.nursery.clock import rng
 from trionode.nursery.offload import run_blocking
 from trionode.storage.engine import make_engine
 
@@ -493,7 +493,7 @@ class PeerStore:
     async def recent_sample(self, since: float, count: int) -> list[PeerRecord]:
         """A random sample of at most ``count`` peers seen at or after ``since``."""
         rows = await self._run(self._recent, since)
-        return random.sample(rows, min(count, len(rows)))
+        return rng().sample(rows, min(count, len(rows)))
 
     def _recent(self, since: float) -> list[PeerRecord]:
         query = (

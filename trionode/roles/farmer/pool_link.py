@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import collections
 import logging
-import time
 from typing import Any
 
 from blspy import AugSchemeMPL
@@ -18,6 +17,7 @@ from blspy import AugSchemeMPL
 from trionode.consensus import ConsensusConstants
 from trionode.consensus.pool import join_message, partial_passes, partial_target_hash
 from trionode.keys.keychain import FarmKeys
+from trionode.nursery.clock import wall_time
 from trionode.peers.connection import PeerConnection
 from trionode.peers.errors import PeerRequestError
 from trionode.protocols.chain_types import ProofOfSpace
@@ -59,7 +59,7 @@ class PoolLink:
         """Ask the pool's parameters and join (farmer key over the payout puzzle hash)."""
         try:
             info: PoolInfo = await conn.request(RequestPoolInfo())
-            timestamp = int(time.time())
+            timestamp = int(wall_time())
             message = join_message(
                 info.pool_contract_puzzle_hash, self.payout_puzzle_hash, timestamp
             )

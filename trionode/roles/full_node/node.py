@@ -33,7 +33,6 @@ Farmer protocol conventions (PROTOCOL.md leaves them open):
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -61,6 +60,7 @@ from trionode.consensus import (
 from trionode.consensus.coins import body_cost, transaction_fee
 from trionode.mempool import AddResult, AddStatus, MempoolManager
 from trionode.mempool.mempool import STATELESS_ERRORS
+from trionode.nursery.clock import wall_time
 from trionode.nursery.offload import run_blocking
 from trionode.peers.connection import PeerConnection
 from trionode.peers.errors import BAN_INVALID_BLOCK_SECONDS, PeerRequestError, RemoteProtocolError
@@ -312,7 +312,7 @@ class FullNode:
                 "transactions": len(self.mempool.mempool),
                 "cost": self.mempool.mempool.total_cost,
             },
-            "time": time.time(),
+            "time": wall_time(),
         }
         runfiles.write_json_atomic(runfiles.status_path(self.root, "full_node"), status)
 
@@ -360,7 +360,7 @@ class FullNode:
         body = make_body(
             coinbase, req.coinbase_signature, req.fees_target_puzzle_hash, transactions
         )
-        timestamp = int(time.time())
+        timestamp = int(wall_time())
         if parent is not None:
             timestamp = max(timestamp, int(parent.header.data.timestamp) + 1)
         data = make_header_data(

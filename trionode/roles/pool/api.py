@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from typing import TYPE_CHECKING
 
 import trio
@@ -23,6 +22,7 @@ import trio
 from trionode.consensus import pos_quality_string, quality_for
 from trionode.consensus.pool import join_message, partial_passes, partial_target_hash
 from trionode.consensus.proofs import verify_signature
+from trionode.nursery.clock import wall_time
 from trionode.nursery.offload import run_blocking
 from trionode.peers.connection import PeerConnection
 from trionode.peers.errors import RequestRefused
@@ -61,7 +61,7 @@ class PoolChainAPI:
     ) -> None:
         if peer.node_type is not NodeType.FULL_NODE:
             return
-        if self.pool.state.add_challenge(msg.challenge_hash, int(msg.height), time.time()):
+        if self.pool.state.add_challenge(msg.challenge_hash, int(msg.height), wall_time()):
             logger.debug("challenge %s at height %d", msg.challenge_hash.hex()[:16], msg.height)
 
 
@@ -88,7 +88,7 @@ class PoolAPI:
     async def join_pool(self, msg: JoinPool, peer: PeerConnection) -> JoinPoolResponse:
         self._farmer_only(peer)
         pool = self.pool
-        now = int(time.time())
+        now = int(wall_time())
         if abs(int(msg.timestamp) - now) > MAX_JOIN_SKEW:
             raise RequestRefused(
                 ErrorCode.INVALID_REQUEST,
@@ -117,7 +117,7 @@ class PoolAPI:
         if record is None:
             raise RequestRefused(ErrorCode.TOO_MANY_ITEMS, "the pool is full")
         pool.joined[peer.node_id] = farmer_pk
-        now_f = time.time()
+        now_f = wall_time()
         pool.state.restart_window(pool.state.window(farmer_pk, record.difficulty, now_f), now_f)
         logger.info(
             "farmer %s joined (payouts to %s, difficulty %d)",
@@ -141,7 +141,7 @@ class PoolAPI:
             )
         record = await pool.store.get_farmer(farmer_pk)
         assert record is not None  # joined on this connection
-        now = time.time()
+        now = wall_time()
         w = pool.state.window(farmer_pk, record.difficulty, now)
         result, reason, points = await self._check(msg, w, now)
         if result is not PartialResult.ACCEPTED:
@@ -236,7 +236,7 @@ class PoolAPI:
     ) -> RespondPartial:
         await self.pool.store.count_refusal(farmer_pk)
         self.pool.refusals[result.name] += 1
-        now = time.monotonic()
+        now = trio.current_time()
         if now - self.refusals_logged >= 1.0:  # a flood of bad partials must not flood the log
             self.refusals_logged = now
             logger.warning(

@@ -14,7 +14,6 @@ import collections
 import dataclasses
 import functools
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from trionode import runfiles
 from trionode.consensus import get_constants
 from trionode.consensus.pool import pool_sub_slot_iters
 from trionode.keys.keychain import Keychain
+from trionode.nursery.clock import wall_time
 from trionode.peers.connection import PeerConnection
 from trionode.peers.errors import PeerRequestError
 from trionode.peers.identity import NodeIdentity, make_websocket_transport
@@ -170,7 +170,7 @@ class Pool:
         host, port = cfg.full_node
         async with wallet_session(cfg.root, cfg.network, host, port, [self.puzzle_hash]) as session:
             coins = await session.sync()
-            await self._settle_pending({c.coin.name() for c in coins}, time.time())
+            await self._settle_pending({c.coin.name() for c in coins}, wall_time())
             busy = set().union(*(ids for ids, _ in self.pending.values()))
             coins = [c for c in coins if c.coin.name() not in busy]
             farmers = await self.store.get_farmers()
@@ -183,8 +183,8 @@ class Pool:
             )
             with trio.fail_after(30):
                 await session.submit(tx)
-        self.pending[tx.get_hash()] = (frozenset(c.coin.name() for c in chosen), time.time())
-        await self.store.record_payout(bytes(tx.get_hash()), time.time(), shares)
+        self.pending[tx.get_hash()] = (frozenset(c.coin.name() for c in chosen), wall_time())
+        await self.store.record_payout(bytes(tx.get_hash()), wall_time(), shares)
         self.payouts_made += 1
         amount = sum(s.amount for s in shares.values())
         logger.info(
@@ -235,7 +235,7 @@ class Pool:
         while True:
             await trio.sleep(min(60.0, self.state.expected_interval()))
             active = set(self.joined.values())
-            for farmer_pk, new in list(self.state.slow_farmers(time.time(), active)):
+            for farmer_pk, new in list(self.state.slow_farmers(wall_time(), active)):
                 await self.difficulty_changed(farmer_pk, new)
             if self.state.peak_height >= 0:
                 await self.store.prune_partials(
