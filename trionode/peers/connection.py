@@ -21,10 +21,9 @@ nothing is decoded before the cheap checks pass (docs/protocol.md section 1):
    handler, :class:`RequestRefused`, nothing to return, queue full).
 
 A connection never waits on itself (issue 10, attack 7): the read loop never waits for a handler
-slot, so replies are always read; and a handler that waits for a reply (from any peer) gives
-its slot back meanwhile, so a burst of announcements whose handlers ask the same peer something
-cannot hold every slot while the answers queue up behind them. Payloads of at least
-``decode_in_thread_bytes`` are decoded in a worker thread.
+slot, so replies are always read, and a handler waiting for a reply gives its slot back
+(:mod:`trionode.peers.inbox`). Payloads of at least ``decode_in_thread_bytes`` are
+decoded in a worker thread.
 
 Heartbeat (issue 3, PROTOCOL.md Transport, seed 002 "Heartbeat"): we ping every
 ``ping_interval``; a ping not answered within ``ping_interval`` ends the connection (the peer is
@@ -44,15 +43,14 @@ and never swallows cancellation. The first fault ends the connection; ``serve`` 
 from __future__ import annotations
 
 import collections
-import contextvars
 import logging
 from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
-import attrs
 import trio
 
 from trionode.nursery.offload import run_blocking
+from trionode.peers.envelope import split_envelope
 from trionode.peers.errors import (
     ConnectionClosedError,
     HandlerFailed,
@@ -65,6 +63,7 @@ from trionode.peers.errors import (
     UnsolicitedReply,
 )
 from trionode.peers.handshake import HandshakeMachine
+from trionode.peers.inbox import HandlerSlots, InboundQueue, Work, current_slot
 from trionode.peers.limits import PeerLimits, RateLimiter
 from trionode.peers.transport import PeerStream
 from trionode.protocols import MESSAGE_CLASSES, REPLY_TYPES, make_message, message_type_of
@@ -73,14 +72,7 @@ from trionode.protocols.peer_protocol import PeerInfo
 from trionode.protocols.shared_protocol import Error, ErrorCode, Handshake, NodeType
 from trionode.wire import DecodeError, Message, Streamable, bytes32, int16, uint16
 
-__all__ = [
-    "Handler",
-    "HandlerLookup",
-    "MessageObserver",
-    "PeerConnection",
-    "PeerUnresponsive",
-    "split_envelope",
-]
+__all__ = ["Handler", "HandlerLookup", "MessageObserver", "PeerConnection", "PeerUnresponsive"]
 
 logger = logging.getLogger(__name__)
 
@@ -104,38 +96,6 @@ class PeerUnresponsive(Exception):
     connection is dropped; nobody is banned (silence breaks no protocol rule)."""
 
 
-def split_envelope(data: bytes) -> tuple[T, int | None, memoryview]:
-    """Parse a Message envelope without copying or decoding its payload: (type, id, payload).
-
-    Raises RemoteProtocolError for an unknown type or a malformed envelope.
-    """
-    if not data:
-        raise RemoteProtocolError("empty message")
-    try:
-        mtype = T(data[0])
-    except ValueError:
-        raise RemoteProtocolError(f"unknown message type {data[0]}") from None
-    pos = 2
-    flag = data[1] if len(data) > 1 else None
-    if flag == 0:
-        msg_id = None
-    elif flag == 1 and len(data) >= 4:
-        msg_id = int.from_bytes(data[2:4], "big")
-        pos = 4
-    else:
-        raise RemoteProtocolError(f"undecodable {mtype.name} envelope: bad id field")
-    if len(data) < pos + 4:
-        raise RemoteProtocolError(f"undecodable {mtype.name} envelope: truncated")
-    length = int.from_bytes(data[pos : pos + 4], "big")
-    payload = memoryview(data)[pos + 4 :]
-    if len(payload) != length:
-        raise RemoteProtocolError(
-            f"undecodable {mtype.name} envelope: payload of {len(payload)} bytes, "
-            f"length field says {length}"
-        )
-    return mtype, msg_id, payload
-
-
 class _Pending:
     __slots__ = ("expected", "done", "reply", "closed")
 
@@ -144,69 +104,6 @@ class _Pending:
         self.done = trio.Event()
         self.reply: Any = None
         self.closed = False
-
-
-@attrs.define
-class _Work:
-    """A message waiting for a handler slot: still raw bytes (the queue bounds wire bytes)."""
-
-    mtype: T
-    msg_id: int | None
-    payload: memoryview
-    size: int
-
-
-class _HandlerSlot:
-    """The handler slot one handler task holds. :meth:`PeerConnection.request` gives it back
-    while the task waits for a reply (see the module docstring), within the owner's bound."""
-
-    __slots__ = ("owner", "task", "held", "parked")
-
-    def __init__(self, owner: PeerConnection, task: trio.lowlevel.Task) -> None:
-        self.owner = owner
-        self.task = task
-        self.held = True
-        self.parked = False
-
-    def park(self) -> bool:
-        """Give the slot back while waiting; False if the owner has too many parked already."""
-        if not self.held or self.owner._parked >= self.owner.limits.max_parked_handlers:
-            return False
-        self.held = False
-        self.parked = True
-        self.owner._parked += 1
-        self.owner._slots.release()
-        return True
-
-    async def unpark(self) -> None:
-        """Take a slot again after the wait (may wait for one: this task is no reader)."""
-        self.owner._parked -= 1
-        self.parked = False
-        await self.owner._slots.acquire()
-        self.held = True
-
-    def finish(self) -> None:
-        if self.parked:
-            self.owner._parked -= 1
-            self.parked = False
-        if self.held:
-            self.held = False
-            self.owner._slots.release()
-
-
-# The slot of the handler task running in this context (trio gives every task its own copy of
-# the context, so a value set in a handler task is seen only there and in tasks it spawns:
-# those are told apart by comparing the task).
-_CURRENT_SLOT: contextvars.ContextVar[_HandlerSlot | None] = contextvars.ContextVar(
-    "trionode_handler_slot", default=None
-)
-
-
-def _current_slot() -> _HandlerSlot | None:
-    slot = _CURRENT_SLOT.get()
-    if slot is None or slot.task is not trio.lowlevel.current_task():
-        return None
-    return slot
 
 
 class PeerConnection:
@@ -243,13 +140,10 @@ class PeerConnection:
         self._expired: collections.deque[int] = collections.deque(maxlen=_EXPIRED_IDS)
         self._next_id = 0
         self._cancel_scope: trio.CancelScope | None = None
-        self._slots = trio.Semaphore(limits.max_concurrent_handlers)
-        self._parked = 0
+        self._slots = HandlerSlots(limits.max_concurrent_handlers, limits.max_parked_handlers)
         # Handler tasks started and not yet returned (parked ones included).
         self.handlers_running = 0
-        self._queue: collections.deque[_Work] = collections.deque()
-        self._queued_bytes = 0
-        self._queue_changed = trio.Event()
+        self._inbox = InboundQueue(limits.max_queued_messages, limits.max_queued_bytes)
         self._decode_limiter = decode_limiter
         self._accepts: Collection[T] = ALL_TYPES
         self._refusal: Callable[[T], str] | None = None
@@ -273,7 +167,7 @@ class PeerConnection:
     @property
     def queued(self) -> tuple[int, int]:
         """(messages, wire bytes) waiting for a handler slot."""
-        return len(self._queue), self._queued_bytes
+        return len(self._inbox), self._inbox.bytes
 
     # -- the owner's side ----------------------------------------------------------------
 
@@ -334,8 +228,7 @@ class PeerConnection:
         finally:
             self._cancel_scope = None
             self._fail_pending()
-            self._queue.clear()
-            self._queued_bytes = 0
+            self._inbox.clear()
             self.closed.set()
 
     def close(self, reason: str) -> None:
@@ -373,7 +266,7 @@ class PeerConnection:
             except TransportClosed as exc:
                 raise ConnectionClosedError(f"{self!r} closed: {exc.reason}") from None
             wait = self.limits.request_timeout if reply_within is None else reply_within
-            slot = _current_slot()
+            slot = current_slot()
             parked = slot is not None and slot.park()
             with trio.move_on_after(wait):
                 await pending.done.wait()
@@ -514,7 +407,7 @@ class PeerConnection:
                 error = await self._decode(mtype, payload)
                 logger.info("%r sent Error %d: %s", self, error.code, error.message)
                 continue
-            await self._enqueue(_Work(mtype, msg_id, payload, len(data)))
+            await self._enqueue(Work(mtype, msg_id, payload, len(data)))
 
     def _match_reply(self, mtype: T, msg_id: int) -> _Pending | None:
         """The open request a reply answers (None: a late reply, dropped); checked before the
@@ -533,48 +426,38 @@ class PeerConnection:
             )
         return pending
 
-    async def _enqueue(self, work: _Work) -> None:
+    async def _enqueue(self, work: Work) -> None:
         """Queue a message for a handler; beyond the queue's bounds, drop an announcement or
         answer a request Error(RATE_LIMITED). One message always fits an empty queue."""
-        limits = self.limits
-        if self._queue and (
-            len(self._queue) >= limits.max_queued_messages
-            or self._queued_bytes + work.size > limits.max_queued_bytes
-        ):
-            self.dropped += 1
-            if self.dropped == 1 or self.dropped % 1000 == 0:
-                logger.info(
-                    "%r: %d messages (%d bytes) wait for a handler; dropped %d so far",
-                    self,
-                    len(self._queue),
-                    self._queued_bytes,
-                    self.dropped,
-                )
-            if work.msg_id is not None:
-                busy = Error(int16(ErrorCode.RATE_LIMITED), "busy: too many messages waiting")
-                try:
-                    await self._send_message(make_message(busy, id=work.msg_id))
-                except TransportClosed:
-                    pass  # the next receive sees the close
+        if self._inbox.offer(work):
             return
-        self._queue.append(work)
-        self._queued_bytes += work.size
-        self._queue_changed.set()
+        self.dropped += 1
+        if self.dropped == 1 or self.dropped % 1000 == 0:
+            logger.info(
+                "%r: %d messages (%d bytes) wait for a handler; dropped %d so far",
+                self,
+                len(self._inbox),
+                self._inbox.bytes,
+                self.dropped,
+            )
+        if work.msg_id is not None:
+            busy = Error(int16(ErrorCode.RATE_LIMITED), "busy: too many messages waiting")
+            try:
+                await self._send_message(make_message(busy, id=work.msg_id))
+            except TransportClosed:
+                pass  # the next receive sees the close
 
     async def _dispatch(self, nursery: trio.Nursery, lookup: HandlerLookup) -> None:
         """Start a handler for each queued message as slots free up."""
         while True:
-            while not self._queue:
-                self._queue_changed = trio.Event()
-                await self._queue_changed.wait()
+            # A message leaves the queue (and its bounds) only when a slot is free for it.
+            await self._inbox.wait()
             await self._slots.acquire()
-            work = self._queue.popleft()
-            self._queued_bytes -= work.size
+            work = self._inbox.pop()
             nursery.start_soon(self._guarded, self._handle, work, lookup)
 
-    async def _handle(self, work: _Work, lookup: HandlerLookup) -> None:
-        slot = _HandlerSlot(self, trio.lowlevel.current_task())
-        _CURRENT_SLOT.set(slot)
+    async def _handle(self, work: Work, lookup: HandlerLookup) -> None:
+        slot = self._slots.enter(trio.lowlevel.current_task())
         mtype, msg_id = work.mtype, work.msg_id
         self.handlers_running += 1
         try:
