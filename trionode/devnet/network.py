@@ -156,73 +156,11 @@ class Devnet:
             shutdown_timeout=15.0,
             on_change=self._on_change,
         )
-        layout = self.layout
         result = 0
         async with trio.open_nursery() as nursery:
             await nursery.start(self._supervise, supervisor)
             try:
-                intro = await self._start(
-                    supervisor,
-                    "introducer",
-                    "introducer",
-                    self._spec("introducer", "introducer", layout.introducer),
-                )
-                node0 = 0
-                for i in range(self.full_nodes):
-                    args = ["--introducer", f"{LOCAL}:{intro}"]
-                    if i > 0:
-                        args += ["--peer", f"{LOCAL}:{node0}"]
-                    port = await self._start(
-                        supervisor,
-                        f"full_node_{i}",
-                        "full_node",
-                        self._spec(f"full_node_{i}", "full_node", layout.full_node(i), *args),
-                    )
-                    if i == 0:
-                        node0 = port
-                farmer_args = ["--full-node", f"{LOCAL}:{node0}"]
-                if self.pool:
-                    pool = await self._start(
-                        supervisor,
-                        "pool",
-                        "pool",
-                        self._spec("pool", "pool", layout.pool, "--full-node", f"{LOCAL}:{node0}"),
-                    )
-                    farmer_args += ["--pool", f"{LOCAL}:{pool}"]
-                farmer = await self._start(
-                    supervisor,
-                    "farmer",
-                    "farmer",
-                    self._spec("farmer", "farmer", layout.farm, *farmer_args),
-                )
-                for i, protocol in enumerate(self.harvesters):
-                    name = "harvester" if i == 0 else f"harvester_{i}"
-                    plot_args = ["--plots", str(layout.harvester_plots(i))]
-                    if i == 0 and self.pool:
-                        plot_args += ["--plots", str(layout.pooled_plots)]
-                    await self._start(
-                        supervisor,
-                        name,
-                        "harvester",
-                        self._spec(
-                            name,
-                            "harvester",
-                            layout.harvester(i),
-                            "--farmer",
-                            f"{LOCAL}:{farmer}",
-                            "--protocol",
-                            protocol,
-                            *plot_args,
-                        ),
-                    )
-                await self._start(
-                    supervisor,
-                    "timelord",
-                    "timelord",
-                    self._spec(
-                        "timelord", "timelord", layout.farm, "--full-node", f"{LOCAL}:{node0}"
-                    ),
-                )
+                await self._start_processes(supervisor)
                 for line in self.ready_lines(blocks):
                     self.say(line)
                 result = await self._watch(blocks, deadline_seconds)
@@ -236,6 +174,39 @@ class Devnet:
                     await supervisor.shutdown()
                 nursery.cancel_scope.cancel()
         return result
+
+    async def _launch(
+        self, supervisor: Supervisor, name: str, role: str, root: Path, *args: str
+    ) -> int:
+        return await self._start(supervisor, name, role, self._spec(name, role, root, *args))
+
+    async def _start_processes(self, supervisor: Supervisor) -> None:
+        """Start every process in dependency order, each once the one it dials is ready."""
+        layout = self.layout
+        intro = await self._launch(supervisor, "introducer", "introducer", layout.introducer)
+        node0 = 0
+        for i in range(self.full_nodes):
+            args = ["--introducer", f"{LOCAL}:{intro}"]
+            if i > 0:
+                args += ["--peer", f"{LOCAL}:{node0}"]
+            port = await self._launch(
+                supervisor, f"full_node_{i}", "full_node", layout.full_node(i), *args
+            )
+            node0 = port if i == 0 else node0
+        node = f"{LOCAL}:{node0}"
+        farmer_args = ["--full-node", node]
+        if self.pool:
+            pool = await self._launch(supervisor, "pool", "pool", layout.pool, "--full-node", node)
+            farmer_args += ["--pool", f"{LOCAL}:{pool}"]
+        farmer = await self._launch(supervisor, "farmer", "farmer", layout.farm, *farmer_args)
+        for i, protocol in enumerate(self.harvesters):
+            name = "harvester" if i == 0 else f"harvester_{i}"
+            args = ["--farmer", f"{LOCAL}:{farmer}", "--protocol", protocol]
+            args += ["--plots", str(layout.harvester_plots(i))]
+            if i == 0 and self.pool:
+                args += ["--plots", str(layout.pooled_plots)]
+            await self._launch(supervisor, name, "harvester", layout.harvester(i), *args)
+        await self._launch(supervisor, "timelord", "timelord", layout.farm, "--full-node", node)
 
     async def _supervise(
         self, supervisor: Supervisor, *, task_status: trio.TaskStatus[Supervisor]

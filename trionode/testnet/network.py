@@ -30,7 +30,6 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import attrs
 import trio
@@ -51,67 +50,18 @@ from trionode.nursery import RestartPolicy, Supervisor
 from trionode.nursery.offload import run_blocking
 from trionode.storage.engine import default_db_url
 from trionode.storage.peer_store import PeerStore
+from trionode.testnet.node import LOCAL, TestnetError, TestnetNode
 from trionode.testnet.topology import Link, connect_components, links, node_names
 
 __all__ = ["LOCAL", "Testnet", "TestnetError", "TestnetNode"]
 
 logger = logging.getLogger(__name__)
 
-LOCAL = "127.0.0.1"
 READY_TIMEOUT = 60.0
 POLL = 0.25
 # A stopped process gets SIGTERM, then SIGKILL after 10 s (devnet.processes); the supervisor
 # must wait longer than that before it gives up on it.
 STOP_TIMEOUT = 15.0
-
-
-class TestnetError(Exception):
-    """The testnet could not do what was asked; the message says why (with log tails)."""
-
-    __test__ = False  # not a pytest test class
-
-
-@attrs.define(eq=False)
-class TestnetNode:
-    """One process of the testnet (full node, or farmer/harvester/timelord of the farm)."""
-
-    __test__ = False
-
-    name: str
-    role: str
-    root: Path
-    console_log: Path
-    port: int = 0  # pinned after the first start
-    ready: dict[str, Any] = attrs.field(factory=dict)
-    running: bool = False
-    exited: ProcessExited | None = None
-
-    @property
-    def log_file(self) -> Path:
-        return self.root / "log" / f"{self.role}.log"
-
-    def status(self) -> dict[str, Any] | None:
-        """The node's status file (full nodes): height, peak, tips, peers, ... or None."""
-        data = runfiles.read_json(runfiles.status_path(self.root, self.role))
-        return data if isinstance(data, dict) else None
-
-    @property
-    def height(self) -> int | None:
-        st = self.status()
-        return None if st is None else st.get("height")
-
-    @property
-    def peak(self) -> str | None:
-        st = self.status()
-        return None if st is None else st.get("peak")
-
-    def full_node_peers(self) -> int:
-        st = self.status() or {}
-        return int(st.get("peers", {}).get("full_node", 0))
-
-    @property
-    def address(self) -> str:
-        return f"{LOCAL}:{self.port}"
 
 
 @attrs.define(eq=False)
