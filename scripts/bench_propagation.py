@@ -1,0 +1,263 @@
+"""Benchmark: block propagation per hop on a line of full node processes, next to the time to
+validate one block and a loopback round trip, all measured in the same run.
+
+    python scripts/bench_propagation.py [--nodes 10] [--blocks 20] [--network sim]
+                                        [--cache-dir DIR]
+
+``--nodes`` full nodes (``python -m trionode --role full_node``, each its own root and SQLite
+store) form a line: node i dials node i-1 and keeps one outbound connection
+(``TRIONODE_FULL_NODE__TARGET_OUTBOUND=1``), so no node learns a shortcut. An observer in this
+process connects to every node as a full node. It hands each block of a cached chain to node 0
+and records, on its own clock, when each node relays the block to it (a node relays a block to
+every peer but the one it came from, so the observer hears nodes 1..N-1). The per-hop figure is
+``(last relay - first relay) / (N - 2)``: node 1 to node N-1, without the observer's own hop.
+
+In the same run:
+
+- *validation*: ``validate_block`` of the same blocks with their contexts, one at a time, proof
+  caches cleared (the median; what a node must spend before it may relay);
+- *loopback round trip*: 64-byte TCP echoes over 127.0.0.1 in this process (the median).
+
+The goal (issue 13) is per hop <= 1.5 x (validation + 1 ms); the ratio is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from trionode import runfiles
+from trionode.consensus import ConsensusConstants, get_constants, validate_block
+from trionode.consensus.proofs import clear_proof_caches
+from trionode.peers.connection import PeerConnection
+from trionode.peers.handshake import HandshakeMachine
+from trionode.peers.identity import NodeIdentity, make_websocket_transport
+from trionode.peers.limits import PeerLimits
+from trionode.protocols import ProtocolMessageTypes as T
+from trionode.protocols.chain_types import FullBlock
+from trionode.protocols.peer_protocol import Block
+from trionode.protocols.shared_protocol import NodeType
+from trionode.testing.block_tools import BlockTools
+from trionode.testing.chain_cache import cache_path, cached_chain, chain_contexts
+from trionode.wire import bytes32
+
+LOCAL = "127.0.0.1"
+
+
+def validation_seconds(constants: ConsensusConstants, chain: Sequence[FullBlock]) -> list[float]:
+    ctxs = chain_contexts(constants, chain, now=2**40)
+    clear_proof_caches()
+    out = []
+    for block, ctx in zip(chain, ctxs, strict=True):
+        started = time.perf_counter()
+        err = validate_block(constants, block, ctx)
+        out.append(time.perf_counter() - started)
+        if err is not None:
+            raise SystemExit(f"block {block.height} of the cached chain is invalid: {err}")
+    return out
+
+
+async def loopback_rtts(count: int = 200) -> list[float]:
+    """TCP echo round trips over 127.0.0.1 (both ends in this process)."""
+
+    async def echo(stream: trio.SocketStream) -> None:
+        while data := await stream.receive_some(64):
+            await stream.send_all(data)
+
+    async with trio.open_nursery() as nursery:
+        listeners = await nursery.start(functools.partial(trio.serve_tcp, echo, 0, host=LOCAL))
+        port = listeners[0].socket.getsockname()[1]
+        stream = await trio.open_tcp_stream(LOCAL, port)
+        out = []
+        payload = b"x" * 64
+        for _ in range(count):
+            started = time.perf_counter()
+            await stream.send_all(payload)
+            got = b""
+            while len(got) < len(payload):
+                got += await stream.receive_some(64)
+            out.append(time.perf_counter() - started)
+        await stream.aclose()
+        nursery.cancel_scope.cancel()
+    return out
+
+
+def start_node(root: Path, network: str, peer: int | None) -> subprocess.Popen[bytes]:
+    runfiles.clear(root, "full_node")
+    root.mkdir(parents=True, exist_ok=True)
+    args = [sys.executable, "-m", "trionode", "--role", "full_node", "--root", str(root)]
+    args += ["--network", network, "--port", "0", "--rpc-port", "0", "--metrics-port", "0"]
+    args += ["--log-level", "WARNING"]
+    if peer is not None:
+        args += ["--peer", f"{LOCAL}:{peer}"]
+    env = dict(os.environ, TRIONODE_FULL_NODE__TARGET_OUTBOUND="1")
+    with (root / "console.log").open("wb") as out:
+        return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
+
+
+async def wait_ready(root: Path, proc: subprocess.Popen[bytes]) -> int:
+    with trio.move_on_after(60):
+        while True:
+            ready = runfiles.read_json(runfiles.ready_path(root, "full_node"))
+            if isinstance(ready, dict) and isinstance(ready.get("port"), int):
+                return int(ready["port"])
+            if proc.poll() is not None:
+                tail = (root / "console.log").read_text(errors="replace")[-2000:]
+                raise SystemExit(f"node at {root} exited with {proc.returncode}:\n{tail}")
+            await trio.sleep(0.05)
+    raise SystemExit(f"node at {root} did not become ready")
+
+
+class Observer:
+    """Connected to every node; records when each node relays each block to it."""
+
+    def __init__(self, work: Path, constants: ConsensusConstants, nodes: int) -> None:
+        self.identity = NodeIdentity.public(work / "observer", "full_node")
+        self.limits = PeerLimits()
+        self.transport = make_websocket_transport(self.identity, self.limits)
+        self.network_id = constants.genesis_challenge
+        self.conns: list[PeerConnection | None] = [None] * nodes
+        self.heard: dict[bytes32, dict[int, float]] = {}
+        self.changed = trio.Event()
+
+    async def attach(
+        self,
+        index: int,
+        port: int,
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        async with self.transport.connect(LOCAL, port) as stream:
+            conn = PeerConnection(stream, self.limits)
+            with trio.fail_after(20):
+                await conn.handshake(
+                    HandshakeMachine(
+                        network_id=self.network_id,
+                        node_type=NodeType.FULL_NODE,
+                        server_port=0,
+                        software_version="bench observer",
+                        local_node_id=self.identity.node_id,
+                        remote_node_id=stream.remote_node_id,
+                    )
+                )
+            self.conns[index] = conn
+            task_status.started()
+
+            async def handle(payload: Any, _conn: PeerConnection) -> None:
+                if isinstance(payload, Block):
+                    got = self.heard.setdefault(payload.block.header_hash, {})
+                    got.setdefault(index, time.perf_counter())
+                    self.changed.set()
+                return None  # any request is answered Error(NOT_FOUND): we serve nothing
+
+            await conn.serve(lambda _mtype: handle, frozenset(T))
+
+    async def until_heard(self, header_hash: bytes32, nodes: range) -> None:
+        with trio.fail_after(60):
+            while not set(nodes) <= set(self.heard.get(header_hash, {})):
+                self.changed = trio.Event()
+                await self.changed.wait()
+
+
+async def propagate(
+    work: Path, constants: ConsensusConstants, chain: Sequence[FullBlock], ports: list[int]
+) -> list[tuple[float, float]]:
+    """(seconds node 1 -> node N-1 per hop, seconds from the send to node 1) per block."""
+    n = len(ports)
+    observer = Observer(work, constants, n)
+    out = []
+    async with trio.open_nursery() as nursery:
+        for i, port in enumerate(ports):
+            await nursery.start(observer.attach, i, port)
+        first = observer.conns[0]
+        assert first is not None
+        for k, block in enumerate(chain):
+            sent = time.perf_counter()
+            await first.send(Block(block))
+            try:
+                await observer.until_heard(block.header_hash, range(1, n))
+            except trio.TooSlowError:
+                got = sorted(observer.heard.get(block.header_hash, {}))
+                raise SystemExit(f"block {k} reached only nodes {got} within 60 s") from None
+            times = observer.heard[block.header_hash]
+            if k > 0:  # the first block also opens every node's store: a warm-up
+                out.append(((times[n - 1] - times[1]) / (n - 2), times[1] - sent))
+        nursery.cancel_scope.cancel()
+    return out
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.2f} ms"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0])
+    parser.add_argument("--nodes", type=int, default=10)
+    parser.add_argument("--blocks", type=int, default=20)
+    parser.add_argument("--network", default="sim", choices=["sim", "devnet"])
+    parser.add_argument(
+        "--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "trionode-bench-sync"
+    )
+    args = parser.parse_args(argv)
+    if args.nodes < 3:
+        parser.error("--nodes must be at least 3 (the per-hop figure spans nodes 1..N-1)")
+    constants = get_constants(args.network)
+    args.cache_dir.mkdir(parents=True, exist_ok=True)
+    bt = BlockTools(constants, args.cache_dir / "plots", num_plots=4, k=18)
+    chain, _ = cached_chain(bt, args.blocks + 1, cache_path(args.cache_dir, constants))
+    print(f"{len(chain)} {args.network} blocks; {args.nodes} full node processes in a line")
+
+    validation = statistics.median(validation_seconds(constants, chain))
+    rtt = statistics.median(trio.run(loopback_rtts))
+    with tempfile.TemporaryDirectory(prefix="bench_propagation_") as tmp:
+        work = Path(tmp)
+        procs: list[subprocess.Popen[bytes]] = []
+        try:
+
+            async def start_all() -> list[int]:
+                ports: list[int] = []
+                for i in range(args.nodes):
+                    root = work / f"n{i}"
+                    procs.append(start_node(root, args.network, ports[-1] if ports else None))
+                    ports.append(await wait_ready(root, procs[-1]))
+                return ports
+
+            ports = trio.run(start_all)
+            hops = trio.run(propagate, work, constants, chain, ports)
+        finally:
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+    per_hop = sorted(h for h, _ in hops)
+    hop = statistics.median(per_hop)
+    print(f"validation of one block (median):      {ms(validation)}")
+    print(f"loopback TCP round trip (median):      {ms(rtt)}")
+    print(
+        f"per hop, nodes 1..{args.nodes - 1} (median of {len(per_hop)} blocks): {ms(hop)}"
+        f"  (min {ms(per_hop[0])}, max {ms(per_hop[-1])})"
+    )
+    print(
+        f"first hop incl. the observer's send (median): {ms(statistics.median(f for _, f in hops))}"
+    )
+    ratio = hop / (validation + 0.001)
+    print(f"per hop / (validation + 1 ms) = {ratio:.2f}  (goal <= 1.5)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
