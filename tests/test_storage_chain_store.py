@@ -343,7 +343,7 @@ async def test_sqlite_file_uses_wal(tmp_path: Path) -> None:
             sync = conn.exec_driver_sql("PRAGMA synchronous").scalar()  # type: ignore[attr-defined]
             return journal, sync
 
-        journal, sync = await st.read(pragmas)
+        journal, sync = await st.runner.read(pragmas)
     assert journal == "wal"
     assert sync == 2  # FULL
     assert default_db_path(tmp_path, "sim").exists()
