@@ -19,7 +19,7 @@ from trionode.consensus.context import CoinRecord
 from trionode.protocols.chain_types import FullBlock
 from trionode.storage import ChainStore
 from trionode.storage import schema as s
-from trionode.storage.chain_store import _coin_record
+from trionode.storage.chain_reads import coin_record
 from trionode.testing.block_tools import BlockTools, coin_set
 from trionode.wire import bytes32
 
@@ -108,7 +108,7 @@ async def all_coins(store: ChainStore) -> dict[bytes32, CoinRecord]:
         rows = conn.execute(select(*s.coins.c)).all()
         out = {}
         for row in rows:
-            record = _coin_record(
+            record = coin_record(
                 (
                     row.coin_id,
                     row.parent,
@@ -122,7 +122,7 @@ async def all_coins(store: ChainStore) -> dict[bytes32, CoinRecord]:
             out[bytes32(row.coin_id)] = record
         return out
 
-    return await store.read(read)
+    return await store.runner.read(read)
 
 
 class Reference:

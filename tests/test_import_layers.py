@@ -71,3 +71,22 @@ def test_wire_is_sans_io() -> None:
             else:
                 continue
             assert not roots & forbidden, f"{path.name} imports {roots & forbidden}"
+
+
+def test_only_storage_imports_sqlalchemy() -> None:
+    """SQL stays behind the store's typed methods: no SQLAlchemy outside trionode/storage."""
+    wrong = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.relative_to(PACKAGE).parts[0] == "storage":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                roots = {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                roots = {node.module.split(".")[0]}
+            else:
+                continue
+            if "sqlalchemy" in roots:
+                wrong.append(str(path.relative_to(PACKAGE)))
+    assert wrong == []

@@ -46,11 +46,11 @@ from trionode.protocols.wallet_protocol import (
 from trionode.roles.full_node.main import FullNodeService
 from trionode.roles.full_node.testing import LOCAL, NodeHandle, TestNetwork
 from trionode.roles.full_node.wallet_api import WalletAPI
+from trionode.storage.wallet_store import WalletStore, default_wallet_db_url
 from trionode.testing.block_tools import BlockTools
 from trionode.wallet import build_payment
 from trionode.wallet.cli import cmd_balance
 from trionode.wallet.client import UntrustedNode, WalletSession, wallet_session
-from trionode.wallet.store import WalletStore, default_wallet_db_url
 from trionode.wire import G1Element, G2Element, bytes32, uint8, uint16, uint32, uint64
 
 RECIPIENT = bytes32(hashlib.sha256(b"light wallet recipient").digest())

@@ -19,10 +19,12 @@ from tests.chain_store_helpers import (
     fake_delta,
     h32,
 )
+from trionode.consensus.context import CoinRecord
 from trionode.protocols.chain_types import FullBlock
 from trionode.storage import (
     SCHEMA_VERSION,
     BlockCommit,
+    ChainReader,
     ChainStore,
     SchemaVersionError,
     StoreCorruptError,
@@ -32,6 +34,7 @@ from trionode.storage import (
     make_engine,
 )
 from trionode.storage import schema as s
+from trionode.wire import bytes32
 
 
 @pytest.fixture(params=BACKENDS)
@@ -176,6 +179,38 @@ async def test_spend_and_reorg_rolls_coins_back(store: ChainStore) -> None:
     assert (await store.get_coin_record(coinbase_coin(4, 7).name())) is not None
     # Orphaned blocks stay stored.
     assert await store.get_full_block(main[2].header_hash) == main[2]
+
+
+async def test_coins_seen_from_a_fork_and_coin_heights(store: ChainStore) -> None:
+    """The typed reads the Blockchain and the wallet protocol use: coins as a fork sees them
+    (the heaviest chain up to the fork, then the fork's own changes) and coin heights."""
+    main = fake_chain(3)  # heights 0..2
+    await commit_linear(store, main)
+    c0, c1, c2 = (coinbase_coin(h).name() for h in range(3))
+    b3 = fake_block(main[-1])
+    await store.commit(
+        BlockCommit(b3, 3, tips=None, fork_height=2, apply=(fake_delta(b3, removals=(c1,)),))
+    )
+    # A fork from height 1: a block at 2 creating its own coin, one at 3 spending c0.
+    fork = fake_chain(2, parent=main[1], salt=7)
+    fork_deltas = (fake_delta(fork[0], salt=7), fake_delta(fork[1], salt=7, removals=(c0,)))
+    c2_fork = coinbase_coin(2, 7).name()
+    unknown = h32("no such coin")
+
+    def on_fork(reader: ChainReader) -> dict[bytes32, CoinRecord]:
+        return reader.coin_records_on_fork([c0, c1, c2, c2_fork, unknown], 1, fork_deltas)
+
+    seen = await store.snapshot(on_fork)
+    assert set(seen) == {c0, c1, c2_fork}  # main's c2 is above the fork; unknown is nowhere
+    assert (seen[c0].confirmed_height, seen[c0].spent_height) == (0, 3)  # spent on the fork
+    assert (seen[c1].confirmed_height, seen[c1].spent_height) == (1, None)  # main spent it at 3
+    assert (seen[c2_fork].confirmed_height, seen[c2_fork].spent_height) == (2, None)
+
+    ph = coinbase_coin(0).puzzle_hash  # every salt-0 coinbase coin pays it
+    assert await store.get_coin_heights([ph], 0, 10, 10) == [0, 1, 2, 3]
+    assert await store.get_coin_heights([ph], 0, 10, 2) == [0, 1]
+    assert await store.get_coin_heights([ph], 2, 2, 10) == [2]
+    assert await store.get_coin_heights([h32("nobody")], 0, 10, 10) == []
 
 
 async def test_failed_commit_leaves_nothing(store: ChainStore) -> None:
@@ -343,7 +378,7 @@ async def test_sqlite_file_uses_wal(tmp_path: Path) -> None:
             sync = conn.exec_driver_sql("PRAGMA synchronous").scalar()  # type: ignore[attr-defined]
             return journal, sync
 
-        journal, sync = await st.read(pragmas)
+        journal, sync = await st.runner.read(pragmas)
     assert journal == "wal"
     assert sync == 2  # FULL
     assert default_db_path(tmp_path, "sim").exists()

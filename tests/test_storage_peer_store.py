@@ -50,3 +50,32 @@ async def test_peers_table_beside_the_chain(url: str) -> None:
     finally:
         peers.close()
         await chain.aclose()
+
+
+async def test_peers_share_the_chain_stores_runner(url: str, tmp_path: Path) -> None:
+    """In the chain's database the peers table rides on the chain store's one engine and
+    runner (one writer per database); in another database it opens its own."""
+    chain = await ChainStore.open(url)
+    try:
+        peers = await PeerStore.open_beside(chain.runner)
+        assert peers.runner is chain.runner
+        await peers.add_seen([("127.0.0.5", 8444)], 100.0)
+        await peers.mark_success("127.0.0.5", 8444, 150.0)
+        record = await peers.get("127.0.0.5", 8444)
+        assert record is not None and record.tried
+        peers.close()  # not its runner: the chain store stays open
+        await chain.check_integrity()
+        same = await PeerStore.open_beside(chain.runner, url)
+        assert same.runner is chain.runner
+        assert [r.host for r in await same.candidates()] == ["127.0.0.5"]
+        if url.startswith("sqlite:///"):  # the same file written as a path
+            by_path = await PeerStore.open_beside(chain.runner, Path(url[len("sqlite:///") :]))
+            assert by_path.runner is chain.runner
+        other = await PeerStore.open_beside(chain.runner, tmp_path / "other.sqlite")
+        try:
+            assert other.runner is not chain.runner
+            assert await other.candidates() == []
+        finally:
+            other.close()
+    finally:
+        await chain.aclose()

@@ -21,8 +21,9 @@ Tips (PROTOCOL.md): the NUMBER_OF_TIPS heaviest blocks; a block becomes a tip wh
 it outweighs the lightest; among equal weights the block seen (stored) first wins, which keeps the
 heaviest tip stable under ties. Tips may lie on one chain.
 
-Memory: an index entry (height, prev hash, weight, seen order) per stored block and the height
-map (a hash per height) are kept in memory; headers and per-block coin changes are cached (LRU).
+Memory (:mod:`.chain_view`): an index entry per stored block and the height map are kept in
+memory; headers and per-block coin changes are cached (LRU). No SQL here: the store's typed
+methods, and for a batch's contexts one read snapshot (:meth:`ChainStore.snapshot`).
 """
 
 from __future__ import annotations
@@ -32,9 +33,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 
 import trio
-from sqlalchemy import Connection
 
-from trionode.blockchain.caches import LRU
+from trionode.blockchain.chain_view import ChainView, block_delta
 from trionode.blockchain.detached import check_detached_block, check_parent_link
 from trionode.blockchain.results import AddBlockResult, AddBlockStatus, ChainEvent
 from trionode.consensus import (
@@ -42,11 +42,6 @@ from trionode.consensus import (
     ConsensusConstants,
     Err,
     ValidationContext,
-    block_additions,
-    block_removals,
-    median_timestamp,
-    next_difficulty,
-    next_ips,
     validate_block,
     validate_header_block,
     validate_unfinished_block,
@@ -54,33 +49,13 @@ from trionode.consensus import (
 )
 from trionode.consensus.proofs import pot_output_hash
 from trionode.nursery.offload import run_blocking
-from trionode.protocols.chain_types import Coin, FullBlock, HeaderBlock, ProofOfTime
+from trionode.protocols.chain_types import FullBlock, HeaderBlock, ProofOfTime
 from trionode.storage import BlockCommit, BlockDelta, BlockInfo, ChainStore, StoreCorruptError
-from trionode.storage.chain_store import coin_records_sync, full_blocks_sync, header_blocks_sync
 from trionode.wire import bytes32
 
 logger = logging.getLogger(__name__)
 
-AnyBlock = FullBlock | HeaderBlock
-
-HEADER_CACHE_SIZE = 4096
-DELTA_CACHE_SIZE = 1024
 DEFAULT_VALIDATION_WORKERS = 2
-
-
-def block_delta(block: FullBlock) -> BlockDelta:
-    """The coin-set change of ``block``: its coinbase and fees coins (flagged), outputs, spends."""
-    additions = block_additions(block)  # coinbase coin, fees coin, then outputs
-    return BlockDelta(
-        int(block.height),
-        block.header_hash,
-        tuple((coin, i < 2) for i, coin in enumerate(additions)),
-        tuple(block_removals(block)),
-    )
-
-
-def _as_header(block: AnyBlock) -> HeaderBlock:
-    return block if isinstance(block, HeaderBlock) else block.header_block()
 
 
 class Blockchain:
@@ -102,13 +77,16 @@ class Blockchain:
         self._clock = clock
         self._verify_limiter = trio.CapacityLimiter(validation_workers)
         self._lock = trio.Lock()
-        self._blocks: dict[bytes32, BlockInfo] = {}
-        self._height_map: list[bytes32] = []
+        # The index, height map and caches (shared with the snapshot functions of ChainView;
+        # changed in place only, under the lock).
+        self._chain = ChainView(constants)
+        self._blocks = self._chain.blocks
+        self._height_map = self._chain.height_map
         self._tips: list[bytes32] = []  # heaviest first
         self._tip_headers: dict[bytes32, HeaderBlock] = {}
         self._next_seen = 0
-        self._headers: LRU[bytes32, HeaderBlock] = LRU(HEADER_CACHE_SIZE)
-        self._deltas: LRU[bytes32, BlockDelta] = LRU(DELTA_CACHE_SIZE)
+        self._headers = self._chain.headers
+        self._deltas = self._chain.deltas
         self._subscribers: list[trio.MemorySendChannel[ChainEvent]] = []
 
     @classmethod
@@ -126,8 +104,8 @@ class Blockchain:
         """
         self = cls(store, constants, validation_workers=validation_workers, clock=clock)
         state = await store.load_state()
-        self._blocks = state.blocks
-        self._height_map = state.height_map
+        self._blocks.update(state.blocks)
+        self._height_map.extend(state.height_map)
         for tip in state.tips:
             if tip not in self._blocks:
                 raise StoreCorruptError("tip_missing", f"tip {tip.hex()} is not a stored block")
@@ -200,22 +178,8 @@ class Blockchain:
         """
         if tip_hash is None:
             return list(self._height_map)
-        fork_height, fork = self._view(tip_hash, {})
+        fork_height, fork = self._chain.fork_of(tip_hash, {})
         return self._height_map[: fork_height + 1] + fork
-
-    def _hashes_at(self, heights: Sequence[int], tip_hash: bytes32 | None) -> list[bytes32]:
-        fork: list[bytes32] = []
-        if tip_hash is None:
-            fork_height = len(self._height_map) - 1
-        else:
-            fork_height, fork = self._view(tip_hash, {})
-        top = fork_height + len(fork)
-        out = []
-        for h in heights:
-            if not 0 <= h <= top:
-                raise ValueError(f"height {h} is not on the chain (top height {top})")
-            out.append(self._height_map[h] if h <= fork_height else fork[h - fork_height - 1])
-        return out
 
     async def get_block(self, header_hash: bytes32) -> FullBlock | None:
         return await self.store.get_full_block(header_hash)
@@ -235,7 +199,7 @@ class Blockchain:
 
         Raises ValueError for a height above that tip, KeyError for an unknown tip.
         """
-        hashes = self._hashes_at(heights, tip_hash)
+        hashes = self._chain.hashes_at(heights, tip_hash)
         found = await self.store.get_full_blocks(hashes)
         return [found[h] for h in hashes]
 
@@ -243,7 +207,7 @@ class Blockchain:
         self, heights: Sequence[int], tip_hash: bytes32 | None = None
     ) -> list[HeaderBlock]:
         """Header blocks at ``heights`` on the chain of ``tip_hash`` (default: heaviest)."""
-        hashes = self._hashes_at(heights, tip_hash)
+        hashes = self._chain.hashes_at(heights, tip_hash)
         cached = {h: hb for h in hashes if (hb := self._headers.get(h)) is not None}
         missing = [h for h in hashes if h not in cached]
         if missing:
@@ -264,6 +228,13 @@ class Blockchain:
             puzzle_hash, include_spent=include_spent
         )
 
+    async def get_coin_heights(
+        self, puzzle_hashes: Sequence[bytes32], start: int, end: int, limit: int
+    ) -> list[int]:
+        """Distinct heights in [start, end] where a coin of ``puzzle_hashes`` was created or
+        spent on the heaviest chain, ascending, at most ``limit``."""
+        return await self.store.get_coin_heights(puzzle_hashes, start, end, limit)
+
     async def get_next_difficulty(self, parent_hash: bytes32 | None = None) -> int:
         """Difficulty of a child of ``parent_hash`` (default: the heaviest tip; genesis value
         while the chain is empty). Raises KeyError for an unknown parent."""
@@ -279,7 +250,7 @@ class Blockchain:
         if parent_hash is not None and parent_hash not in self._blocks:
             raise KeyError(parent_hash)
         async with self._lock:
-            return await self.store.read(self._params_sync, parent_hash)
+            return await self.store.snapshot(self._chain.params_in, parent_hash)
 
     def subscribe(self, buffer: int = 16) -> trio.MemoryReceiveChannel[ChainEvent]:
         """A channel of :class:`ChainEvent`, one per change of the tip set.
@@ -314,8 +285,8 @@ class Blockchain:
                 pending[block.header_hash] = block
                 jobs.append(i)
             if jobs:
-                contexts = await self.store.read(
-                    self._gather_sync, [blocks[i] for i in jobs], pending, int(self._clock())
+                contexts = await self.store.snapshot(
+                    self._chain.gather_in, [blocks[i] for i in jobs], pending, int(self._clock())
                 )
         if jobs:
             errors: dict[int, Err | None] = {}
@@ -381,10 +352,10 @@ class Blockchain:
         apply: tuple[BlockDelta, ...] = ()
         delta = block_delta(block)
         if new_peak:
-            fork_height, fork = self._view(header_hash, {header_hash: block})
+            fork_height, fork = self._chain.fork_of(header_hash, {header_hash: block})
             earlier: list[BlockDelta] = []
             if len(fork) > 1:
-                earlier = await self.store.read(self._deltas_sync, fork[:-1], {})
+                earlier = await self.store.snapshot(self._chain.deltas_in, fork[:-1], {})
             apply = (*earlier, delta)
         await self.store.commit(BlockCommit(block, info.seen, new_tips, fork_height, apply))
 
@@ -444,7 +415,9 @@ class Blockchain:
         if block.height != 0 and block.prev_header_hash not in self._blocks:
             return Err.UNKNOWN_PARENT
         async with self._lock:
-            (ctx,) = await self.store.read(self._gather_sync, [block], {}, int(self._clock()))
+            (ctx,) = await self.store.snapshot(
+                self._chain.gather_in, [block], {}, int(self._clock())
+            )
         return await run_blocking(
             validate_unfinished_block, self.constants, block, ctx, limiter=self._verify_limiter
         )
@@ -502,8 +475,8 @@ class Blockchain:
                 jobs.append(i)
         async with self._lock:
             pending = {h: b for h, b in pending.items() if h not in self._blocks}
-            contexts = await self.store.read(
-                self._gather_sync, [headers[i] for i in jobs], pending, int(self._clock())
+            contexts = await self.store.snapshot(
+                self._chain.gather_in, [headers[i] for i in jobs], pending, int(self._clock())
             )
 
         async def verify(i: int, ctx: ValidationContext) -> None:
@@ -515,159 +488,3 @@ class Blockchain:
             for i, ctx in zip(jobs, contexts, strict=True):
                 nursery.start_soon(verify, i, ctx)
         return errors
-
-    # -- chain views (event loop or, under the lock, the gathering thread) -------------------
-
-    def _view(self, top: bytes32, pending: Mapping[bytes32, AnyBlock]) -> tuple[int, list[bytes32]]:
-        """The chain ending at ``top`` as (fork_height, fork): heights up to fork_height are the
-        heaviest chain's, then the hashes in ``fork`` (ascending, ending with ``top``)."""
-        fork: list[bytes32] = []
-        h = top
-        fork_height = -1
-        while True:
-            info = self._blocks.get(h)
-            if info is not None:
-                height, prev = info.height, info.prev_hash
-                if height < len(self._height_map) and self._height_map[height] == h:
-                    fork_height = height
-                    break
-            else:
-                block = pending.get(h)
-                if block is None:
-                    raise KeyError(h)
-                height, prev = int(block.height), block.prev_header_hash
-            fork.append(h)
-            if height == 0:
-                break
-            h = prev
-        fork.reverse()
-        return fork_height, fork
-
-    # -- sync functions run in a store hop -------------------------------------------------------
-
-    def _header_sync(
-        self, conn: Connection, header_hash: bytes32, pending: Mapping[bytes32, AnyBlock]
-    ) -> HeaderBlock:
-        block = pending.get(header_hash)
-        if block is not None:
-            return _as_header(block)
-        header = self._headers.get(header_hash)
-        if header is None:
-            header = header_blocks_sync(conn, [header_hash]).get(header_hash)
-            if header is None:
-                raise StoreCorruptError(
-                    "header_block_missing", f"no header block for {header_hash.hex()}"
-                )
-            self._headers.put(header_hash, header)
-        return header
-
-    def _ancestry_sync(
-        self, conn: Connection, parent_hash: bytes32 | None, pending: Mapping[bytes32, AnyBlock]
-    ) -> tuple[HeaderBlock | None, Callable[[int], HeaderBlock], int, list[bytes32]]:
-        if parent_hash is None:
-            return None, _no_ancestor, -1, []
-        fork_height, fork = self._view(parent_hash, pending)
-        height_map = self._height_map
-
-        def ancestor(height: int) -> HeaderBlock:
-            h = height_map[height] if height <= fork_height else fork[height - fork_height - 1]
-            return self._header_sync(conn, h, pending)
-
-        return self._header_sync(conn, parent_hash, pending), ancestor, fork_height, fork
-
-    def _params_sync(self, conn: Connection, parent_hash: bytes32 | None) -> tuple[int, int]:
-        parent, ancestor, _, _ = self._ancestry_sync(conn, parent_hash, {})
-        return (
-            next_difficulty(self.constants, parent, ancestor),
-            next_ips(self.constants, parent, ancestor),
-        )
-
-    def _gather_sync(
-        self,
-        conn: Connection,
-        blocks: Sequence[AnyBlock],
-        pending: Mapping[bytes32, AnyBlock],
-        now: int,
-    ) -> list[ValidationContext]:
-        contexts = []
-        for block in blocks:
-            parent_hash = None if block.height == 0 else block.prev_header_hash
-            parent, ancestor, fork_height, fork = self._ancestry_sync(conn, parent_hash, pending)
-            coins: dict[bytes32, CoinRecord] = {}
-            if isinstance(block, FullBlock):
-                removals = block_removals(block)
-                if removals:
-                    coins = self._coins_sync(conn, removals, fork_height, fork, pending)
-            contexts.append(
-                ValidationContext(
-                    parent=parent,
-                    difficulty=next_difficulty(self.constants, parent, ancestor),
-                    median_timestamp=median_timestamp(self.constants, parent, ancestor),
-                    now=now,
-                    coins=coins,
-                )
-            )
-        return contexts
-
-    def _deltas_sync(
-        self, conn: Connection, hashes: Sequence[bytes32], pending: Mapping[bytes32, AnyBlock]
-    ) -> list[BlockDelta]:
-        found: dict[bytes32, BlockDelta] = {}
-        for h in hashes:
-            block = pending.get(h)
-            if isinstance(block, FullBlock):
-                found[h] = block_delta(block)
-            elif (cached := self._deltas.get(h)) is not None:
-                found[h] = cached
-        missing = [h for h in hashes if h not in found]
-        if missing:
-            stored = full_blocks_sync(conn, missing)
-            for h in missing:
-                if h not in stored:
-                    raise StoreCorruptError("block_missing", f"block {h.hex()} is not stored")
-                found[h] = block_delta(stored[h])
-                self._deltas.put(h, found[h])
-        return [found[h] for h in hashes]
-
-    def _coins_sync(
-        self,
-        conn: Connection,
-        removals: Sequence[bytes32],
-        fork_height: int,
-        fork: Sequence[bytes32],
-        pending: Mapping[bytes32, AnyBlock],
-    ) -> dict[bytes32, CoinRecord]:
-        """The spent coins as the chain (heaviest chain to fork_height, then ``fork``) sees them."""
-        wanted = set(removals)
-        created: dict[bytes32, tuple[Coin, int, bool]] = {}
-        spent: dict[bytes32, int] = {}
-        for delta in self._deltas_sync(conn, fork, pending):
-            for coin, coinbase in delta.additions:
-                coin_id = coin.name()
-                if coin_id in wanted:
-                    created[coin_id] = (coin, delta.height, coinbase)
-            for coin_id in delta.removals:
-                if coin_id in wanted:
-                    spent[coin_id] = delta.height
-        heaviest = coin_records_sync(conn, [c for c in wanted if c not in created])
-        out: dict[bytes32, CoinRecord] = {}
-        for coin_id in wanted:
-            if coin_id in created:
-                coin, height, coinbase = created[coin_id]
-                out[coin_id] = CoinRecord(coin, height, spent.get(coin_id), coinbase)
-                continue
-            record = heaviest.get(coin_id)
-            if record is None or record.confirmed_height > fork_height:
-                continue  # does not exist on this chain
-            spent_height = record.spent_height
-            if spent_height is not None and spent_height > fork_height:
-                spent_height = None  # spent only on the heaviest chain after the fork
-            spent_height = spent.get(coin_id, spent_height)
-            out[coin_id] = CoinRecord(
-                record.coin, record.confirmed_height, spent_height, record.coinbase
-            )
-        return out
-
-
-def _no_ancestor(height: int) -> HeaderBlock:
-    raise KeyError(f"a block at height 0 has no ancestor at height {height}")

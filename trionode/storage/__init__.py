@@ -1,12 +1,8 @@
 """trionode.storage: the SQL chain store behind one async boundary (see ``engine``)."""
 
-from trionode.storage.chain_store import (
-    BlockCommit,
-    BlockDelta,
-    BlockInfo,
-    ChainState,
-    ChainStore,
-)
+from trionode.storage.chain_reads import ChainReader
+from trionode.storage.chain_records import BlockCommit, BlockDelta, BlockInfo, ChainState
+from trionode.storage.chain_store import ChainStore
 from trionode.storage.engine import StoreRunner, default_db_path, default_db_url, make_engine
 from trionode.storage.errors import SchemaVersionError, StoreCorruptError, StoreError
 from trionode.storage.schema import SCHEMA_VERSION
@@ -16,6 +12,7 @@ __all__ = [
     "BlockCommit",
     "BlockDelta",
     "BlockInfo",
+    "ChainReader",
     "ChainState",
     "ChainStore",
     "SchemaVersionError",

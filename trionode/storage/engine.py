@@ -130,6 +130,16 @@ class StoreRunner:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    @property
+    def url(self) -> str:
+        """The database URL, password included (to tell whether two stores share a database)."""
+        return self.engine.url.render_as_string(hide_password=False)
+
+    @property
+    def where(self) -> str:
+        """The URL with any password hidden, for logs."""
+        return self.engine.url.render_as_string(hide_password=True)
+
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(conn, *args)`` in a worker thread inside one read transaction (rolled back)."""
         self._check_open()

@@ -3,9 +3,10 @@
 One row per server address (host, port): when it was last seen (announced by a peer, an
 introducer, or connected to us), last dialled, last successfully handshaken ("tried"), how many
 dials failed in a row, its address group and the group of the source that told us about it.
-The sync engine runs in worker threads through one CapacityLimiter (SQLAlchemy's async engine
-does not run under trio; LIBRARIES.md). Times are wall-clock seconds (they persist across
-restarts).
+Every hop goes through a :class:`~trionode.storage.engine.StoreRunner` (worker threads, one
+writer). A full node keeps the table in its chain's database and then shares the chain store's
+runner (:meth:`PeerStore.open_beside`): one engine and one writer per database. Times are
+wall-clock seconds (they persist across restarts).
 
 The table is bounded addrman-style (docs/protocol.md section 3), so one peer cannot flush it:
 
@@ -21,32 +22,45 @@ The table is bounded addrman-style (docs/protocol.md section 3), so one peer can
   most represented source goes (the newcomer's own while it is as represented as any), so the
   sources converge to equal shares and one source never holds more than ``max_per_source``;
 - addresses that worked ("tried": a handshake succeeded) are never evicted by announcements.
+
+The policy is :mod:`trionode.storage.peer_admission`; this module holds the table and its SQL.
 """
 
 from __future__ import annotations
 
-import functools
-import heapq
-import ipaddress
 import logging
-from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
-import trio
 
 from trionode.nursery.clock import rng
-from trionode.nursery.offload import run_blocking
-from trionode.storage.engine import make_engine
+from trionode.storage.engine import StoreRunner, check_db_url, make_engine
+from trionode.storage.peer_admission import (
+    MAX_PEERS,
+    OPERATOR_SOURCE,
+    Addr,
+    AddressLimits,
+    AdmissionPlan,
+    AdmitResult,
+    AdmitRow,
+    address_group,
+    clean_addresses,
+)
 
-__all__ = ["AddressLimits", "AdmitResult", "PeerRecord", "PeerStore", "address_group"]
+__all__ = [
+    "MAX_PEERS",
+    "OPERATOR_SOURCE",
+    "AddressLimits",
+    "AdmitResult",
+    "PeerRecord",
+    "PeerStore",
+    "address_group",
+]
 
 logger = logging.getLogger(__name__)
-
-R = TypeVar("R")
 
 _metadata = sa.MetaData()
 peers_table = sa.Table(
@@ -62,51 +76,7 @@ peers_table = sa.Table(
     sa.Column("source_group", sa.String(64), nullable=False, default=""),
     sa.Column("addr_group", sa.String(64), nullable=False, default=""),
 )
-
-#: Default bound on the table (AddressLimits.max_addresses).
-MAX_PEERS = 20_000
-#: The source of addresses the operator gave (config ``peers``), not a peer.
-OPERATOR_SOURCE = "operator"
-
-
-def address_group(host: str) -> str:
-    """The network a host belongs to (IPv4 /16, IPv6 /32): outbound connections are spread
-    over groups, and the address table's quotas count per group."""
-    try:
-        ip = ipaddress.ip_address(host.split("%", 1)[0])
-    except ValueError:
-        return f"name:{host}"
-    if isinstance(ip, ipaddress.IPv4Address):
-        return str(ipaddress.ip_network(f"{ip}/16", strict=False))
-    if ip.ipv4_mapped is not None:
-        return address_group(str(ip.ipv4_mapped))
-    return str(ipaddress.ip_network(f"{ip}/32", strict=False))
-
-
-@dataclass(frozen=True)
-class AddressLimits:
-    """Bounds of the address table (config ``peers.address_*``; docs/protocol.md section 3)."""
-
-    max_addresses: int = MAX_PEERS
-    max_per_source: int = 1_000
-    max_per_group: int = 256
-    max_per_reply: int = 1_000
-
-    def __post_init__(self) -> None:
-        for name in ("max_addresses", "max_per_source", "max_per_group", "max_per_reply"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1")
-
-
-@dataclass
-class AdmitResult:
-    """What one ``add_seen`` did (for logs and tests)."""
-
-    added: int = 0
-    updated: int = 0
-    evicted: int = 0
-    refused: int = 0  # no room that the source may take
-    dropped: int = 0  # invalid, duplicate or beyond max_per_reply
+_t = peers_table
 
 
 @dataclass(frozen=True)
@@ -139,216 +109,70 @@ def _record(row: Any) -> PeerRecord:
     )
 
 
-def _clean(
-    peers: Iterable[tuple[str, int]], *, allow_names: bool, limit: int
-) -> tuple[list[tuple[str, int]], int]:
-    """Valid, distinct (host, port) pairs, at most ``limit``; and how many were dropped."""
-    out: list[tuple[str, int]] = []
-    seen: set[tuple[str, int]] = set()
-    dropped = 0
-    for host, port in peers:
-        try:
-            port = int(port)
-        except (TypeError, ValueError):
-            dropped += 1
-            continue
-        if not 0 < port < 65536 or not isinstance(host, str) or not 0 < len(host) <= 64:
-            dropped += 1
-            continue
-        try:
-            host = str(ipaddress.ip_address(host))
-        except ValueError:
-            if not allow_names:
-                dropped += 1
-                continue
-        addr = (host, port)
-        if addr in seen or len(out) >= limit:
-            dropped += 1
-            continue
-        seen.add(addr)
-        out.append(addr)
-    return out, dropped
+def _as_url(location: str | Path) -> str:
+    """A database URL as it is; a path as the SQLite file there."""
+    text = str(location)
+    return text if "://" in text else f"sqlite:///{text}"
 
 
-Addr = tuple[str, int]
-
-
-@dataclass(slots=True)
-class _Row:
-    source: str
-    group: str
-    last_seen: float
-    tried: bool
-
-
-class _Plan:
-    """The address table in memory while one batch is admitted (the rows are at most
-    ``max_addresses``; a batch at most ``max_per_reply``). Counts are built up front; the
-    oldest-first heaps only for the (source, group) pairs an eviction needs."""
-
-    def __init__(self, limits: AddressLimits, rows: dict[Addr, _Row]) -> None:
-        self.limits = limits
-        self.rows = rows
-        self._of_source: defaultdict[str, list[Addr]] = defaultdict(list)
-        self._of_group: defaultdict[str, list[Addr]] = defaultdict(list)
-        for addr, row in rows.items():
-            if not row.tried:
-                self._of_source[row.source].append(addr)
-                self._of_group[row.group].append(addr)
-        self.by_source: dict[str, int] = {s: len(a) for s, a in self._of_source.items()}
-        # group -> source -> untried, counted when a group is first asked about
-        self._by_group: dict[str, dict[str, int]] = {}
-        # (source, group or "*") -> untried (last_seen, addr), oldest first; entries go stale
-        # (evicted, re-seen) and are skipped when they reach the top.
-        self._heaps: dict[tuple[str, str], list[tuple[float, Addr]]] = {}
-
-    def group_counts(self, group: str) -> dict[str, int]:
-        counts = self._by_group.get(group)
-        if counts is None:
-            counts = {}
-            for addr in self._of_group.get(group, ()):
-                row = self.rows.get(addr)
-                if row is not None and not row.tried:
-                    counts[row.source] = counts.get(row.source, 0) + 1
-            self._by_group[group] = counts
-        return counts
-
-    def _count(self, addr: Addr, row: _Row, delta: int) -> None:
-        self.by_source[row.source] = self.by_source.get(row.source, 0) + delta
-        counts = self._by_group.get(row.group)
-        if counts is not None:
-            counts[row.source] = counts.get(row.source, 0) + delta
-
-    def _heap(self, source: str, group: str) -> list[tuple[float, Addr]]:
-        heap = self._heaps.get((source, group))
-        if heap is None:
-            members = self._of_source[source] if group == "*" else self._of_group[group]
-            heap = [
-                (row.last_seen, addr)
-                for addr in members
-                if (row := self.rows.get(addr)) is not None
-                and not row.tried
-                and row.source == source
-            ]
-            heapq.heapify(heap)
-            self._heaps[(source, group)] = heap
-        return heap
-
-    def _note(self, addr: Addr, row: _Row) -> None:
-        """``row`` is new or was seen again: heaps already built learn its time."""
-        for key in ((row.source, "*"), (row.source, row.group)):
-            heap = self._heaps.get(key)
-            if heap is not None:
-                heapq.heappush(heap, (row.last_seen, addr))
-
-    def _oldest(self, source: str, group: str) -> Addr | None:
-        heap = self._heap(source, group)
-        while heap:
-            seen, addr = heap[0]
-            row = self.rows.get(addr)
-            if row is None or row.tried or row.source != source or row.last_seen != seen:
-                heapq.heappop(heap)  # stale
-                continue
-            return addr
-        return None
-
-    def _evict(self, addr: Addr) -> None:
-        row = self.rows.pop(addr)
-        self._count(addr, row, -1)
-
-    def _group_victim(self, group: str, source: str) -> Addr | None:
-        """Room in a full address group: the newcomer's source gives up its own oldest entry
-        there if it has one; a source new to the group may take one slot from a source holding
-        more than half of it; otherwise there is no room. So one source flooding a group
-        displaces at most one address of the others."""
-        counts = self.group_counts(group)
-        if counts.get(source, 0) > 0:
-            return self._oldest(source, group)
-        biggest, top = max(counts.items(), key=lambda kv: kv[1], default=("", 0))
-        if top > self.limits.max_per_group // 2:
-            return self._oldest(biggest, group)
-        return None
-
-    def _table_victim(self, source: str) -> Addr | None:
-        """Room in a full table: the oldest untried entry of the most represented source, or
-        of the newcomer's source while it is as represented as any (sources converge to equal
-        shares; one source reaches at most max_per_source)."""
-        counts = self.by_source
-        biggest, top = max(counts.items(), key=lambda kv: kv[1], default=("", 0))
-        if top <= 0:
-            return None
-        return self._oldest(source if counts.get(source, 0) >= top else biggest, "*")
-
-    def admit(self, addr: Addr, source: str, now: float, result: AdmitResult) -> None:
-        row = self.rows.get(addr)
-        if row is not None:
-            if now > row.last_seen:
-                row.last_seen = now
-                if not row.tried:  # keep the heaps' order right: re-push with the new time
-                    self._note(addr, row)
-            result.updated += 1
-            return
-        group = address_group(addr[0])
-        lim = self.limits
-        if self.by_source.get(source, 0) >= lim.max_per_source:
-            victim = self._oldest(source, "*")
-            if victim is None:
-                result.refused += 1
-                return
-            self._evict(victim)
-            result.evicted += 1
-        if sum(self.group_counts(group).values()) >= lim.max_per_group:
-            victim = self._group_victim(group, source)
-            if victim is None:
-                result.refused += 1
-                return
-            self._evict(victim)
-            result.evicted += 1
-        if len(self.rows) >= lim.max_addresses:
-            victim = self._table_victim(source)
-            if victim is None:
-                result.refused += 1
-                return
-            self._evict(victim)
-            result.evicted += 1
-        new = _Row(source, group, now, False)
-        self.group_counts(group)  # counted before the row exists, then kept by _count
-        self.rows[addr] = new
-        self._count(addr, new, +1)
-        self._of_source[source].append(addr)
-        self._of_group[group].append(addr)
-        self._note(addr, new)
-        result.added += 1
+def _same_database(a: str, b: str) -> bool:
+    """Whether two URLs name one database (SQLite: one file, however the path is written)."""
+    ua, ub = check_db_url(a), check_db_url(b)
+    if ua.get_backend_name() == ub.get_backend_name() == "sqlite":
+        return Path(ua.database or "").resolve() == Path(ub.database or "").resolve()
+    return ua == ub
 
 
 class PeerStore:
-    """Async facade over the peers table. Build with :meth:`open`; call :meth:`close`."""
+    """Async facade over the peers table.
 
-    def __init__(self, engine: sa.Engine, limits: AddressLimits | None = None) -> None:
-        self._engine = engine
+    Build with :meth:`open` (a database of its own) or :meth:`open_beside` (next to the chain,
+    on its runner when it is the same database); call :meth:`close`, which closes the runner
+    only if the store opened it.
+    """
+
+    def __init__(
+        self, runner: StoreRunner, limits: AddressLimits | None = None, *, owns_runner: bool
+    ) -> None:
+        self.runner = runner
         self.limits = limits or AddressLimits()
-        # SQLite allows one writer: serialise our own hops instead of queueing on its lock.
-        self._limiter = trio.CapacityLimiter(1)
-        _metadata.create_all(engine)
-        _add_group_columns(engine)
+        self._owns_runner = owns_runner
 
     @classmethod
     def open(cls, path_or_url: str | Path, *, limits: AddressLimits | None = None) -> PeerStore:
-        """A store in an SQLite file (a path) or at a database URL (``sqlite:///...`` or
-        ``postgresql+psycopg://...``, the same as the chain store's: a full node keeps its
-        peers table next to its chain by default)."""
-        text = str(path_or_url)
-        if "://" not in text:
-            text = f"sqlite:///{text}"
-        # make_engine: the chain store's settings (WAL, busy timeout, threads), one shared
-        # file or server; two connections are plenty for this table.
-        return cls(make_engine(text, pool_size=2), limits)
+        """A store with its own engine in an SQLite file (a path) or at a database URL
+        (``sqlite:///...`` or ``postgresql+psycopg://...``); creates the table at once."""
+        # make_engine: the chain store's settings (WAL, busy timeout, threads); two connections
+        # are plenty for this table.
+        engine = make_engine(_as_url(path_or_url), pool_size=2)
+        try:
+            with engine.begin() as conn:
+                _prepare_sync(conn)
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(StoreRunner(engine, readers=1), limits, owns_runner=True)
+
+    @classmethod
+    async def open_beside(
+        cls,
+        runner: StoreRunner,
+        path_or_url: str | Path | None = None,
+        *,
+        limits: AddressLimits | None = None,
+    ) -> PeerStore:
+        """The peers table at ``path_or_url`` (None: the database of ``runner``, the chain
+        store's). When that is ``runner``'s database the store shares ``runner`` (one engine,
+        one writer per database); otherwise it opens its own (:meth:`open`)."""
+        if path_or_url is not None and not _same_database(_as_url(path_or_url), runner.url):
+            return cls.open(path_or_url, limits=limits)
+        await runner.write(_prepare_sync)
+        return cls(runner, limits, owns_runner=False)
 
     def close(self) -> None:
-        self._engine.dispose()
-
-    async def _run(self, fn: Callable[..., R], *args: object) -> R:
-        return await run_blocking(functools.partial(fn, *args), limiter=self._limiter)
+        """Dispose of the engine if this store opened it (nothing may be running then)."""
+        if self._owns_runner:
+            self.runner.close_now()
 
     # -- writes ----------------------------------------------------------------------------
 
@@ -361,169 +185,154 @@ class PeerStore:
         new addresses); None for addresses the operator gave, which may be host names. At most
         ``limits.max_per_reply`` addresses are taken; the bounds of the module docstring apply.
         """
-        rows, dropped = _clean(peers, allow_names=source is None, limit=self.limits.max_per_reply)
+        rows, dropped = clean_addresses(
+            peers, allow_names=source is None, limit=self.limits.max_per_reply
+        )
         group = OPERATOR_SOURCE if source is None else address_group(source)
         if not rows:
             return AdmitResult(dropped=dropped)
-        result = await self._run(self._add_seen, rows, now, group)
+        result = await self.runner.write(_add_seen_sync, self.limits, rows, now, group)
         result.dropped += dropped
-        return result
-
-    def _add_seen(self, batch: list[Addr], now: float, source: str) -> AdmitResult:
-        t = peers_table
-        result = AdmitResult()
-        with self._engine.begin() as db:
-            existing = db.execute(
-                sa.select(
-                    t.c.host,
-                    t.c.port,
-                    t.c.source_group,
-                    t.c.addr_group,
-                    t.c.last_seen,
-                    t.c.last_success,
-                )
-            ).all()
-            rows = {
-                (h, p): _Row(src, grp or address_group(h), seen, success > 0)
-                for h, p, src, grp, seen, success in existing
-            }
-            before = {addr: row.last_seen for addr, row in rows.items()}
-            plan = _Plan(self.limits, rows)
-            for addr in batch:
-                plan.admit(addr, source, now, result)
-            gone = [addr for addr in before if addr not in plan.rows]
-            new = [addr for addr in plan.rows if addr not in before]
-            touched = [
-                addr
-                for addr in batch
-                if addr in before
-                and addr in plan.rows
-                and plan.rows[addr].last_seen != before[addr]
-            ]
-            if gone:
-                db.execute(
-                    sa.delete(t).where(
-                        t.c.host == sa.bindparam("h"), t.c.port == sa.bindparam("p")
-                    ),
-                    [{"h": h, "p": p} for h, p in gone],
-                )
-            if touched:
-                db.execute(
-                    sa.update(t)
-                    .where(t.c.host == sa.bindparam("h"), t.c.port == sa.bindparam("p"))
-                    .values(last_seen=sa.bindparam("seen")),
-                    [{"h": h, "p": p, "seen": plan.rows[(h, p)].last_seen} for h, p in touched],
-                )
-            if new:
-                db.execute(
-                    sa.insert(t),
-                    [
-                        {
-                            "host": h,
-                            "port": p,
-                            "last_seen": plan.rows[(h, p)].last_seen,
-                            "last_attempt": 0.0,
-                            "last_success": 0.0,
-                            "failures": 0,
-                            "source_group": plan.rows[(h, p)].source,
-                            "addr_group": plan.rows[(h, p)].group,
-                        }
-                        for h, p in new
-                    ],
-                )
         return result
 
     async def clear(self) -> None:
         """Forget every address (a partition in a test network: no way back across it)."""
-        await self._run(self._clear)
-
-    def _clear(self) -> None:
-        with self._engine.begin() as db:
-            db.execute(sa.delete(peers_table))
+        await self.runner.write(_clear_sync)
 
     async def mark_attempt(self, host: str, port: int, now: float) -> None:
-        await self._run(self._update, host, port, {"last_attempt": now})
+        await self.runner.write(_update_sync, host, port, {"last_attempt": now})
 
     async def mark_success(self, host: str, port: int, now: float) -> None:
-        await self._run(
-            self._update, host, port, {"last_success": now, "last_seen": now, "failures": 0}
+        await self.runner.write(
+            _update_sync, host, port, {"last_success": now, "last_seen": now, "failures": 0}
         )
 
     async def mark_failure(self, host: str, port: int) -> None:
-        await self._run(self._update, host, port, {"failures": peers_table.c.failures + 1})
-
-    def _update(self, host: str, port: int, values: dict[str, object]) -> None:
-        with self._engine.begin() as db:
-            db.execute(
-                sa.update(peers_table)
-                .where(peers_table.c.host == host, peers_table.c.port == port)
-                .values(**values)
-            )
+        await self.runner.write(_update_sync, host, port, {"failures": _t.c.failures + 1})
 
     # -- reads -----------------------------------------------------------------------------
 
     async def get(self, host: str, port: int) -> PeerRecord | None:
-        return await self._run(self._get, host, port)
-
-    def _get(self, host: str, port: int) -> PeerRecord | None:
-        with self._engine.connect() as db:
-            row = db.execute(
-                sa.select(peers_table).where(peers_table.c.host == host, peers_table.c.port == port)
-            ).first()
-        return None if row is None else _record(row)
+        return await self.runner.read(_get_sync, host, port)
 
     async def candidates(self, limit: int = 1000) -> list[PeerRecord]:
         """Peers to dial, best first: those that worked most recently, then fewest failures,
         then most recently seen."""
-        return await self._run(self._candidates, limit)
-
-    def _candidates(self, limit: int) -> list[PeerRecord]:
-        query = (
-            sa.select(peers_table)
-            .order_by(
-                peers_table.c.last_success.desc(),
-                peers_table.c.failures,
-                peers_table.c.last_seen.desc(),
-            )
-            .limit(limit)
-        )
-        with self._engine.connect() as db:
-            return [_record(r) for r in db.execute(query).all()]
+        return await self.runner.read(_candidates_sync, limit)
 
     async def recent_sample(self, since: float, count: int) -> list[PeerRecord]:
         """A random sample of at most ``count`` peers seen at or after ``since``."""
-        rows = await self._run(self._recent, since)
+        rows = await self.runner.read(_recent_sync, since, self.limits.max_addresses)
         return rng().sample(rows, min(count, len(rows)))
 
-    def _recent(self, since: float) -> list[PeerRecord]:
-        query = (
-            sa.select(peers_table)
-            .where(peers_table.c.last_seen >= since)
-            .order_by(peers_table.c.last_seen.desc())
-            .limit(self.limits.max_addresses)
+
+# -- sync functions (one runner hop each) --------------------------------------------------
+
+
+def _add_seen_sync(
+    db: sa.Connection, limits: AddressLimits, batch: list[Addr], now: float, source: str
+) -> AdmitResult:
+    """Admit ``batch`` in one write transaction: plan in memory, then write the difference."""
+    result = AdmitResult()
+    existing = db.execute(
+        sa.select(
+            _t.c.host,
+            _t.c.port,
+            _t.c.source_group,
+            _t.c.addr_group,
+            _t.c.last_seen,
+            _t.c.last_success,
         )
-        with self._engine.connect() as db:
-            return [_record(r) for r in db.execute(query).all()]
+    ).all()
+    rows = {
+        (h, p): AdmitRow(src, grp or address_group(h), seen, success > 0)
+        for h, p, src, grp, seen, success in existing
+    }
+    before = {addr: row.last_seen for addr, row in rows.items()}
+    plan = AdmissionPlan(limits, rows)
+    for addr in batch:
+        plan.admit(addr, source, now, result)
+    gone = [addr for addr in before if addr not in plan.rows]
+    new = [addr for addr in plan.rows if addr not in before]
+    touched = [
+        addr
+        for addr in batch
+        if addr in before and addr in plan.rows and plan.rows[addr].last_seen != before[addr]
+    ]
+    where = (_t.c.host == sa.bindparam("h"), _t.c.port == sa.bindparam("p"))
+    if gone:
+        db.execute(sa.delete(_t).where(*where), [{"h": h, "p": p} for h, p in gone])
+    if touched:
+        db.execute(
+            sa.update(_t).where(*where).values(last_seen=sa.bindparam("seen")),
+            [{"h": h, "p": p, "seen": plan.rows[(h, p)].last_seen} for h, p in touched],
+        )
+    if new:
+        db.execute(
+            sa.insert(_t),
+            [
+                {
+                    "host": h,
+                    "port": p,
+                    "last_seen": plan.rows[(h, p)].last_seen,
+                    "last_attempt": 0.0,
+                    "last_success": 0.0,
+                    "failures": 0,
+                    "source_group": plan.rows[(h, p)].source,
+                    "addr_group": plan.rows[(h, p)].group,
+                }
+                for h, p in new
+            ],
+        )
+    return result
 
 
-def _add_group_columns(engine: sa.Engine) -> None:
-    """Give a peers table made before the address bounds its two group columns (both back
-    ends take ``ALTER TABLE ... ADD COLUMN`` with a default) and fill in the address groups."""
-    columns = {c["name"] for c in sa.inspect(engine).get_columns("peers")}
+def _clear_sync(db: sa.Connection) -> None:
+    db.execute(sa.delete(_t))
+
+
+def _update_sync(db: sa.Connection, host: str, port: int, values: dict[str, object]) -> None:
+    db.execute(sa.update(_t).where(_t.c.host == host, _t.c.port == port).values(**values))
+
+
+def _get_sync(db: sa.Connection, host: str, port: int) -> PeerRecord | None:
+    row = db.execute(sa.select(_t).where(_t.c.host == host, _t.c.port == port)).first()
+    return None if row is None else _record(row)
+
+
+def _candidates_sync(db: sa.Connection, limit: int) -> list[PeerRecord]:
+    query = (
+        sa.select(_t)
+        .order_by(_t.c.last_success.desc(), _t.c.failures, _t.c.last_seen.desc())
+        .limit(limit)
+    )
+    return [_record(r) for r in db.execute(query).all()]
+
+
+def _recent_sync(db: sa.Connection, since: float, limit: int) -> list[PeerRecord]:
+    query = (
+        sa.select(_t).where(_t.c.last_seen >= since).order_by(_t.c.last_seen.desc()).limit(limit)
+    )
+    return [_record(r) for r in db.execute(query).all()]
+
+
+def _prepare_sync(db: sa.Connection) -> None:
+    """Create the peers table if missing; give one made before the address bounds its two
+    group columns (both back ends take ``ALTER TABLE ... ADD COLUMN`` with a default) and fill
+    in the address groups."""
+    _metadata.create_all(db)
+    columns = {c["name"] for c in sa.inspect(db).get_columns("peers")}
     missing = [name for name in ("source_group", "addr_group") if name not in columns]
     if not missing:
         return
-    with engine.begin() as db:
-        for name in missing:
-            db.execute(
-                sa.text(f"ALTER TABLE peers ADD COLUMN {name} VARCHAR(64) NOT NULL DEFAULT ''")
-            )
-        hosts = [h for (h,) in db.execute(sa.select(peers_table.c.host).distinct()).all()]
-        if hosts:
-            db.execute(
-                sa.update(peers_table)
-                .where(peers_table.c.host == sa.bindparam("h"))
-                .values(addr_group=sa.bindparam("g")),
-                [{"h": h, "g": address_group(h)} for h in hosts],
-            )
+    for name in missing:
+        db.execute(sa.text(f"ALTER TABLE peers ADD COLUMN {name} VARCHAR(64) NOT NULL DEFAULT ''"))
+    hosts = [h for (h,) in db.execute(sa.select(_t.c.host).distinct()).all()]
+    if hosts:
+        db.execute(
+            sa.update(_t)
+            .where(_t.c.host == sa.bindparam("h"))
+            .values(addr_group=sa.bindparam("g")),
+            [{"h": h, "g": address_group(h)} for h in hosts],
+        )
     logger.info("peers table: added columns %s", ", ".join(missing))

@@ -3,8 +3,8 @@ docs/protocol.md section 6): its coins, verified, and a way to submit a payment.
 
 :class:`WalletSession` connects to one full node as a peer of type WALLET (its own TLS identity
 under the wallet's root), opens the wallet's own store (``ROOT/wallet/wallet_<network>.sqlite``,
-:mod:`trionode.wallet.store`) and runs a :class:`~trionode.wallet.light.LightWallet` over the
-connection. No database of the node is opened. A node whose replies do not verify is
+:mod:`trionode.storage.wallet_store`) and runs a :class:`~trionode.wallet.light.LightWallet`
+over the connection. No database of the node is opened. A node whose replies do not verify is
 disconnected, banned for the session (``UNTRUSTED_BAN_SECONDS``) and the command fails with the
 reason.
 
@@ -37,8 +37,8 @@ from trionode.peers.node import PeerNode, PeerNodeConfig
 from trionode.protocols.chain_types import Transaction
 from trionode.protocols.peer_protocol import NewTransaction, RequestTransaction
 from trionode.protocols.shared_protocol import NodeType
+from trionode.storage.wallet_store import WalletStore, default_wallet_db_url
 from trionode.wallet.light import LightWallet, UntrustedNode, WalletError
-from trionode.wallet.store import WalletStore, default_wallet_db_url
 from trionode.wire import bytes32
 
 __all__ = [

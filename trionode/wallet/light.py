@@ -67,7 +67,7 @@ from trionode.protocols.wallet_protocol import (
     WalletHeaders,
     WalletPeak,
 )
-from trionode.wallet.store import ChainUpdate, CoinUpdate, WalletStore
+from trionode.storage.wallet_store import ChainUpdate, CoinUpdate, WalletStore
 from trionode.wire import Streamable, bytes32, uint16, uint32
 
 logger = logging.getLogger(__name__)

@@ -98,8 +98,11 @@ class FullNodeService:
                 max_total_bytes=cfg.mempool_max_bytes,
             )
             limits = dataclasses.replace(cfg.limits, max_inbound=cfg.max_inbound)
-            peer_store = PeerStore.open(
-                url if cfg.peer_db is None else _peer_db_location(cfg.root, cfg.peer_db),
+            # The peers table shares the chain store's engine and runner when it is in the
+            # same database (the default): one writer per database.
+            peer_store = await PeerStore.open_beside(
+                store.runner,
+                None if cfg.peer_db is None else _peer_db_location(cfg.root, cfg.peer_db),
                 limits=cfg.address_limits,
             )
             try:

@@ -3,17 +3,14 @@ request, named after it. Registered as an extra API object of the full node's Pe
 routing table lets only WALLET peers send these.
 
 Every request is bounded before any work: items per request (``wallet_protocol.MAX_*``), and
-the coin lists of a reply stop at ``BLOCK_COINS_BYTE_BUDGET``. Store reads go through the chain
-store's runner (worker threads); computing a block's coin ids (a sha256 a coin) runs in a worker
-thread too.
+the coin lists of a reply stop at ``BLOCK_COINS_BYTE_BUDGET``. Store reads go through the
+Blockchain's typed store methods (worker threads); computing a block's coin ids (a sha256 a
+coin) runs in a worker thread too.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-
-from sqlalchemy import Connection, select, union
 
 from trionode.consensus import block_additions, block_removals
 from trionode.nursery.offload import run_blocking
@@ -37,7 +34,6 @@ from trionode.protocols.wallet_protocol import (
     WalletPeak,
 )
 from trionode.roles.full_node.node import FullNode
-from trionode.storage import schema
 from trionode.wire import int16, uint32
 
 logger = logging.getLogger(__name__)
@@ -54,24 +50,6 @@ def _error(code: ErrorCode, message: str) -> Error:
 def block_coins(block: FullBlock) -> BlockCoins:
     """The coin changes of ``block`` as the wallet protocol sends them (pure; thread-safe)."""
     return BlockCoins(block.header_hash, block_additions(block), block_removals(block))
-
-
-def _coin_heights_sync(
-    conn: Connection, puzzle_hashes: Sequence[bytes], start: int, end: int, limit: int
-) -> list[int]:
-    """Distinct heights in [start, end] where a coin of ``puzzle_hashes`` was created or spent
-    on the heaviest chain, ascending, at most ``limit`` (the coins table's indexes serve it)."""
-    coins = schema.coins
-    phs = list(puzzle_hashes)
-    created = select(coins.c.confirmed_height.label("h")).where(
-        coins.c.puzzle_hash.in_(phs), coins.c.confirmed_height.between(start, end)
-    )
-    spent = select(coins.c.spent_height.label("h")).where(
-        coins.c.puzzle_hash.in_(phs), coins.c.spent_height.between(start, end)
-    )
-    both = union(created, spent).subquery()
-    stmt = select(both.c.h).order_by(both.c.h).limit(limit)
-    return [int(row[0]) for row in conn.execute(stmt)]
 
 
 class WalletAPI:
@@ -124,9 +102,8 @@ class WalletAPI:
                 ErrorCode.UNKNOWN_TIP,
                 f"{msg.tip_header_hash.hex()} is not on this node's heaviest chain",
             )
-        heights = await chain.store.read(
-            _coin_heights_sync,
-            [bytes(ph) for ph in msg.puzzle_hashes],
+        heights = await chain.get_coin_heights(
+            msg.puzzle_hashes,
             int(msg.start_height),
             int(info.height),
             MAX_COIN_HEIGHTS + 1,

@@ -1,8 +1,10 @@
 """The light wallet's own store: the header chain it verified and its coins on that chain.
 
-One SQLite file per network under the wallet's root (``ROOT/wallet/wallet_<network>.sqlite``,
-:func:`default_wallet_db_url`), through the same engine helpers as the node's stores (WAL, one
-writer thread, readers in threads). Tables:
+A database of its own (not the node's): one SQLite file per network under the wallet's root
+(``ROOT/wallet/wallet_<network>.sqlite``, :func:`default_wallet_db_url`), through the same engine
+helpers as the node's stores (WAL, one writer thread, readers in threads). It lives in
+:mod:`trionode.storage` with the other stores so that SQL stays there; the light wallet
+(:mod:`trionode.wallet.light`) calls its typed methods. Tables:
 
 - ``wallet_headers``: the verified heaviest chain, one header block per height (the wallet
   follows one chain: a reorg deletes the heights above the fork and writes the new ones in the

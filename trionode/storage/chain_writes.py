@@ -1,0 +1,137 @@
+"""Writes of the chain store: the schema at open (and its migration) and one block's commit.
+
+Each function runs inside one write hop of the store runner: one transaction, so a process
+killed at any instant leaves the state before or after it, never between.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import Connection, inspect, select, update
+
+from trionode.storage import chain_sql as q
+from trionode.storage import schema as s
+from trionode.storage.chain_records import BlockCommit, BlockDelta
+from trionode.storage.errors import SchemaVersionError, StoreCorruptError
+
+logger = logging.getLogger(__name__)
+
+
+def init_schema_sync(conn: Connection) -> bool:
+    """Create the schema in an empty database, or check the version of an existing one.
+
+    Returns True when it created the schema. Tables of other stores (peers) may share the
+    database and are ignored.
+    """
+    names = set(inspect(conn).get_table_names())
+    ours = {t.name for t in s.ALL_TABLES}
+    if s.schema_version.name not in names:
+        present = sorted(ours & names)
+        if present:
+            raise StoreCorruptError(
+                "no_schema_version",
+                f"tables {', '.join(present)} exist but schema_version does not; "
+                "this is not a trionode chain store",
+            )
+        s.metadata.create_all(conn)
+        conn.execute(q.INS_VERSION, {"id": 1, "version": s.SCHEMA_VERSION})
+        return True
+    version = conn.execute(q.SEL_VERSION).scalar()
+    if version is None:
+        raise StoreCorruptError("no_schema_version", "the schema_version table is empty")
+    if version == 1 and s.chain.name in names:
+        _migrate_1_to_2(conn)
+        version = 2
+    if version != s.SCHEMA_VERSION:
+        raise SchemaVersionError(int(version), s.SCHEMA_VERSION)
+    missing = sorted(ours - names)
+    if missing:
+        raise StoreCorruptError("missing_table", f"table(s) {', '.join(missing)} missing")
+    return False
+
+
+def _migrate_1_to_2(conn: Connection) -> None:
+    """Version 2 adds the chain's weight column, filled from the blocks (one transaction)."""
+    fb, ch = s.full_blocks, s.chain
+    blob = ch.c.weight.type.compile(dialect=conn.dialect)
+    conn.exec_driver_sql(f"ALTER TABLE {ch.name} ADD COLUMN weight {blob}")
+    weight_of_block = (
+        select(fb.c.weight).where(fb.c.header_hash == ch.c.header_hash).scalar_subquery()
+    )
+    conn.execute(update(ch).values(weight=weight_of_block))
+    conn.execute(update(s.schema_version).values(version=2))
+    logger.info("chain store migrated from schema v1 to v2 (chain weights)")
+
+
+def commit_sync(conn: Connection, commit: BlockCommit) -> None:
+    """Write one :class:`BlockCommit`. Raises (and so rolls back) if the coin set disagrees."""
+    block = commit.block
+    header_hash = block.header_hash
+    conn.execute(
+        q.INS_FULL,
+        {
+            "header_hash": header_hash,
+            "height": int(block.height),
+            "weight": s.weight_to_bytes(int(block.weight)),
+            "prev_hash": block.prev_header_hash,
+            "seen": commit.seen,
+            "block": bytes(block),
+        },
+    )
+    conn.execute(
+        q.INS_HEADER,
+        {
+            "header_hash": header_hash,
+            "height": int(block.height),
+            "block": bytes(block.header_block()),
+        },
+    )
+    if commit.tips is not None:
+        conn.execute(q.DEL_TIPS)
+        conn.execute(q.INS_TIP, [{"header_hash": h} for h in commit.tips])
+    if commit.fork_height is None:
+        return
+    fork = commit.fork_height
+    conn.execute(q.DEL_CHAIN_ABOVE, {"fork": fork})
+    conn.execute(q.DEL_COINS_ABOVE, {"fork": fork})
+    conn.execute(q.UNSPEND_ABOVE, {"fork": fork})
+    expected = fork + 1
+    for delta in commit.apply:
+        if delta.height != expected:
+            raise ValueError(
+                f"chain deltas not contiguous: got height {delta.height}, want {expected}"
+            )
+        expected += 1
+        _apply_delta(conn, delta)
+
+
+def _apply_delta(conn: Connection, delta: BlockDelta) -> None:
+    """Put ``delta``'s block on the height map and apply its coin changes."""
+    added = conn.execute(q.INS_CHAIN, {"height": delta.height, "header_hash": delta.header_hash})
+    if added.scalar() is None:
+        raise ValueError(f"chain delta at height {delta.height} names a block not stored")
+    if delta.additions:
+        conn.execute(
+            q.INS_COIN,
+            [
+                {
+                    "coin_id": coin.name(),
+                    "puzzle_hash": coin.puzzle_hash,
+                    "parent": coin.parent_coin_info,
+                    "amount": s.amount_to_bytes(int(coin.amount)),
+                    "confirmed_height": delta.height,
+                    "spent_height": None,
+                    "coinbase": coinbase,
+                }
+                for coin, coinbase in delta.additions
+            ],
+        )
+    for coin_id in delta.removals:
+        result = conn.execute(q.SPEND, {"id": coin_id, "h": delta.height})
+        if result.rowcount != 1:
+            raise StoreCorruptError(
+                "coin_set",
+                f"block {delta.header_hash.hex()} at height {delta.height} spends coin "
+                f"{coin_id.hex()}, which is not an unspent coin of the chain",
+            )
