@@ -31,7 +31,12 @@ from trionode.consensus import (
     verify_pot,
 )
 from trionode.consensus.block_fields import EXTENSION_DATA
-from trionode.consensus.proofs import FORM_SIZE, pot_output_hash, verify_signature
+from trionode.consensus.proofs import (
+    FORM_SIZE,
+    invalid_point,
+    pot_output_hash,
+    verify_signature,
+)
 from trionode.protocols.chain_types import FullBlock, HeaderBlock
 
 #: Serialized bytes a valid block can have beyond its transactions (proofs, header, coinbase,
@@ -85,9 +90,7 @@ def check_detached_header(
         return Err.INVALID_POS_HASH
     if check_pos_proof(pos) is None:
         return Err.INVALID_POSPACE
-    if not verify_signature(
-        bytes(pos.plot_public_key), bytes(data.get_hash()), bytes(block.header.plot_signature)
-    ):
+    if not verify_signature(pos.plot_public_key, data.get_hash(), block.header.plot_signature):
         return Err.INVALID_PLOT_SIGNATURE
     if pot_output_hash(constants, pot) is None:
         return Err.INVALID_POT
@@ -116,6 +119,8 @@ def check_detached_body(constants: ConsensusConstants, block: FullBlock) -> Err 
         return Err.INVALID_COINBASE_HEIGHT
     if body.coinbase.amount != block_reward(constants, height):
         return Err.INVALID_COINBASE_AMOUNT
+    if invalid_point(block) is not None:  # points decode lazily; checked before any is used
+        return Err.INVALID_POINT
     pool_pk = block.proof_of_space.pool_public_key
     if pool_pk is None or not AugSchemeMPL.verify(
         pool_pk.point, bytes(body.coinbase.get_hash()), body.coinbase_signature.point

@@ -44,6 +44,7 @@ from trionode.consensus.errors import Err
 from trionode.consensus.proofs import (
     check_pos_proof,
     expected_pos_challenge,
+    invalid_point,
     plot_passes_filter,
     pot_output_hash,
     required_iterations,
@@ -155,10 +156,11 @@ def _check_header(
         return Err.INVALID_WEIGHT, iterations
     if data.total_iters != expected_total_iters(parent, iterations):
         return Err.INVALID_TOTAL_ITERS, iterations
+    # -- points (decoded lazily): every G1/G2 field of the block, before the first signature
+    if invalid_point(block) is not None:
+        return Err.INVALID_POINT, iterations
     # -- plot signature (2-of-2 aggregate under the plot public key)
-    if not verify_signature(
-        bytes(pos.plot_public_key), bytes(data.get_hash()), bytes(block.header.plot_signature)
-    ):
+    if not verify_signature(pos.plot_public_key, data.get_hash(), block.header.plot_signature):
         return Err.INVALID_PLOT_SIGNATURE, iterations
     return None, iterations
 
