@@ -24,7 +24,8 @@ import attrs
 
 from trionode.wire.bls import encoding_error
 from trionode.wire.errors import DecodeError
-from trionode.wire.kinds import Checker, Decoder, Kind, PointWalker, kind_of, record_kind
+from trionode.wire.kind import Checker, Decoder, Kind, PointWalker
+from trionode.wire.kinds import kind_of, record_kind
 from trionode.wire.kinds import record_walkers as _record_walkers
 
 T = TypeVar("T", bound="Streamable")
