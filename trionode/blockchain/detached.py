@@ -119,8 +119,6 @@ def check_detached_body(constants: ConsensusConstants, block: FullBlock) -> Err 
         return Err.INVALID_COINBASE_HEIGHT
     if body.coinbase.amount != block_reward(constants, height):
         return Err.INVALID_COINBASE_AMOUNT
-    if invalid_point(block) is not None:  # points decode lazily; checked before any is used
-        return Err.INVALID_POINT
     pool_pk = block.proof_of_space.pool_public_key
     if pool_pk is None or not AugSchemeMPL.verify(
         pool_pk.point, bytes(body.coinbase.get_hash()), body.coinbase_signature.point
@@ -134,7 +132,10 @@ def check_detached_block(
 ) -> tuple[Err | None, int]:
     """``check_detached_body`` (cheap, bounds the size) then ``check_detached_header``; also
     returns the block's serialized size (0 when invalid)."""
-    err = check_detached_body(constants, block)
+    # Points decode lazily; an invalid one is a decode error, rejected before any rule.
+    err = Err.INVALID_POINT if invalid_point(block) is not None else None
+    if err is None:
+        err = check_detached_body(constants, block)
     if err is None:
         err = check_detached_header(constants, block, now)
     if err is not None:

@@ -111,6 +111,11 @@ def _check_header(
     constants: ConsensusConstants, block: HeaderBlock | FullBlock, ctx: ValidationContext
 ) -> tuple[Err | None, int]:
     """Header rules shared by every kind of validation; returns the required iterations."""
+    # Points decode lazily: an invalid one is PROTOCOL.md's decode error, so it is rejected
+    # before any rule (docs/protocol.md, "Where an invalid point is rejected"). The checked
+    # points are kept for the signature checks.
+    if invalid_point(block) is not None:
+        return Err.INVALID_POINT, 0
     data = block.header.data
     parent = ctx.parent
     # -- position in the chain
@@ -156,9 +161,6 @@ def _check_header(
         return Err.INVALID_WEIGHT, iterations
     if data.total_iters != expected_total_iters(parent, iterations):
         return Err.INVALID_TOTAL_ITERS, iterations
-    # -- points (decoded lazily): every G1/G2 field of the block, before the first signature
-    if invalid_point(block) is not None:
-        return Err.INVALID_POINT, iterations
     # -- plot signature (2-of-2 aggregate under the plot public key)
     if not verify_signature(pos.plot_public_key, data.get_hash(), block.header.plot_signature):
         return Err.INVALID_PLOT_SIGNATURE, iterations
