@@ -22,17 +22,23 @@ PointWalker = Callable[[Any], None]
 class Kind:
     """Everything compiled for one field type.
 
-    ``fuse`` is the struct code of a fixed-size field the class compiler may decode together
-    with its neighbours (``"Q"``, ``"32s"``), with ``tp`` the type it wraps the raw value in;
-    None for anything else. ``points_decode`` checks the points ``from_bytes`` must check (None
-    when there are none); ``points_all`` checks every point (consensus validation)."""
+    ``fuse`` is the struct code of a fixed-size value the class compiler may decode together
+    with its neighbours (``"Q"``, ``"32s"``; ``"32s32sQ"`` for a record of such fields), with
+    ``tp`` the type it wraps the raw value in; None for anything else. A fixed-size record also
+    has ``build`` (its ``arity`` raw values -> the record) and ``leaves`` ((field path, size,
+    type name) per raw value, to name the field a short input cuts). ``points_decode`` checks
+    the points ``from_bytes`` must check (None when there are none); ``points_all`` checks every
+    point (consensus validation)."""
 
     __slots__ = (
+        "arity",
+        "build",
         "check",
         "decode",
         "encode",
         "from_json",
         "fuse",
+        "leaves",
         "min_size",
         "name",
         "points_all",
@@ -55,6 +61,8 @@ class Kind:
         fuse: str | None = None,
         points: PointWalker | None = None,
         points_all: PointWalker | None = None,
+        build: Callable[..., Any] | None = None,
+        leaves: list[tuple[str, int, str]] | None = None,
     ) -> None:
         self.name = name
         self.check = check
@@ -67,6 +75,9 @@ class Kind:
         self.fuse = fuse
         self.points_decode = points
         self.points_all = points if points_all is None else points_all
+        self.build = build
+        self.leaves = [("", min_size, name)] if leaves is None else leaves
+        self.arity = len(self.leaves)
 
 
 EMPTY_LIST: FrozenList[Any] = FrozenList()

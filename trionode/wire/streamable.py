@@ -47,6 +47,8 @@ class Streamable:
     _min_size: ClassVar[int]
     _points_decode: ClassVar[PointWalker | None] = None
     _points_all: ClassVar[PointWalker | None] = None
+    #: (struct codes, builder, leaves) of a record of fixed-size fields only, else None.
+    _fixed: ClassVar[tuple[str, Callable[..., Any], list[tuple[str, int, str]]] | None] = None
 
     def __bytes__(self) -> bytes:
         out = bytearray()
@@ -168,6 +170,7 @@ def streamable(cls: type[T]) -> type[T]:
         new_cls._min_size,
         new_cls._from_json,  # type: ignore[attr-defined]
         walkers,
+        new_cls._fixed,
     )
     return new_cls  # type: ignore[no-any-return]
 
@@ -186,28 +189,28 @@ def _setter(cls: type, name: str) -> Callable[[Any, Any], None]:
     return lambda obj, value: object.__setattr__(obj, name, value)
 
 
-def _groups(kinds: list[Kind]) -> list[list[int]]:
-    """Field indexes in order, consecutive fixed-size fields (``Kind.fuse``) in one group."""
+def _groups(kinds: list[Kind], fusable: Callable[[Kind], bool]) -> list[list[int]]:
+    """Field indexes in order, consecutive ``fusable`` fields in one group."""
     groups: list[list[int]] = []
     for i, kind in enumerate(kinds):
-        if kind.fuse is not None and groups and kinds[groups[-1][-1]].fuse is not None:
+        if fusable(kind) and groups and fusable(kinds[groups[-1][-1]]):
             groups[-1].append(i)
         else:
             groups.append([i])
     return groups
 
 
-def _short(parts: list[tuple[int, int, int, str]]) -> Callable[[bytes, int], Any]:
-    """For a fused group: which field ran past the end, and the error a lone decoder gives."""
+def _short(parts: list[tuple[int, int, int, str, str]]) -> Callable[[bytes, int], Any]:
+    """For a fused group: which field ran past the end, and the error a lone decoder gives
+    (``parts``: field index, offset in the group, size, type name, path inside the field)."""
 
     def short(buf: bytes, pos: int) -> tuple[int, DecodeError]:
-        for i, off, size, name in parts:
+        for i, off, size, name, sub in parts:
             at = pos + off
             if at + size > len(buf):
                 remain = len(buf) - at
-                return i, DecodeError(
-                    f"{name} needs {size} bytes at offset {at}, only {remain} remain"
-                )
+                reason = f"{name} needs {size} bytes at offset {at}, only {remain} remain"
+                return i, DecodeError(reason, sub)
         raise AssertionError("group fits")  # pragma: no cover - called only when it does not
 
     return short
@@ -223,72 +226,115 @@ def _compile_codec(cls: Any, names: list[str], kinds: list[Kind]) -> None:
         "encerr": encoding_error,
         "NAMES": names,
     }
-    enc = ["def _stream_into(self, out):"]
-    dec = ["def _parse(buf, pos):", "    f = 0", "    n = len(buf)", "    try:"]
-    for g, group in enumerate(_groups(kinds)):
+    for i, kind in enumerate(kinds):
+        env[f"enc{i}"], env[f"dec{i}"], env[f"T{i}"] = kind.encode, kind.decode, kind.tp
+        env[f"build{i}"], env[f"set{i}"] = kind.build, _setter(cls, names[i])
+        if _is_bls(kind):
+            env[f"lazy{i}"] = kind.tp.lazy
+    source = "\n".join(_encoder(names, kinds, env)) + "\n\n" + "\n".join(_decoder(kinds, env))
+    fixed = bool(kinds) and all(k.fuse is not None and not _is_bls(k) for k in kinds)
+    if fixed:
+        source += "\n\n" + "\n".join(_builder(kinds))
+    exec(compile(source + "\n", f"<streamable {cls.__qualname__}>", "exec"), env)
+    cls._stream_into = staticmethod(env["_stream_into"])
+    cls._parse = staticmethod(env["_parse"])
+    cls._fixed = None
+    if fixed:
+        leaves = [
+            (f".{n}{sub}", size, tn)
+            for n, k in zip(names, kinds, strict=True)
+            for sub, size, tn in k.leaves
+        ]
+        cls._fixed = ("".join(str(k.fuse) for k in kinds), env["_build"], leaves)
+
+
+def _encoder(names: list[str], kinds: list[Kind], env: dict[str, Any]) -> list[str]:
+    """Consecutive scalar fixed-size fields are packed with one struct call."""
+    lines = ["def _stream_into(self, out):"]
+    for g, group in enumerate(_groups(kinds, lambda k: k.fuse is not None and k.build is None)):
         first = group[0]
-        if kinds[first].fuse is None:
-            env[f"enc{first}"] = kinds[first].encode
-            env[f"dec{first}"] = kinds[first].decode
-            enc.append(f"    enc{first}(self.{names[first]}, out)")
-            dec.append(f"        f = {first}")
-            dec.append(f"        v{first}, pos = dec{first}(buf, pos)")
+        if kinds[first].fuse is None or kinds[first].build is not None:
+            lines.append(f"    enc{first}(self.{names[first]}, out)")
             continue
-        layout = struct.Struct(">" + "".join(str(kinds[i].fuse) for i in group))
-        parts, off = [], 0
-        for i in group:
-            parts.append((i, off, kinds[i].min_size, kinds[i].name))
-            off += kinds[i].min_size
-        env[f"P{g}"], env[f"U{g}"], env[f"short{g}"] = (
-            layout.pack,
-            layout.unpack_from,
-            _short(parts),
-        )
+        env[f"P{g}"] = struct.Struct(">" + "".join(str(kinds[i].fuse) for i in group)).pack
         values = ", ".join(
             f"self.{names[i]}" + ("._raw" if _is_bls(kinds[i]) else "") for i in group
         )
-        enc.append(f"    out += P{g}({values})")
-        raws = "".join(f"r{i}, " for i in group)
-        dec += [
+        lines.append(f"    out += P{g}({values})")
+    if not names:
+        lines.append("    pass")
+    return lines
+
+
+def _decoder(kinds: list[Kind], env: dict[str, Any]) -> list[str]:
+    """Consecutive fixed-size fields (records of them included) are read with one struct call
+    after one bounds check; a record of fixed-size fields is built from its raw values."""
+    lines = ["def _parse(buf, pos):", "    f = 0", "    n = len(buf)", "    try:"]
+    for g, group in enumerate(_groups(kinds, lambda k: k.fuse is not None)):
+        first = group[0]
+        if kinds[first].fuse is None:
+            lines += [f"        f = {first}", f"        v{first}, pos = dec{first}(buf, pos)"]
+            continue
+        layout = struct.Struct(">" + "".join(str(kinds[i].fuse) for i in group))
+        parts, offsets, off = [], {}, 0
+        for i in group:
+            offsets[i] = off
+            for sub, size, name in kinds[i].leaves:
+                parts.append((i, off, size, name, sub))
+                off += size
+        env[f"U{g}"], env[f"short{g}"] = layout.unpack_from, _short(parts)
+        raws = {i: [f"r{i}_{j}" for j in range(kinds[i].arity)] for i in group}
+        lines += [
             f"        f = {first}",
             f"        end = pos + {layout.size}",
             "        if end > n:",
             f"            f, err = short{g}(buf, pos)",
             "            raise err",
-            f"        {raws}= U{g}(buf, pos)",
+            f"        {', '.join(r for i in group for r in raws[i])}, = U{g}(buf, pos)",
         ]
-        for i, at, size, name in parts:
-            env[f"T{i}"] = kinds[i].tp
-            if _is_bls(kinds[i]):
-                env[f"lazy{i}"] = kinds[i].tp.lazy
-                dec += [
-                    f"        e = encerr(r{i}, {size})",
+        for i in group:
+            kind, (r, *_) = kinds[i], raws[i]
+            if kind.build is not None:
+                lines.append(f"        v{i} = build{i}({', '.join(raws[i])})")
+            elif _is_bls(kind):
+                lines += [
+                    f"        e = encerr({r}, {kind.min_size})",
                     "        if e is not None:",
                     f"            f = {i}",
-                    f"            raise DecodeError('invalid {name} at offset %d: %s' % (pos + {at}, e))",
-                    f"        v{i} = lazy{i}(r{i})",
+                    f"            raise DecodeError('invalid {kind.name} at offset %d: %s'"
+                    f" % (pos + {offsets[i]}, e))",
+                    f"        v{i} = lazy{i}({r})",
                 ]
-            elif kinds[i].fuse.endswith("s"):  # type: ignore[union-attr]
-                dec.append(f"        v{i} = bnew(T{i}, r{i})")
+            elif str(kind.fuse).endswith("s"):
+                lines.append(f"        v{i} = bnew(T{i}, {r})")
             else:
-                dec.append(f"        v{i} = intnew(T{i}, r{i})")
-        dec.append("        pos = end")
-    if not names:
-        enc.append("    pass")
-        dec.append("        pass")
-    dec += [
+                lines.append(f"        v{i} = intnew(T{i}, {r})")
+        lines.append("        pos = end")
+    if not kinds:
+        lines.append("        pass")
+    lines += [
         "    except DecodeError as exc:",
         "        raise exc.prefixed('.' + NAMES[f]) from None",
         "    obj = new(cls)",
     ]
-    for i, name in enumerate(names):
-        env[f"set{i}"] = _setter(cls, name)
-        dec.append(f"    set{i}(obj, v{i})")
-    dec.append("    return obj, pos")
-    source = "\n".join(enc) + "\n\n" + "\n".join(dec) + "\n"
-    exec(compile(source, f"<streamable {cls.__qualname__}>", "exec"), env)
-    cls._stream_into = staticmethod(env["_stream_into"])
-    cls._parse = staticmethod(env["_parse"])
+    lines += [f"    set{i}(obj, v{i})" for i in range(len(kinds))]
+    return [*lines, "    return obj, pos"]
+
+
+def _builder(kinds: list[Kind]) -> list[str]:
+    """``_build(*raw values)`` of a record of fixed-size fields (no points): no checks needed,
+    struct produced exactly the sizes."""
+    args = [f"r{i}_{j}" for i, k in enumerate(kinds) for j in range(k.arity)]
+    lines = [f"def _build({', '.join(args)}):", "    obj = new(cls)"]
+    for i, kind in enumerate(kinds):
+        if kind.build is not None:
+            inner = ", ".join(f"r{i}_{j}" for j in range(kind.arity))
+            lines.append(f"    set{i}(obj, build{i}({inner}))")
+        elif str(kind.fuse).endswith("s"):
+            lines.append(f"    set{i}(obj, bnew(T{i}, r{i}_0))")
+        else:
+            lines.append(f"    set{i}(obj, intnew(T{i}, r{i}_0))")
+    return [*lines, "    return obj"]
 
 
 def _is_bls(kind: Kind) -> bool:
