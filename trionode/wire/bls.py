@@ -27,7 +27,8 @@ FIELD_MODULUS = int(
     "1a0111ea397fe69a4b1ba7b6434bacd764774b84f38512bf6730d2a0f6b0f6241eabfffeb153ffffb9feffffffffaaab",
     16,
 )
-_COMPRESSED, _INFINITY, _SIGN = 0x80, 0x40, 0x20
+_COMPRESSED, _INFINITY = 0x80, 0x40
+_X_MASK = (1 << 381) - 1  # a 48-byte coordinate without its three flag bits
 _from_bytes = int.from_bytes
 
 
@@ -42,7 +43,7 @@ def encoding_error(raw: bytes, size: int) -> str | None:
         if flags != _COMPRESSED | _INFINITY or any(raw[1:]):
             return "non-canonical infinity"
         return None
-    if _from_bytes(raw[:48], "big") & ~(0xE0 << 376) >= FIELD_MODULUS:
+    if _from_bytes(raw if size == 48 else raw[:48], "big") & _X_MASK >= FIELD_MODULUS:
         return "x coordinate not below the field modulus"
     if size == 96 and _from_bytes(raw[48:], "big") >= FIELD_MODULUS:
         return "x coordinate not below the field modulus"

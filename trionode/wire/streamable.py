@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
+import types
 import typing
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar, dataclass_transform
@@ -184,7 +185,7 @@ def _setter(cls: type, name: str) -> Callable[[Any, Any], None]:
     on a frozen class), or a setattr for a field that is not a slot."""
     for klass in cls.__mro__:
         slot = klass.__dict__.get(name)
-        if slot is not None and type(slot).__name__ == "member_descriptor":
+        if isinstance(slot, types.MemberDescriptorType):
             return slot.__set__  # type: ignore[no-any-return]
     return lambda obj, value: object.__setattr__(obj, name, value)
 
