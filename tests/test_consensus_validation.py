@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import re
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import attrs
 import pytest
 from blspy import AugSchemeMPL
 
+from trionode.blockchain.detached import check_detached_block
 from trionode.consensus import (
     SIM,
     CoinRecord,
@@ -33,12 +36,13 @@ from trionode.consensus import (
 from trionode.protocols.chain_types import (
     Coin,
     FullBlock,
+    HeaderBlock,
     Output,
     Spend,
     Transaction,
 )
 from trionode.testing.block_tools import BlockTools
-from trionode.wire import G1Element, G2Element, bytes32, uint8, uint32, uint64, uint128
+from trionode.wire import DecodeError, G1Element, G2Element, bytes32, uint8, uint32, uint64, uint128
 
 H = 20  # the block under test in chain_30 (parent 19)
 
@@ -681,6 +685,130 @@ def test_challenge_hashes_are_plain_hashes_of_the_proofs(chain_30: list[FullBloc
         assert block.challenge is not None and block.proof_of_time is not None
         assert block.challenge.proof_of_space_hash == block.proof_of_space.get_hash()
         assert block.challenge.proof_of_time_output_hash == block.proof_of_time.output.get_hash()
+
+
+# -- points: decoded lazily, checked first by validation --------------------------------
+
+#: Bytes that pass the decoder's encoding check but are not points of their group.
+BAD_POINTS: dict[type, dict[str, bytes]] = {
+    G1Element: {
+        "off the curve": b"\x80" + bytes(46) + b"\x01",
+        "outside the subgroup": b"\x80" + bytes(46) + b"\x04",
+    },
+    G2Element: {
+        "off the curve": b"\x80" + bytes(94) + b"\x01",
+        "outside the subgroup": b"\x80" + bytes(94) + b"\x02",
+    },
+}
+#: Every G1/G2 field of a FullBlock (with one transaction of one spend): its type and whether a
+#: HeaderBlock holds it.
+POINT_FIELDS: dict[str, tuple[type, bool]] = {
+    "proof_of_space.pool_public_key": (G1Element, True),
+    "proof_of_space.plot_public_key": (G1Element, True),
+    "header.plot_signature": (G2Element, True),
+    "body.coinbase_signature": (G2Element, False),
+    "body.aggregated_signature": (G2Element, False),
+    "body.transactions[0].spends[0].public_key": (G1Element, False),
+    "body.transactions[0].aggregated_signature": (G2Element, False),
+}
+
+
+def _steps(path: str) -> list[str | int]:
+    steps: list[str | int] = []
+    for part in path.split("."):
+        name, _, index = part.partition("[")
+        steps.append(name)
+        if index:
+            steps.append(int(index[:-1]))
+    return steps
+
+
+def _get(obj: Any, steps: list[str | int]) -> Any:
+    for step in steps:
+        obj = obj[step] if isinstance(step, int) else getattr(obj, step)
+    return obj
+
+
+def _put(obj: Any, steps: list[str | int], value: Any) -> Any:
+    """``obj`` with the value at ``steps`` replaced (no checks beyond construction's)."""
+    if not steps:
+        return value
+    step, rest = steps[0], steps[1:]
+    if isinstance(step, int):
+        items = list(obj)
+        items[step] = _put(items[step], rest, value)
+        return items
+    return obj.replace(**{step: _put(getattr(obj, step), rest, value)})
+
+
+@pytest.fixture
+def one_spend_block(block_tools: BlockTools, spend_parent: list[FullBlock]) -> FullBlock:
+    coin = _coinbase_of(spend_parent, 9)
+    block = _next_with(block_tools, spend_parent, [block_tools.spend_coins([coin])])
+    assert block.proof_of_space.pool_public_key is not None
+    return block
+
+
+@pytest.mark.parametrize("kind", ["off the curve", "outside the subgroup"])
+@pytest.mark.parametrize("path", list(POINT_FIELDS))
+def test_invalid_point_in_any_block_field(
+    block_tools: BlockTools,
+    spend_parent: list[FullBlock],
+    one_spend_block: FullBlock,
+    path: str,
+    kind: str,
+) -> None:
+    """A block with a bad point in any G1/G2 field decodes (lazily) and is rejected by
+    validation with INVALID_POINT before any other rule; the record holding the field, decoded
+    on its own (as any message other than a block or header block), fails at decode; and bytes
+    that are not even a point encoding fail at block decode, naming the field."""
+    tp, in_header = POINT_FIELDS[path]
+    steps = _steps(path)
+    name = tp.__name__
+    bad = _put(one_spend_block, steps, tp.lazy(BAD_POINTS[tp][kind]))  # type: ignore[attr-defined]
+    # -- the lazy path: decoding keeps the bytes; the first use raises the decode error
+    decoded = FullBlock.from_bytes(bytes(bad))
+    assert not _get(decoded, steps).checked
+    assert bytes(decoded) == bytes(bad)  # re-encoding never touches a point
+    with pytest.raises(DecodeError, match=rf"^invalid {name}: "):
+        _ = _get(decoded, steps).point
+    with pytest.raises(DecodeError, match=rf"^FullBlock\.{re.escape(path)}: invalid {name}: "):
+        decoded.check_points()
+    # -- the consensus check: every kind of validation, before any other rule
+    ctx = block_tools.context_for(spend_parent, one_spend_block)
+    assert validate_block(SIM, decoded, ctx) == Err.INVALID_POINT
+    assert validate_unfinished_block(SIM, unfinished(decoded), ctx) == Err.INVALID_POINT
+    assert check_detached_block(SIM, decoded, 2**40)[0] == Err.INVALID_POINT
+    header = HeaderBlock.from_bytes(bytes(decoded.header_block()))
+    if in_header:
+        assert validate_header_block(SIM, header, ctx) == Err.INVALID_POINT
+        with pytest.raises(DecodeError, match=rf"^HeaderBlock\.{re.escape(path)}: invalid"):
+            header.check_points()
+    else:
+        assert validate_header_block(SIM, header, ctx) is None
+    # -- outside a block the point is checked at decode, as PROTOCOL.md says
+    owner_steps = steps[:-1]
+    owner = _get(bad, owner_steps)
+    with pytest.raises(DecodeError, match=rf"^{type(owner).__name__}\.{steps[-1]}: invalid {name}"):
+        type(owner).from_bytes(bytes(owner))
+    # -- not a point encoding at all (no compression flag): a decode error at once
+    garbage = _put(one_spend_block, steps, tp.lazy(bytes(tp.SIZE)))  # type: ignore[attr-defined]
+    pattern = rf"^FullBlock\.{re.escape(path)}: invalid {name} at offset \d+: compression flag"
+    with pytest.raises(DecodeError, match=pattern):
+        FullBlock.from_bytes(bytes(garbage))
+
+
+def test_validation_checks_each_point_once(
+    block_tools: BlockTools, spend_parent: list[FullBlock], one_spend_block: FullBlock
+) -> None:
+    """A decoded valid block has no point checked; validating it checks every one (and keeps
+    them: the signature checks use those points, none is decompressed twice)."""
+    decoded = FullBlock.from_bytes(bytes(one_spend_block))
+    points = [_get(decoded, _steps(path)) for path in POINT_FIELDS]
+    assert not any(p.checked for p in points)
+    ctx = block_tools.context_for(spend_parent, one_spend_block)
+    assert validate_block(SIM, decoded, ctx) is None
+    assert all(p.checked for p in points)
 
 
 def test_every_error_code_is_exercised() -> None:

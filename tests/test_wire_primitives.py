@@ -6,6 +6,7 @@ import copy
 import hashlib
 import json
 import pickle
+import random
 import subprocess
 import sys
 from typing import Any
@@ -38,6 +39,7 @@ from trionode.wire import (
     uint64,
     uint128,
 )
+from trionode.wire.bls import encoding_error
 
 
 @streamable
@@ -236,6 +238,116 @@ def test_invalid_bls_point_is_decode_error() -> None:
     bad_g2 = b"\xa0" + b"\x11" * 95  # compressed flag but not on the curve
     with pytest.raises(DecodeError, match=r"Points\.sig: invalid G2Element"):
         Points.from_bytes(bytes(G1Element()) + bad_g2)
+
+
+# -- lazy points -------------------------------------------------------------------------
+
+OFF_CURVE_G1 = b"\x80" + bytes(46) + b"\x01"  # a valid encoding of no point
+NOT_IN_SUBGROUP_G1 = b"\x80" + bytes(46) + b"\x04"  # on the curve, outside the subgroup
+OFF_CURVE_G2 = b"\x80" + bytes(94) + b"\x01"
+
+
+@streamable
+class CheckedLater(Streamable):
+    """Like FullBlock: its points are left to validation."""
+
+    POINTS_CHECKED_BY_VALIDATION = True
+    pk: G1Element
+    sigs: list[G2Element]
+
+
+@streamable
+class Holder(Streamable):
+    inner: CheckedLater
+    keys: list[G1Element | None]
+
+
+def test_points_decode_lazily_and_are_checked_once() -> None:
+    sk = blspy.AugSchemeMPL.key_gen(bytes(range(32)))
+    obj = Points(sk.get_g1(), blspy.AugSchemeMPL.sign(sk, b"m"))
+    back = Points.from_bytes(bytes(obj))
+    assert back.pk.checked and back.sig.checked  # a plain message: checked at decode
+    later = CheckedLater.from_bytes(bytes(CheckedLater(sk.get_g1(), [obj.sig])))
+    assert not later.pk.checked and not later.sigs[0].checked
+    assert bytes(later) == bytes(CheckedLater(sk.get_g1(), [obj.sig]))  # encoding: the bytes
+    point = later.pk.point
+    assert later.pk.checked and later.pk.point is point  # kept, not decompressed again
+    later.check_points()
+    assert later.sigs[0].checked
+
+
+@pytest.mark.parametrize("raw", [OFF_CURVE_G1, NOT_IN_SUBGROUP_G1])
+def test_lazy_invalid_point_fails_on_first_use(raw: bytes) -> None:
+    data = raw + bytes(4)  # and no signatures
+    later = CheckedLater.from_bytes(data)  # the encoding is fine: decodes
+    with pytest.raises(DecodeError, match=r"^invalid G1Element: "):
+        _ = later.pk.point
+    with pytest.raises(DecodeError, match=r"^CheckedLater\.pk: invalid G1Element: "):
+        later.check_points()
+    # a record holding it checks nothing inside it at decode either, but check_points does
+    holder = Holder.from_bytes(data + bytes(4))
+    with pytest.raises(DecodeError, match=r"^Holder\.inner\.pk: invalid G1Element"):
+        holder.check_points()
+
+
+def test_points_outside_a_deferred_record_fail_at_decode() -> None:
+    ok = bytes(G1Element()) + bytes(4)
+    data = ok + b"\x00\x00\x00\x02" + b"\x00" + b"\x01" + OFF_CURVE_G1
+    with pytest.raises(DecodeError, match=r"^Holder\.keys\[1\]: invalid G1Element: "):
+        Holder.from_bytes(data)
+    later = ok[:48] + b"\x00\x00\x00\x01" + OFF_CURVE_G2
+    with pytest.raises(DecodeError, match=r"^CheckedLater\.sigs\[0\]: invalid G2Element"):
+        CheckedLater.from_bytes(later).check_points()
+    with pytest.raises(DecodeError, match=r"^Points\.sig: invalid G2Element: "):
+        Points.from_bytes(bytes(G1Element()) + OFF_CURVE_G2)
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (bytes(48), "compression flag not set"),
+        (b"\xc0" + b"\x01" * 47, "non-canonical infinity"),
+        (b"\xe0" + bytes(47), "non-canonical infinity"),
+        (b"\x9f" + b"\xff" * 47, "x coordinate not below the field modulus"),
+    ],
+)
+def test_bad_point_encoding_fails_at_decode_even_when_lazy(raw: bytes, reason: str) -> None:
+    with pytest.raises(
+        DecodeError, match=rf"^CheckedLater\.pk: invalid G1Element at offset 0: {reason}"
+    ):
+        CheckedLater.from_bytes(raw + bytes(4))
+
+
+def test_encoding_check_never_refuses_a_point() -> None:
+    """The decoder's encoding check must only refuse what blspy refuses (else a valid block
+    would fail to decode): random encodings with every flag combination, and real points."""
+    rng = random.Random(13)
+    for tp, size in ((blspy.G1Element, 48), (blspy.G2Element, 96)):
+        accepted = 0
+        for i in range(600):
+            raw = bytearray(rng.randbytes(size))
+            if i % 3 == 0:
+                raw[0] = (raw[0] & 0x3F) | 0x80  # compressed, not infinity: often on the curve
+            elif i % 3 == 1:
+                raw = bytearray([rng.choice([0x80, 0xA0, 0xC0, 0xE0, 0x40, 0x00])]) + bytes(
+                    size - 1
+                )
+            try:
+                tp.from_bytes(bytes(raw))
+            except (ValueError, RuntimeError):
+                continue
+            assert encoding_error(bytes(raw), size) is None, raw.hex()
+            accepted += 1
+        assert accepted > 20  # the sample holds points, not only refusals
+        sk = blspy.AugSchemeMPL.key_gen(rng.randbytes(32))
+        point = sk.get_g1() if size == 48 else blspy.AugSchemeMPL.sign(sk, b"x")
+        assert encoding_error(bytes(point), size) is None
+
+
+def test_lazy_points_pickle_lazily() -> None:
+    later = CheckedLater.from_bytes(OFF_CURVE_G1 + bytes(4))
+    copied = pickle.loads(pickle.dumps(later))
+    assert copied == later and not copied.pk.checked
 
 
 def test_program_vectors() -> None:

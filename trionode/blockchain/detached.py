@@ -31,7 +31,12 @@ from trionode.consensus import (
     verify_pot,
 )
 from trionode.consensus.block_fields import EXTENSION_DATA
-from trionode.consensus.proofs import FORM_SIZE, pot_output_hash, verify_signature
+from trionode.consensus.proofs import (
+    FORM_SIZE,
+    invalid_point,
+    pot_output_hash,
+    verify_signature,
+)
 from trionode.protocols.chain_types import FullBlock, HeaderBlock
 
 #: Serialized bytes a valid block can have beyond its transactions (proofs, header, coinbase,
@@ -85,9 +90,7 @@ def check_detached_header(
         return Err.INVALID_POS_HASH
     if check_pos_proof(pos) is None:
         return Err.INVALID_POSPACE
-    if not verify_signature(
-        bytes(pos.plot_public_key), bytes(data.get_hash()), bytes(block.header.plot_signature)
-    ):
+    if not verify_signature(pos.plot_public_key, data.get_hash(), block.header.plot_signature):
         return Err.INVALID_PLOT_SIGNATURE
     if pot_output_hash(constants, pot) is None:
         return Err.INVALID_POT
@@ -129,7 +132,10 @@ def check_detached_block(
 ) -> tuple[Err | None, int]:
     """``check_detached_body`` (cheap, bounds the size) then ``check_detached_header``; also
     returns the block's serialized size (0 when invalid)."""
-    err = check_detached_body(constants, block)
+    # Points decode lazily; an invalid one is a decode error, rejected before any rule.
+    err = Err.INVALID_POINT if invalid_point(block) is not None else None
+    if err is None:
+        err = check_detached_body(constants, block)
     if err is None:
         err = check_detached_header(constants, block, now)
     if err is not None:

@@ -58,3 +58,8 @@ class Err(IntEnum):
     INVALID_POT_ITERATIONS = 74  # not exactly the iterations the quality demands
     INVALID_POT = 75  # chiavdf rejects the proof of time
     INVALID_CHALLENGE = 76  # a Challenge field disagrees with the block
+    # -- encoding
+    #: A G1/G2 field of the block holds no point of its group: PROTOCOL.md's decode error, found
+    #: by validation because block points decode lazily (docs/protocol.md, "Where an invalid
+    #: point is rejected").
+    INVALID_POINT = 80

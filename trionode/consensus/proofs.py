@@ -21,6 +21,7 @@ feeding oversized or endless distinct proofs cannot grow the node's memory throu
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import chiavdf
 from blspy import AugSchemeMPL, G1Element, G2Element
@@ -29,7 +30,7 @@ from chiapos import Verifier
 from trionode.consensus.constants import ConsensusConstants
 from trionode.consensus.memo import ByteBoundedMemo, MemoStats, digest
 from trionode.protocols.chain_types import ProofOfSpace, ProofOfTime
-from trionode.wire import bytes32
+from trionode.wire import BLSElement, DecodeError, Streamable, bytes32
 
 #: The VDF starts from the default class group form: 0x08 followed by 99 zero bytes.
 VDF_START: bytes = b"\x08" + bytes(99)
@@ -151,28 +152,50 @@ def _pos_quality(plot_id: bytes, size: int, challenge: bytes, proof: bytes) -> b
     return None if result is None else bytes(result)
 
 
-def verify_signature(public_key: bytes, message: bytes, signature: bytes) -> bool:
-    """``AugSchemeMPL.verify`` over serialized points (memoised: the plot signature of a
-    header is checked by header sync and again with its block). False for invalid points;
-    points of the wrong size are rejected without being memoised."""
-    public_key, message, signature = bytes(public_key), bytes(message), bytes(signature)
-    if len(public_key) != G1_SIZE or len(signature) != G2_SIZE:
+def verify_signature(public_key: Any, message: bytes, signature: Any) -> bool:
+    """``AugSchemeMPL.verify`` (memoised on the bytes: the plot signature of a header is
+    checked by header sync and again with its block). The key and signature are wire elements
+    (``G1Element``/``G2Element``, whose checked points are reused and kept) or their bytes.
+    False for invalid points; points of the wrong size are rejected without being memoised."""
+    pk_raw, sig_raw, message = bytes(public_key), bytes(signature), bytes(message)
+    if len(pk_raw) != G1_SIZE or len(sig_raw) != G2_SIZE:
         return False
     if len(message) > MAX_MEMO_MESSAGE:
         return _verify_signature(public_key, message, signature)
     return _SIGNATURE_MEMO.get_or_compute(
-        digest(b"sig", public_key, message, signature),
+        digest(b"sig", pk_raw, message, sig_raw),
         lambda: _verify_signature(public_key, message, signature),
     )
 
 
-def _verify_signature(public_key: bytes, message: bytes, signature: bytes) -> bool:
+def _verify_signature(public_key: Any, message: bytes, signature: Any) -> bool:
     try:
-        pk = G1Element.from_bytes(public_key)
-        sig = G2Element.from_bytes(signature)
-    except (RuntimeError, ValueError):
+        pk = _point(public_key, G1Element)
+        sig = _point(signature, G2Element)
+    except (RuntimeError, ValueError):  # DecodeError is a ValueError
         return False
     return bool(AugSchemeMPL.verify(pk, message, sig))
+
+
+def _point(value: Any, blspy_type: Any) -> Any:
+    """The checked blspy point of a wire element (decompressed once, then kept) or of bytes
+    (the caller checked the size, so an element here is of the right group)."""
+    if isinstance(value, BLSElement):
+        return value.point
+    return blspy_type.from_bytes(bytes(value))
+
+
+def invalid_point(record: Streamable) -> DecodeError | None:
+    """Check every BLS point of a block or header block, or None when all are points of their
+    groups. Block points decode lazily (docs/protocol.md, "Where an invalid point is
+    rejected"), so validation runs this before the first signature check; the error is the one
+    decoding raised before (``FullBlock.body.transactions[3].spends[0].public_key: invalid
+    G1Element: ...``). The checked points are kept for the signature checks that follow."""
+    try:
+        record.check_points()
+    except DecodeError as exc:
+        return exc
+    return None
 
 
 def required_iterations(

@@ -44,6 +44,7 @@ from trionode.consensus.errors import Err
 from trionode.consensus.proofs import (
     check_pos_proof,
     expected_pos_challenge,
+    invalid_point,
     plot_passes_filter,
     pot_output_hash,
     required_iterations,
@@ -110,6 +111,11 @@ def _check_header(
     constants: ConsensusConstants, block: HeaderBlock | FullBlock, ctx: ValidationContext
 ) -> tuple[Err | None, int]:
     """Header rules shared by every kind of validation; returns the required iterations."""
+    # Points decode lazily: an invalid one is PROTOCOL.md's decode error, so it is rejected
+    # before any rule (docs/protocol.md, "Where an invalid point is rejected"). The checked
+    # points are kept for the signature checks.
+    if invalid_point(block) is not None:
+        return Err.INVALID_POINT, 0
     data = block.header.data
     parent = ctx.parent
     # -- position in the chain
@@ -156,9 +162,7 @@ def _check_header(
     if data.total_iters != expected_total_iters(parent, iterations):
         return Err.INVALID_TOTAL_ITERS, iterations
     # -- plot signature (2-of-2 aggregate under the plot public key)
-    if not verify_signature(
-        bytes(pos.plot_public_key), bytes(data.get_hash()), bytes(block.header.plot_signature)
-    ):
+    if not verify_signature(pos.plot_public_key, data.get_hash(), block.header.plot_signature):
         return Err.INVALID_PLOT_SIGNATURE, iterations
     return None, iterations
 

@@ -180,6 +180,10 @@ class _BlockView:
 class FullBlock(_BlockView, Streamable):
     """A block; an unfinished block has neither proof of time nor challenge."""
 
+    # Its points are checked by block validation, not by from_bytes (docs/protocol.md, "Where
+    # an invalid point is rejected"): a stored block read to be served never decompresses one.
+    POINTS_CHECKED_BY_VALIDATION = True
+
     proof_of_space: ProofOfSpace
     proof_of_time: ProofOfTime | None
     challenge: Challenge | None
@@ -197,6 +201,8 @@ class FullBlock(_BlockView, Streamable):
 @streamable
 class HeaderBlock(_BlockView, Streamable):
     """A FullBlock without its body: what headers-first sync downloads and checks."""
+
+    POINTS_CHECKED_BY_VALIDATION = True  # as FullBlock's
 
     proof_of_space: ProofOfSpace
     proof_of_time: ProofOfTime | None

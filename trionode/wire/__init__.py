@@ -1,6 +1,6 @@
 """The wire format, sans-io: Streamable types and the message envelope. No trio, no sockets."""
 
-from trionode.wire.bls import G1Element, G2Element
+from trionode.wire.bls import BLSElement, G1Element, G2Element
 from trionode.wire.errors import DecodeError
 from trionode.wire.frozen_list import FrozenList
 from trionode.wire.ints import (
@@ -29,6 +29,7 @@ from trionode.wire.sized_bytes import (
 from trionode.wire.streamable import Streamable, streamable
 
 __all__ = [
+    "BLSElement",
     "DecodeError",
     "FrozenList",
     "G1Element",

@@ -1,16 +1,21 @@
 """The Streamable format (seed 002): deterministic binary encoding of typed records.
 
 ``@streamable`` turns an annotated class into a frozen attrs class and compiles, once per class,
-four functions per field type: a construction check, an encoder, a decoder and JSON converters.
-Nothing introspects types on the hot path; decoders are straight-line code generated per class.
+straight-line Python for its encoder and decoder from the field kinds (``trionode.wire.kinds``).
+Runs of fixed-size fields (integers, sized bytes, BLS points) are read with one ``struct`` call
+and one bounds check; values are set through the slot descriptors. Nothing introspects types on
+the hot path.
 
-Decoders have the shape ``dec(buf, pos) -> (value, new_pos)``, check every length against what is
-left of ``buf`` before slicing or allocating, and raise only :class:`DecodeError`.
+BLS points decode lazily (``trionode.wire.bls``). ``from_bytes`` then checks the points the
+protocol wants checked at decode: all of them, except inside a class that sets
+``POINTS_CHECKED_BY_VALIDATION`` (a block or header block, whose points consensus validation
+checks first, with ``check_points``); docs/protocol.md, "Where an invalid point is rejected".
 """
 
 from __future__ import annotations
 
 import hashlib
+import struct
 import types
 import typing
 from collections.abc import Callable
@@ -18,22 +23,13 @@ from typing import Any, ClassVar, TypeVar, dataclass_transform
 
 import attrs
 
-from trionode.wire.bls import BLSElement
+from trionode.wire.bls import encoding_error
 from trionode.wire.errors import DecodeError
-from trionode.wire.frozen_list import FrozenList
-from trionode.wire.ints import STRUCT_FORMATS, StructInt
-from trionode.wire.program import Program, program_end
-from trionode.wire.sized_bytes import SizedBytes
+from trionode.wire.kind import Checker, Decoder, Kind, PointWalker
+from trionode.wire.kinds import kind_of, record_kind
+from trionode.wire.kinds import record_walkers as _record_walkers
 
 T = TypeVar("T", bound="Streamable")
-
-Encoder = Callable[[Any, bytearray], None]
-Decoder = Callable[[bytes, int], tuple[Any, int]]
-Checker = Callable[[Any], Any]
-ToJson = Callable[[Any], Any]
-FromJson = Callable[[Any], Any]
-
-_UINT32 = STRUCT_FORMATS[next(t for t in STRUCT_FORMATS if t.__name__ == "uint32")]
 
 
 class Streamable:
@@ -41,11 +37,19 @@ class Streamable:
 
     __slots__ = ()
 
+    #: True on records whose points consensus validation checks (``check_points`` first):
+    #: ``from_bytes`` leaves their points, and those of anything inside them, unchecked.
+    POINTS_CHECKED_BY_VALIDATION: ClassVar[bool] = False
+
     # Filled in by @streamable.
     __streamable_fields__: ClassVar[tuple[tuple[str, Any], ...]] = ()
     _stream_into: ClassVar[Callable[[Any, bytearray], None]]
     _parse: ClassVar[Decoder]
     _min_size: ClassVar[int]
+    _points_decode: ClassVar[PointWalker | None] = None
+    _points_all: ClassVar[PointWalker | None] = None
+    #: (struct codes, builder, leaves) of a record of fixed-size fields only, else None.
+    _fixed: ClassVar[tuple[str, Callable[..., Any], list[tuple[str, int, str]]] | None] = None
 
     def __bytes__(self) -> bytes:
         out = bytearray()
@@ -54,13 +58,17 @@ class Streamable:
 
     @classmethod
     def from_bytes(cls: type[T], data: bytes | bytearray | memoryview) -> T:
-        """Decode exactly one ``cls`` from ``data``; trailing bytes are an error."""
+        """Decode exactly one ``cls`` from ``data``; trailing bytes are an error, and so is an
+        invalid point wherever the protocol checks points at decode (module docstring)."""
         if not isinstance(data, bytes):
             if not isinstance(data, (bytearray, memoryview)):
                 raise DecodeError(f"need bytes, got {type(data).__name__}", cls.__name__)
             data = bytes(data)
         try:
             obj, pos = cls._parse(data, 0)
+            walk = cls._points_decode
+            if walk is not None:
+                walk(obj)
         except DecodeError as exc:
             raise exc.prefixed(cls.__name__) from None
         except RecursionError:  # pragma: no cover - types are finite; kept as a last guard
@@ -71,11 +79,28 @@ class Streamable:
 
     @classmethod
     def parse(cls: type[T], data: bytes, pos: int = 0) -> tuple[T, int]:
-        """Decode one ``cls`` at ``pos`` and return it with the offset just past it."""
+        """Decode one ``cls`` at ``pos`` and return it with the offset just past it (points
+        checked as by ``from_bytes``)."""
         try:
-            return cls._parse(data, pos)  # type: ignore[return-value]
+            obj, end = cls._parse(data, pos)
+            walk = cls._points_decode
+            if walk is not None:
+                walk(obj)
         except DecodeError as exc:
             raise exc.prefixed(cls.__name__) from None
+        return obj, end  # type: ignore[return-value]
+
+    def check_points(self) -> None:
+        """Decompress and subgroup-check every BLS point in this record (each is kept for its
+        later uses). Raises the :class:`DecodeError` decoding raised before points were lazy,
+        naming the first invalid one (``FullBlock.body.transactions[3].spends[0].public_key:
+        invalid G1Element: ...``)."""
+        walk = type(self)._points_all
+        if walk is not None:
+            try:
+                walk(self)
+            except DecodeError as exc:
+                raise exc.prefixed(type(self).__name__) from None
 
     def get_hash(self) -> Any:
         """sha256 of the serialization, as a ``bytes32``."""
@@ -97,505 +122,6 @@ class Streamable:
     def replace(self: T, **changes: Any) -> T:
         """A copy with some fields changed (checked like a construction)."""
         return attrs.evolve(self, **changes)  # type: ignore[misc]
-
-
-# --------------------------------------------------------------------------- type compilation
-
-
-def _is_streamable(tp: Any) -> bool:
-    return isinstance(tp, type) and issubclass(tp, Streamable)
-
-
-def _origin_args(tp: Any) -> tuple[Any, tuple[Any, ...]]:
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-    if origin is types.UnionType:
-        origin = typing.Union
-    return origin, args
-
-
-def _optional_inner(tp: Any) -> Any | None:
-    origin, args = _origin_args(tp)
-    if origin is typing.Union and len(args) == 2 and type(None) in args:
-        return args[0] if args[1] is type(None) else args[1]
-    return None
-
-
-class _Kind:
-    """Everything compiled for one field type."""
-
-    __slots__ = ("check", "decode", "encode", "from_json", "min_size", "name", "to_json")
-
-    def __init__(
-        self,
-        name: str,
-        check: Checker,
-        encode: Encoder,
-        decode: Decoder,
-        min_size: int,
-        to_json: ToJson,
-        from_json: FromJson,
-    ) -> None:
-        self.name = name
-        self.check = check
-        self.encode = encode
-        self.decode = decode
-        self.min_size = min_size
-        self.to_json = to_json
-        self.from_json = from_json
-
-
-_KIND_CACHE: dict[Any, _Kind] = {}
-_EMPTY_LIST: FrozenList[Any] = FrozenList()
-
-
-def _need(buf: bytes, pos: int, n: int, what: str) -> None:
-    if pos + n > len(buf):
-        raise DecodeError(f"{what} needs {n} bytes at offset {pos}, only {len(buf) - pos} remain")
-
-
-def _hex(b: bytes) -> str:
-    return "0x" + b.hex()
-
-
-def _unhex(value: Any, what: str) -> bytes:
-    if not isinstance(value, str):
-        raise DecodeError(f"{what} must be a hex string, got {type(value).__name__}")
-    text = value[2:] if value[:2] in ("0x", "0X") else value
-    try:
-        return bytes.fromhex(text)
-    except ValueError:
-        raise DecodeError(f"{what} is not valid hex") from None
-
-
-def _json_int(tp: type[StructInt]) -> FromJson:
-    def from_json(value: Any) -> Any:
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise DecodeError(f"{tp.__name__} must be a JSON integer, got {type(value).__name__}")
-        try:
-            return tp(value)
-        except ValueError as exc:
-            raise DecodeError(str(exc)) from None
-
-    return from_json
-
-
-def _int_kind(tp: type[StructInt]) -> _Kind:
-    size = tp.SIZE
-    name = tp.__name__
-    make = int.__new__
-    fmt = STRUCT_FORMATS.get(tp)
-
-    def check(v: Any) -> Any:
-        return v if type(v) is tp else tp(v)
-
-    if fmt is not None:
-        pack, unpack_from = fmt.pack, fmt.unpack_from
-
-        def encode(v: Any, out: bytearray) -> None:
-            out += pack(v)
-
-        def decode(buf: bytes, pos: int) -> tuple[Any, int]:
-            if pos + size > len(buf):
-                _need(buf, pos, size, name)
-            return make(tp, unpack_from(buf, pos)[0]), pos + size
-
-    else:
-        signed = tp.SIGNED
-
-        def encode(v: Any, out: bytearray) -> None:
-            out += int.to_bytes(v, size, "big", signed=signed)
-
-        def decode(buf: bytes, pos: int) -> tuple[Any, int]:
-            if pos + size > len(buf):
-                _need(buf, pos, size, name)
-            return make(tp, int.from_bytes(buf[pos : pos + size], "big", signed=signed)), pos + size
-
-    return _Kind(name, check, encode, decode, size, int, _json_int(tp))
-
-
-def _sized_bytes_kind(tp: type[SizedBytes]) -> _Kind:
-    size = tp.SIZE
-    name = tp.__name__
-    make = bytes.__new__
-
-    def check(v: Any) -> Any:
-        return v if type(v) is tp else tp(v)
-
-    def encode(v: Any, out: bytearray) -> None:
-        out += v
-
-    def decode(buf: bytes, pos: int) -> tuple[Any, int]:
-        end = pos + size
-        if end > len(buf):
-            _need(buf, pos, size, name)
-        return make(tp, buf[pos:end]), end
-
-    def from_json(value: Any) -> Any:
-        raw = _unhex(value, name)
-        if len(raw) != size:
-            raise DecodeError(f"{name} needs {size} bytes, got {len(raw)}")
-        return make(tp, raw)
-
-    return _Kind(name, check, encode, decode, size, _hex, from_json)
-
-
-def _bytes_kind() -> _Kind:
-    pack, unpack_from = _UINT32.pack, _UINT32.unpack_from
-
-    def check(v: Any) -> Any:
-        if type(v) is bytes:
-            return v
-        if isinstance(v, (bytes, bytearray, memoryview)):
-            return bytes(v)
-        raise TypeError(f"bytes needed, got {type(v).__name__}")
-
-    def encode(v: Any, out: bytearray) -> None:
-        if len(v) > 0xFFFFFFFF:
-            raise ValueError("bytes longer than 2**32-1 cannot be encoded")
-        out += pack(len(v))
-        out += v
-
-    def decode(buf: bytes, pos: int) -> tuple[Any, int]:
-        if pos + 4 > len(buf):
-            _need(buf, pos, 4, "bytes length")
-        (n,) = unpack_from(buf, pos)
-        pos += 4
-        end = pos + n
-        if end > len(buf):
-            raise DecodeError(f"bytes of length {n} at offset {pos}, only {len(buf) - pos} remain")
-        return buf[pos:end], end
-
-    def from_json(value: Any) -> Any:
-        return _unhex(value, "bytes")
-
-    return _Kind("bytes", check, encode, decode, 4, _hex, from_json)
-
-
-def _str_kind() -> _Kind:
-    pack, unpack_from = _UINT32.pack, _UINT32.unpack_from
-
-    def check(v: Any) -> Any:
-        if not isinstance(v, str):
-            raise TypeError(f"str needed, got {type(v).__name__}")
-        return str(v)
-
-    def encode(v: Any, out: bytearray) -> None:
-        raw = v.encode("utf-8")
-        out += pack(len(raw))
-        out += raw
-
-    def decode(buf: bytes, pos: int) -> tuple[Any, int]:
-        if pos + 4 > len(buf):
-            _need(buf, pos, 4, "str length")
-        (n,) = unpack_from(buf, pos)
-        pos += 4
-        end = pos + n
-        if end > len(buf):
-            raise DecodeError(f"str of length {n} at offset {pos}, only {len(buf) - pos} remain")
-        try:
-            return buf[pos:end].decode("utf-8"), end
-        except UnicodeDecodeError as exc:
-            raise DecodeError(
-                f"str is not valid UTF-8 ({exc.reason} at byte {exc.start})"
-            ) from None
-
-    def from_json(value: Any) -> Any:
-        if not isinstance(value, str):
-            raise DecodeError(f"str needed, got {type(value).__name__}")
-        return value
-
-    return _Kind("str", check, encode, decode, 4, str, from_json)
-
-
-def _bool_kind() -> _Kind:
-    def check(v: Any) -> Any:
-        if not isinstance(v, bool):
-            raise TypeError(f"bool needed, got {type(v).__name__}")
-        return v
-
-    def encode(v: Any, out: bytearray) -> None:
-        out.append(1 if v else 0)
-
-    def decode(buf: bytes, pos: int) -> tuple[Any, int]:
-        if pos >= len(buf):
-            _need(buf, pos, 1, "bool")
-        b = buf[pos]
-        if b > 1:
-            raise DecodeError(f"bool byte must be 0x00 or 0x01, got 0x{b:02x} at offset {pos}")
-        return b == 1, pos + 1
-
-    def from_json(value: Any) -> Any:
-        if not isinstance(value, bool):
-            raise DecodeError(f"bool needed, got {type(value).__name__}")
-        return value
-
-    return _Kind("bool", check, encode, decode, 1, bool, from_json)
-
-
-def _bls_kind(tp: type[BLSElement]) -> _Kind:
-    size = tp.SIZE
-    name = tp.__name__
-    blspy_from_bytes = tp._BLSPY.from_bytes
-    new = object.__new__
-
-    def check(v: Any) -> Any:
-        return v if type(v) is tp else tp(v)
-
-    def encode(v: Any, out: bytearray) -> None:
-        out += v._raw
-
-    def decode(buf: bytes, pos: int) -> tuple[Any, int]:
-        end = pos + size
-        if end > len(buf):
-            _need(buf, pos, size, name)
-        raw = buf[pos:end]
-        try:
-            point = blspy_from_bytes(raw)
-        except (ValueError, RuntimeError) as exc:
-            raise DecodeError(f"invalid {name} at offset {pos}: {exc}") from None
-        obj = new(tp)
-        obj._raw = raw
-        obj._point = point
-        return obj, end
-
-    def from_json(value: Any) -> Any:
-        raw = _unhex(value, name)
-        try:
-            return tp(raw)
-        except ValueError as exc:
-            raise DecodeError(str(exc)) from None
-
-    return _Kind(name, check, encode, decode, size, lambda v: _hex(v._raw), from_json)
-
-
-def _program_kind() -> _Kind:
-    def check(v: Any) -> Any:
-        if not isinstance(v, Program):
-            raise TypeError(f"Program needed, got {type(v).__name__}")
-        return v
-
-    def encode(v: Any, out: bytearray) -> None:
-        out += v._raw
-
-    new = object.__new__
-
-    def decode(buf: bytes, pos: int) -> tuple[Any, int]:
-        end = program_end(buf, pos)
-        obj = new(Program)
-        obj._raw = buf[pos:end]
-        return obj, end
-
-    def from_json(value: Any) -> Any:
-        try:
-            return Program(_unhex(value, "Program"))
-        except ValueError as exc:
-            raise DecodeError(str(exc)) from None
-
-    return _Kind("Program", check, encode, decode, 1, lambda v: _hex(v._raw), from_json)
-
-
-def _list_kind(item: _Kind) -> _Kind:
-    if item.min_size == 0:
-        # A list of zero-byte items could claim 2**32-1 of them in 4 bytes; refuse to define one.
-        raise TypeError(f"List[{item.name}]: items of zero encoded size are not allowed")
-    pack, unpack_from = _UINT32.pack, _UINT32.unpack_from
-    icheck, ienc, idec, imin = item.check, item.encode, item.decode, item.min_size
-    name = f"List[{item.name}]"
-    frozen = FrozenList
-
-    def check(v: Any) -> Any:
-        if not isinstance(v, (list, tuple)):
-            raise TypeError(f"{name} needs a list or tuple, got {type(v).__name__}")
-        out = []
-        for i, x in enumerate(v):
-            try:
-                out.append(icheck(x))
-            except (TypeError, ValueError) as exc:
-                raise type(exc)(f"[{i}]: {exc}") from None
-        return FrozenList(out)
-
-    def encode(v: Any, out: bytearray) -> None:
-        out += pack(len(v))
-        for x in v:
-            ienc(x, out)
-
-    def decode(buf: bytes, pos: int) -> tuple[Any, int]:
-        if pos + 4 > len(buf):
-            _need(buf, pos, 4, "list length")
-        (n,) = unpack_from(buf, pos)
-        pos += 4
-        remaining = len(buf) - pos
-        if n * imin > remaining:
-            raise DecodeError(
-                f"list claims {n} items of at least {imin} bytes, only {remaining} bytes remain"
-            )
-        if not n:
-            return _EMPTY_LIST, pos
-        items: list[Any] = []
-        append = items.append
-        i = 0
-        try:
-            for i in range(n):  # noqa: B007 - i names the failing item
-                x, pos = idec(buf, pos)
-                append(x)
-        except DecodeError as exc:
-            raise exc.prefixed(f"[{i}]") from None
-        return frozen(items), pos
-
-    def to_json(v: Any) -> Any:
-        return [item.to_json(x) for x in v]
-
-    def from_json(value: Any) -> Any:
-        if not isinstance(value, list):
-            raise DecodeError(f"{name} needs a JSON list, got {type(value).__name__}")
-        out = []
-        for i, x in enumerate(value):
-            try:
-                out.append(item.from_json(x))
-            except DecodeError as exc:
-                raise exc.prefixed(f"[{i}]") from None
-        return FrozenList(out)
-
-    return _Kind(name, check, encode, decode, 4, to_json, from_json)
-
-
-def _optional_kind(item: _Kind) -> _Kind:
-    icheck, ienc, idec = item.check, item.encode, item.decode
-    name = f"Optional[{item.name}]"
-
-    def check(v: Any) -> Any:
-        return None if v is None else icheck(v)
-
-    def encode(v: Any, out: bytearray) -> None:
-        if v is None:
-            out.append(0)
-        else:
-            out.append(1)
-            ienc(v, out)
-
-    def decode(buf: bytes, pos: int) -> tuple[Any, int]:
-        if pos >= len(buf):
-            _need(buf, pos, 1, "Optional flag")
-        flag = buf[pos]
-        if flag == 0:
-            return None, pos + 1
-        if flag != 1:
-            raise DecodeError(
-                f"Optional flag must be 0x00 or 0x01, got 0x{flag:02x} at offset {pos}"
-            )
-        return idec(buf, pos + 1)
-
-    def to_json(v: Any) -> Any:
-        return None if v is None else item.to_json(v)
-
-    def from_json(value: Any) -> Any:
-        return None if value is None else item.from_json(value)
-
-    return _Kind(name, check, encode, decode, 1, to_json, from_json)
-
-
-def _tuple_kind(items: list[_Kind]) -> _Kind:
-    name = "Tuple[" + ", ".join(k.name for k in items) + "]"
-    n = len(items)
-
-    def check(v: Any) -> Any:
-        if not isinstance(v, (list, tuple)) or len(v) != n:
-            raise TypeError(f"{name} needs a tuple of {n} items")
-        return tuple(k.check(x) for k, x in zip(items, v, strict=True))
-
-    def encode(v: Any, out: bytearray) -> None:
-        for k, x in zip(items, v, strict=True):
-            k.encode(x, out)
-
-    decoders = [k.decode for k in items]
-
-    def decode(buf: bytes, pos: int) -> tuple[Any, int]:
-        vals = []
-        for i, dec in enumerate(decoders):
-            try:
-                x, pos = dec(buf, pos)
-            except DecodeError as exc:
-                raise exc.prefixed(f"[{i}]") from None
-            vals.append(x)
-        return tuple(vals), pos
-
-    def to_json(v: Any) -> Any:
-        return [k.to_json(x) for k, x in zip(items, v, strict=True)]
-
-    def from_json(value: Any) -> Any:
-        if not isinstance(value, list) or len(value) != n:
-            raise DecodeError(f"{name} needs a JSON list of {n} items")
-        return tuple(k.from_json(x) for k, x in zip(items, value, strict=True))
-
-    return _Kind(name, check, encode, decode, sum(k.min_size for k in items), to_json, from_json)
-
-
-def _streamable_kind(tp: type[Streamable]) -> _Kind:
-    name = tp.__name__
-
-    def check(v: Any) -> Any:
-        if not isinstance(v, tp):
-            raise TypeError(f"{name} needed, got {type(v).__name__}")
-        return v
-
-    def from_json(value: Any) -> Any:
-        return tp._from_json(value)  # type: ignore[attr-defined]
-
-    return _Kind(
-        name,
-        check,
-        tp._stream_into,
-        tp._parse,
-        tp._min_size,
-        lambda v: v.to_json_dict(),
-        from_json,
-    )
-
-
-def kind_of(tp: Any) -> _Kind:
-    """Compile (once) everything needed to check, encode and decode values of type ``tp``."""
-    try:
-        return _KIND_CACHE[tp]
-    except (KeyError, TypeError):
-        pass
-    kind = _build_kind(tp)
-    try:
-        _KIND_CACHE[tp] = kind
-    except TypeError:  # pragma: no cover - unhashable annotation
-        pass
-    return kind
-
-
-def _build_kind(tp: Any) -> _Kind:
-    if isinstance(tp, type):
-        if issubclass(tp, bool):
-            return _bool_kind()
-        if issubclass(tp, StructInt) and tp.BITS:
-            return _int_kind(tp)
-        if issubclass(tp, SizedBytes) and tp.SIZE:
-            return _sized_bytes_kind(tp)
-        if tp is bytes:
-            return _bytes_kind()
-        if tp is str:
-            return _str_kind()
-        if issubclass(tp, BLSElement) and tp.SIZE:
-            return _bls_kind(tp)
-        if issubclass(tp, Program):
-            return _program_kind()
-        if _is_streamable(tp):
-            if not hasattr(tp, "_parse"):
-                raise TypeError(f"{tp.__name__} is not decorated with @streamable")
-            return _streamable_kind(tp)  # type: ignore[arg-type]
-    inner = _optional_inner(tp)
-    if inner is not None:
-        return _optional_kind(kind_of(inner))
-    origin, args = _origin_args(tp)
-    if origin is list and len(args) == 1:
-        return _list_kind(kind_of(args[0]))
-    if origin is tuple and args and args[-1] is not Ellipsis:
-        return _tuple_kind([kind_of(a) for a in args])
-    raise TypeError(f"type {tp!r} cannot be used in a Streamable")
 
 
 # --------------------------------------------------------------------------- the decorator
@@ -633,7 +159,20 @@ def streamable(cls: type[T]) -> type[T]:
     new_cls = attrs.frozen(cls, field_transformer=transform)  # type: ignore[call-overload]
     new_cls.__streamable_fields__ = tuple((name, hints[name]) for name in own)
     new_cls._min_size = sum(k.min_size for k in kinds.values())
-    _compile_codec(new_cls, own, kinds)
+    field_kinds = [kinds[name] for name in own]
+    _compile_codec(new_cls, own, field_kinds)
+    _compile_json(new_cls, own, kinds)
+    walkers = _record_walkers(own, field_kinds, new_cls.POINTS_CHECKED_BY_VALIDATION)
+    new_cls._points_decode, new_cls._points_all = walkers
+    record_kind(
+        new_cls,
+        new_cls._stream_into,
+        new_cls._parse,
+        new_cls._min_size,
+        new_cls._from_json,  # type: ignore[attr-defined]
+        walkers,
+        new_cls._fixed,
+    )
     return new_cls  # type: ignore[no-any-return]
 
 
@@ -641,39 +180,170 @@ def _is_classvar(tp: Any) -> bool:
     return tp is ClassVar or typing.get_origin(tp) is ClassVar
 
 
-def _compile_codec(cls: Any, names: list[str], kinds: dict[str, _Kind]) -> None:
+def _setter(cls: type, name: str) -> Callable[[Any, Any], None]:
+    """The slot descriptor's ``__set__`` for ``name`` (a third faster than object.__setattr__
+    on a frozen class), or a setattr for a field that is not a slot."""
+    for klass in cls.__mro__:
+        slot = klass.__dict__.get(name)
+        if isinstance(slot, types.MemberDescriptorType):
+            return slot.__set__  # type: ignore[no-any-return]
+    return lambda obj, value: object.__setattr__(obj, name, value)
+
+
+def _groups(kinds: list[Kind], fusable: Callable[[Kind], bool]) -> list[list[int]]:
+    """Field indexes in order, consecutive ``fusable`` fields in one group."""
+    groups: list[list[int]] = []
+    for i, kind in enumerate(kinds):
+        if fusable(kind) and groups and fusable(kinds[groups[-1][-1]]):
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    return groups
+
+
+def _short(parts: list[tuple[int, int, int, str, str]]) -> Callable[[bytes, int], Any]:
+    """For a fused group: which field ran past the end, and the error a lone decoder gives
+    (``parts``: field index, offset in the group, size, type name, path inside the field)."""
+
+    def short(buf: bytes, pos: int) -> tuple[int, DecodeError]:
+        for i, off, size, name, sub in parts:
+            at = pos + off
+            if at + size > len(buf):
+                remain = len(buf) - at
+                reason = f"{name} needs {size} bytes at offset {at}, only {remain} remain"
+                return i, DecodeError(reason, sub)
+        raise AssertionError("group fits")  # pragma: no cover - called only when it does not
+
+    return short
+
+
+def _compile_codec(cls: Any, names: list[str], kinds: list[Kind]) -> None:
     env: dict[str, Any] = {
         "DecodeError": DecodeError,
         "cls": cls,
         "new": object.__new__,
-        "setattr_": object.__setattr__,
+        "intnew": int.__new__,
+        "bnew": bytes.__new__,
+        "encerr": encoding_error,
         "NAMES": names,
     }
-    enc_lines = ["def _stream_into(self, out):"]
-    dec_lines = ["def _parse(buf, pos):", "    f = 0", "    try:"]
-    build_lines = ["    obj = new(cls)"]
-    for i, name in enumerate(names):
-        env[f"enc{i}"] = kinds[name].encode
-        env[f"dec{i}"] = kinds[name].decode
-        enc_lines.append(f"    enc{i}(self.{name}, out)")
-        dec_lines.append(f"        f = {i}")
-        dec_lines.append(f"        v{i}, pos = dec{i}(buf, pos)")
-        build_lines.append(f"    setattr_(obj, {name!r}, v{i})")
-    if not names:
-        enc_lines.append("    pass")
-        dec_lines.append("        pass")
-    dec_lines += [
-        "    except DecodeError as exc:",
-        "        raise exc.prefixed('.' + NAMES[f]) from None",
-    ]
-    dec_lines += build_lines + ["    return obj, pos"]
-    source = "\n".join(enc_lines) + "\n\n" + "\n".join(dec_lines) + "\n"
-    exec(compile(source, f"<streamable {cls.__qualname__}>", "exec"), env)
+    for i, kind in enumerate(kinds):
+        env[f"enc{i}"], env[f"dec{i}"], env[f"T{i}"] = kind.encode, kind.decode, kind.tp
+        env[f"build{i}"], env[f"set{i}"] = kind.build, _setter(cls, names[i])
+        if _is_bls(kind):
+            env[f"lazy{i}"] = kind.tp.lazy
+    source = "\n".join(_encoder(names, kinds, env)) + "\n\n" + "\n".join(_decoder(kinds, env))
+    fixed = bool(kinds) and all(k.fuse is not None and not _is_bls(k) for k in kinds)
+    if fixed:
+        source += "\n\n" + "\n".join(_builder(kinds))
+    exec(compile(source + "\n", f"<streamable {cls.__qualname__}>", "exec"), env)
     cls._stream_into = staticmethod(env["_stream_into"])
     cls._parse = staticmethod(env["_parse"])
+    cls._fixed = None
+    if fixed:
+        leaves = [
+            (f".{n}{sub}", size, tn)
+            for n, k in zip(names, kinds, strict=True)
+            for sub, size, tn in k.leaves
+        ]
+        cls._fixed = ("".join(str(k.fuse) for k in kinds), env["_build"], leaves)
 
-    to_json_fields = tuple((name, kinds[name].to_json) for name in names)
-    cls._to_json_fields = to_json_fields
+
+def _encoder(names: list[str], kinds: list[Kind], env: dict[str, Any]) -> list[str]:
+    """Consecutive scalar fixed-size fields are packed with one struct call."""
+    lines = ["def _stream_into(self, out):"]
+    for g, group in enumerate(_groups(kinds, lambda k: k.fuse is not None and k.build is None)):
+        first = group[0]
+        if kinds[first].fuse is None or kinds[first].build is not None:
+            lines.append(f"    enc{first}(self.{names[first]}, out)")
+            continue
+        env[f"P{g}"] = struct.Struct(">" + "".join(str(kinds[i].fuse) for i in group)).pack
+        values = ", ".join(
+            f"self.{names[i]}" + ("._raw" if _is_bls(kinds[i]) else "") for i in group
+        )
+        lines.append(f"    out += P{g}({values})")
+    if not names:
+        lines.append("    pass")
+    return lines
+
+
+def _decoder(kinds: list[Kind], env: dict[str, Any]) -> list[str]:
+    """Consecutive fixed-size fields (records of them included) are read with one struct call
+    after one bounds check; a record of fixed-size fields is built from its raw values."""
+    lines = ["def _parse(buf, pos):", "    f = 0", "    n = len(buf)", "    try:"]
+    for g, group in enumerate(_groups(kinds, lambda k: k.fuse is not None)):
+        first = group[0]
+        if kinds[first].fuse is None:
+            lines += [f"        f = {first}", f"        v{first}, pos = dec{first}(buf, pos)"]
+            continue
+        layout = struct.Struct(">" + "".join(str(kinds[i].fuse) for i in group))
+        parts, offsets, off = [], {}, 0
+        for i in group:
+            offsets[i] = off
+            for sub, size, name in kinds[i].leaves:
+                parts.append((i, off, size, name, sub))
+                off += size
+        env[f"U{g}"], env[f"short{g}"] = layout.unpack_from, _short(parts)
+        raws = {i: [f"r{i}_{j}" for j in range(kinds[i].arity)] for i in group}
+        lines += [
+            f"        f = {first}",
+            f"        end = pos + {layout.size}",
+            "        if end > n:",
+            f"            f, err = short{g}(buf, pos)",
+            "            raise err",
+            f"        {', '.join(r for i in group for r in raws[i])}, = U{g}(buf, pos)",
+        ]
+        for i in group:
+            kind, (r, *_) = kinds[i], raws[i]
+            if kind.build is not None:
+                lines.append(f"        v{i} = build{i}({', '.join(raws[i])})")
+            elif _is_bls(kind):
+                lines += [
+                    f"        e = encerr({r}, {kind.min_size})",
+                    "        if e is not None:",
+                    f"            f = {i}",
+                    f"            raise DecodeError('invalid {kind.name} at offset %d: %s'"
+                    f" % (pos + {offsets[i]}, e))",
+                    f"        v{i} = lazy{i}({r})",
+                ]
+            elif str(kind.fuse).endswith("s"):
+                lines.append(f"        v{i} = bnew(T{i}, {r})")
+            else:
+                lines.append(f"        v{i} = intnew(T{i}, {r})")
+        lines.append("        pos = end")
+    if not kinds:
+        lines.append("        pass")
+    lines += [
+        "    except DecodeError as exc:",
+        "        raise exc.prefixed('.' + NAMES[f]) from None",
+        "    obj = new(cls)",
+    ]
+    lines += [f"    set{i}(obj, v{i})" for i in range(len(kinds))]
+    return [*lines, "    return obj, pos"]
+
+
+def _builder(kinds: list[Kind]) -> list[str]:
+    """``_build(*raw values)`` of a record of fixed-size fields (no points): no checks needed,
+    struct produced exactly the sizes."""
+    args = [f"r{i}_{j}" for i, k in enumerate(kinds) for j in range(k.arity)]
+    lines = [f"def _build({', '.join(args)}):", "    obj = new(cls)"]
+    for i, kind in enumerate(kinds):
+        if kind.build is not None:
+            inner = ", ".join(f"r{i}_{j}" for j in range(kind.arity))
+            lines.append(f"    set{i}(obj, build{i}({inner}))")
+        elif str(kind.fuse).endswith("s"):
+            lines.append(f"    set{i}(obj, bnew(T{i}, r{i}_0))")
+        else:
+            lines.append(f"    set{i}(obj, intnew(T{i}, r{i}_0))")
+    return [*lines, "    return obj"]
+
+
+def _is_bls(kind: Kind) -> bool:
+    return kind.points_decode is not None and kind.fuse is not None
+
+
+def _compile_json(cls: Any, names: list[str], kinds: dict[str, Kind]) -> None:
+    cls._to_json_fields = tuple((name, kinds[name].to_json) for name in names)
     field_set = frozenset(names)
 
     def _from_json(data: Any) -> Any:
