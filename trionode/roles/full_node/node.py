@@ -59,7 +59,6 @@ from trionode.consensus import (
 )
 from trionode.consensus.coins import body_cost, transaction_fee
 from trionode.mempool import AddResult, AddStatus, MempoolManager
-from trionode.mempool.mempool import STATELESS_ERRORS
 from trionode.nursery.clock import wall_time
 from trionode.nursery.offload import run_blocking
 from trionode.peers.connection import PeerConnection
@@ -668,7 +667,7 @@ class FullNode:
             if (
                 source is not None
                 and source.node_type is NodeType.FULL_NODE
-                and result.error in STATELESS_ERRORS
+                and result.peer_at_fault
             ):
                 raise InvalidTransactionFromPeer(f"invalid transaction: {result.describe()}")
         return result
