@@ -12,7 +12,7 @@ from trionode.consensus import CoinRecord, Err, transaction_cost, validate_block
 from trionode.consensus.transactions import check_transaction
 from trionode.mempool import AddStatus, Mempool
 from trionode.protocols.chain_types import Coin, FullBlock, Output, Transaction
-from trionode.roles.full_node.node import make_body
+from trionode.roles.full_node.headers import make_body
 from trionode.testing.block_tools import BlockTools, coin_set
 from trionode.wire import G2Element, bytes32, uint64
 
