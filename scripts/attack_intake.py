@@ -133,7 +133,7 @@ def unfinished_held(h: NodeHandle) -> tuple[int, int]:
 
 
 def orphans_held(h: NodeHandle) -> tuple[int, int]:
-    orphans = h.full_node.gossip.orphans
+    orphans = h.full_node.intake.orphans.by_parent
     blocks = [b for v in orphans.values() for b in v]
     return len(blocks), sum(len(bytes(b)) for b in blocks)
 

@@ -13,8 +13,9 @@ from trionode.peers.connection import PeerConnection
 from trionode.protocols.chain_types import FullBlock
 from trionode.protocols.peer_protocol import Block, NewProofOfTime, UnfinishedBlock
 from trionode.protocols.shared_protocol import NodeType
-from trionode.roles.full_node.gossip import GossipState, SeenCache
+from trionode.roles.full_node.gossip import GossipState
 from trionode.roles.full_node.testing import NodeHandle, TestNetwork
+from trionode.sync.pools import OrphanPool, SeenCache
 from trionode.testing.block_tools import BlockTools
 
 DEADLINE = 30
@@ -100,7 +101,7 @@ async def test_duplicate_and_relayed_blocks(
             await to_b.send(Block(new))
         with trio.fail_after(DEADLINE):
             await net.wait_for("c", new.header_hash)  # relayed because it extends a tip
-        assert new.header_hash in b.full_node.gossip.blocks
+        assert new.header_hash in b.full_node.intake.seen
         # The duplicates changed nothing and closed no connection.
         assert b.blockchain.get_peak().header_hash == new.header_hash  # type: ignore[union-attr]
         assert len(b.service.node.get_connections()) == 2  # type: ignore[union-attr]
@@ -131,7 +132,8 @@ def test_unfinished_blocks_good_enough_relative_to_the_best(
     assert not gossip.good_enough(ch, 1_450, threshold=500)
     # Disconnected blocks wait for their parent, bounded.
     child = chain_20[5]
-    gossip.keep_orphan(child, len(bytes(child)))
-    gossip.keep_orphan(child, len(bytes(child)))
-    assert gossip.take_children(chain_20[4].header_hash) == [child]
-    assert gossip.take_children(chain_20[4].header_hash) == []
+    orphans = OrphanPool()
+    assert orphans.keep(child, len(bytes(child)))
+    assert not orphans.keep(child, len(bytes(child)))  # the same block waits already
+    assert orphans.take_children(chain_20[4].header_hash) == [child]
+    assert orphans.take_children(chain_20[4].header_hash) == []

@@ -35,9 +35,9 @@ from trionode.protocols.peer_protocol import Block, NewProofOfTime, RequestBlock
 from trionode.protocols.shared_protocol import Error, HandshakeAck, NodeType
 from trionode.protocols.timelord_protocol import ProofOfTimeFinished
 from trionode.roles.full_node.api import FullNodeAPI
-from trionode.roles.full_node.gossip import GossipState, IntakeLimits
 from trionode.roles.full_node.testing import NodeHandle, TestNetwork
 from trionode.sync.budget import RequestBudget
+from trionode.sync.pools import IntakeLimits, OrphanPool, SeenCache
 from trionode.testing.block_tools import BlockTools
 from trionode.wire import G1Element, G2Element, Message, bytes32, uint32, uint64, uint128
 
@@ -384,13 +384,13 @@ async def test_pools_stay_within_their_bounds_under_floods(
         assert farming.unfinished_bytes <= limits.unfinished_max_bytes
         for o in orphans:
             await to_victim.send(Block(o))
-        gossip = victim.full_node.gossip
+        pool = victim.full_node.intake.orphans
         with trio.fail_after(DEADLINE):
             await drained(to_victim, from_attacker)
-        assert orphans[-1] in gossip.orphans[orphans[-1].prev_header_hash]  # the newest kept
-        kept = [b for blocks in gossip.orphans.values() for b in blocks]
-        assert gossip.orphan_bytes == sum(len(bytes(b)) for b in kept)
-        assert gossip.orphan_bytes <= limits.orphan_max_bytes
+        assert orphans[-1] in pool.by_parent[orphans[-1].prev_header_hash]  # the newest kept
+        kept = [b for blocks in pool.by_parent.values() for b in blocks]
+        assert pool.held_bytes == sum(len(bytes(b)) for b in kept)
+        assert pool.held_bytes <= limits.orphan_max_bytes
         assert len(kept) <= limits.orphan_max_blocks
         assert 0 < len(kept) < len(orphans)
         assert not banned(victim, ATTACKER)  # valid as far as can be checked: not a ban
@@ -406,22 +406,23 @@ async def test_pools_stay_within_their_bounds_under_floods(
 
 def test_pool_accounting_is_exact(block_tools: BlockTools, chain_20: list[FullBlock]) -> None:
     limits = IntakeLimits(orphan_max_blocks=3, orphan_max_bytes=10**9, seen_cache_size=5)
-    gossip = GossipState(limits)
+    seen = SeenCache(limits.seen_cache_size)
     for i in range(20):
-        assert gossip.blocks.add(bytes32(i.to_bytes(32, "big")))
-    assert len(gossip.blocks) == 5
+        assert seen.add(bytes32(i.to_bytes(32, "big")))
+    assert len(seen) == 5
+    pool = OrphanPool(limits)
     blocks = chain_20[1:6]
     for b in blocks:
-        gossip.keep_orphan(b, len(bytes(b)))
-    kept = [b for v in gossip.orphans.values() for b in v]
+        pool.keep(b, len(bytes(b)))
+    kept = [b for v in pool.by_parent.values() for b in v]
     assert kept == blocks[-3:]
-    assert gossip.orphan_bytes == sum(len(bytes(b)) for b in kept)
-    assert gossip.take_children(blocks[-1].prev_header_hash) == [blocks[-1]]
-    assert gossip.orphan_bytes == sum(len(bytes(b)) for b in blocks[-3:-1])
+    assert pool.held_bytes == sum(len(bytes(b)) for b in kept)
+    assert pool.take_children(blocks[-1].prev_header_hash) == [blocks[-1]]
+    assert pool.held_bytes == sum(len(bytes(b)) for b in blocks[-3:-1])
     # a copy differing in its proof of time is kept apart from the block
     copy = corrupt_witness(blocks[-2])
-    assert gossip.keep_orphan(copy, len(bytes(copy)))
-    assert not gossip.keep_orphan(copy, len(bytes(copy)))
+    assert pool.keep(copy, len(bytes(copy)))
+    assert not pool.keep(copy, len(bytes(copy)))
 
 
 def test_detached_checks_pass_real_blocks_and_catch_forgeries(

@@ -9,9 +9,10 @@ import pytest
 from blspy import AugSchemeMPL
 
 from trionode.consensus import CoinRecord, Err, transaction_cost, validate_block
-from trionode.mempool import AddStatus, Mempool, check_transaction
+from trionode.consensus.transactions import check_transaction
+from trionode.mempool import AddStatus, Mempool
 from trionode.protocols.chain_types import Coin, FullBlock, Output, Transaction
-from trionode.roles.full_node.node import make_body
+from trionode.roles.full_node.headers import make_body
 from trionode.testing.block_tools import BlockTools, coin_set
 from trionode.wire import G2Element, bytes32, uint64
 

@@ -164,7 +164,6 @@ async def test_fuzz_a_full_node(
         assert (await blockchain.add_block(block)).added
     peak_before = blockchain.get_peak()
     assert peak_before is not None
-    full_node = FullNode(constants, blockchain, root)
     peer_store = PeerStore.open(url)
     memory = MemoryNetwork()
     identity = NodeIdentity.public(root, "full_node")
@@ -173,13 +172,14 @@ async def test_fuzz_a_full_node(
         MemoryTransport(memory, local_node_id=identity.node_id),
         peer_store,
         PeerManagerConfig(target_outbound=0),
-        FullNodeAPI(full_node),
     )
     node = peers.node
-    full_node.node = node
+    full_node = FullNode(constants, blockchain, root, node)
+    node.register_api(FullNodeAPI(full_node))
     await nursery.start(peers.run)
-    await node.start_service("chain-follower", full_node.follow_chain)
-    await node.start_service("sync", full_node.sync.run)
+    loops = dict(full_node.loops())
+    for name in ("chain-follower", "block-relay", "block-intake"):
+        await node.start_service(name, loops[name])
     assert node.port is not None
 
     payloads = valid_payloads(held, rng)

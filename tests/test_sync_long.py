@@ -103,7 +103,7 @@ async def test_partitioned_nodes_converge_on_the_heavier_chain(
         net = TestNetwork(nursery, tmp_path)
         x = await net.start("x", chain=x_chain)
         if short_limit is not None:
-            x.full_node.short_sync_limit = short_limit
+            x.full_node.intake.short_sync_limit = short_limit
         await net.start("y", chain=y_chain)
         assert x.peak_hash() == x_chain[-1].header_hash
         await net.connect("x", "y")  # the partition heals

@@ -9,8 +9,8 @@ import pytest
 from blspy import AugSchemeMPL
 
 from trionode.consensus import CoinRecord, coinbase_coin, fees_coin, transaction_fee
+from trionode.consensus.transactions import check_transaction
 from trionode.keys.keychain import FarmKeys
-from trionode.mempool import check_transaction
 from trionode.wallet import InsufficientFunds, build_payment
 from trionode.wire import bytes32
 

@@ -37,7 +37,7 @@ from trionode.consensus.block_fields import (
     expected_weight,
     make_challenge,
 )
-from trionode.consensus.coins import body_cost, filter_hash, puzzle_hash_for_pk, spend_message
+from trionode.consensus.coins import body_cost, filter_hash
 from trionode.consensus.constants import ConsensusConstants, block_reward
 from trionode.consensus.context import ValidationContext
 from trionode.consensus.errors import Err
@@ -51,13 +51,17 @@ from trionode.consensus.proofs import (
     verify_pot,
     verify_signature,
 )
+from trionode.consensus.transactions import (
+    check_spend_alone,
+    check_spend_coin,
+    transaction_signature_ok,
+)
 from trionode.protocols.chain_types import (
     Body,
     CoinbaseInfo,
     FullBlock,
     HeaderBlock,
     ProofOfSpace,
-    Transaction,
 )
 from trionode.wire import G2Element
 
@@ -201,7 +205,7 @@ def _check_body(
     if owner_err is not None:
         return owner_err
     for tx in body.transactions:
-        if not _transaction_signature_ok(tx):
+        if not transaction_signature_ok(tx):
             return Err.INVALID_TRANSACTION_SIGNATURE
     return None
 
@@ -232,7 +236,8 @@ def check_coinbase_owner(
 
 
 def _check_transactions_coins(body: Body, ctx: ValidationContext) -> int | Err:
-    """Coin-set rules of section 3; returns the total fees."""
+    """The transaction rules (:mod:`trionode.consensus.transactions`) for every transaction of
+    the body, plus: no coin spent twice in the block. Returns the total fees."""
     spent_in_block: set[bytes] = set()
     fees = 0
     for tx in body.transactions:
@@ -245,18 +250,9 @@ def _check_transactions_coins(body: Body, ctx: ValidationContext) -> int | Err:
             if coin_id in spent_in_block:
                 return Err.DUPLICATE_SPEND
             spent_in_block.add(coin_id)
-            record = ctx.coins.get(coin_id)
-            if record is None:
-                return Err.UNKNOWN_COIN
-            if record.coin != spend.coin:
-                return Err.COIN_RECORD_MISMATCH
-            if record.spent_height is not None:
-                return Err.DOUBLE_SPEND
-            if spend.coin.puzzle_hash != puzzle_hash_for_pk(spend.public_key):
-                return Err.WRONG_PUZZLE_HASH
-            created = {(bytes(o.puzzle_hash), int(o.amount)) for o in spend.outputs}
-            if len(created) != len(spend.outputs):
-                return Err.DUPLICATE_OUTPUT
+            err = check_spend_coin(spend, ctx.coins.get(coin_id)) or check_spend_alone(spend)
+            if err is not None:
+                return err
             inputs += int(spend.coin.amount)
             outputs += sum(int(o.amount) for o in spend.outputs)
         if outputs > inputs:
@@ -274,12 +270,6 @@ def _check_aggregated_signature(body: Body) -> Err | None:
     if bytes(expected) != bytes(body.aggregated_signature):
         return Err.INVALID_AGGREGATED_SIGNATURE
     return None
-
-
-def _transaction_signature_ok(tx: Transaction) -> bool:
-    pks = [spend.public_key.point for spend in tx.spends]
-    msgs = [spend_message(spend.coin.name(), spend.outputs) for spend in tx.spends]
-    return bool(AugSchemeMPL.aggregate_verify(pks, msgs, tx.aggregated_signature.point))
 
 
 def _check_finished(

@@ -6,8 +6,6 @@ from trionode.mempool.mempool import (
     AddStatus,
     Mempool,
     MempoolItem,
-    check_transaction,
-    check_transaction_alone,
 )
 
 __all__ = [
@@ -16,6 +14,4 @@ __all__ = [
     "Mempool",
     "MempoolItem",
     "MempoolManager",
-    "check_transaction",
-    "check_transaction_alone",
 ]

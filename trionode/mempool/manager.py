@@ -17,7 +17,8 @@ import trio
 
 from trionode.blockchain.blockchain import Blockchain
 from trionode.consensus import transaction_removals
-from trionode.mempool.mempool import AddResult, AddStatus, Mempool, check_transaction_alone
+from trionode.consensus.transactions import check_transaction_alone
+from trionode.mempool.mempool import AddResult, AddStatus, Mempool
 from trionode.nursery.offload import run_blocking
 from trionode.protocols.chain_types import Transaction
 from trionode.wire import bytes32

@@ -2,7 +2,8 @@
 no two spending the same coin, bounded in total cost, ordered by fee per byte. No I/O: the
 :class:`~trionode.mempool.manager.MempoolManager` looks the coins up and keeps it current.
 
-Rules (the block rules of ``trionode.consensus.validation`` for one transaction, plus):
+Rules (the transaction rules of :mod:`trionode.consensus.transactions`, which blocks apply
+too, called from here; plus):
 
 - a transaction whose coins are all spent by transactions already held is ``ALREADY_HAVE`` if
   it is the same transaction, otherwise ``CONFLICT``, unless its fee per byte is higher than
@@ -27,16 +28,18 @@ import enum
 from collections.abc import Iterable, Mapping
 
 import attrs
-from blspy import AugSchemeMPL
 
 from trionode.consensus import (
     CoinRecord,
     Err,
-    puzzle_hash_for_pk,
-    spend_message,
     transaction_cost,
     transaction_fee,
     transaction_removals,
+)
+from trionode.consensus.transactions import (
+    check_coins,
+    check_transaction,
+    peer_at_fault,
 )
 from trionode.protocols.chain_types import Transaction
 from trionode.wire import bytes32
@@ -65,69 +68,6 @@ def resident_size(tx: Transaction, cost: int | None = None) -> int:
     return size + TX_OVERHEAD + SPEND_OVERHEAD * len(tx.spends) + OUTPUT_OVERHEAD * outputs
 
 
-# Errors that do not depend on the coin set: a peer relaying such a transaction misbehaves.
-STATELESS_ERRORS = frozenset(
-    {
-        Err.EMPTY_TRANSACTION,
-        Err.DUPLICATE_SPEND,
-        Err.WRONG_PUZZLE_HASH,
-        Err.DUPLICATE_OUTPUT,
-        Err.OUTPUTS_EXCEED_INPUTS,
-        Err.INVALID_TRANSACTION_SIGNATURE,
-        Err.COST_EXCEEDS_MAX,
-    }
-)
-
-
-def check_transaction_alone(tx: Transaction, max_cost: int) -> Err | None:
-    """The rules that need no coin set: non-empty, each coin once, keys match puzzle hashes,
-    distinct outputs per spend, outputs <= inputs, cost <= ``max_cost``, signature verifies
-    (checked last: it is the expensive one)."""
-    if not tx.spends:
-        return Err.EMPTY_TRANSACTION
-    if transaction_cost(tx) > max_cost:
-        return Err.COST_EXCEEDS_MAX
-    seen: set[bytes32] = set()
-    for spend in tx.spends:
-        coin_id = spend.coin.name()
-        if coin_id in seen:
-            return Err.DUPLICATE_SPEND
-        seen.add(coin_id)
-        if spend.coin.puzzle_hash != puzzle_hash_for_pk(spend.public_key):
-            return Err.WRONG_PUZZLE_HASH
-        outputs = {(bytes(o.puzzle_hash), int(o.amount)) for o in spend.outputs}
-        if len(outputs) != len(spend.outputs):
-            return Err.DUPLICATE_OUTPUT
-    if transaction_fee(tx) < 0:
-        return Err.OUTPUTS_EXCEED_INPUTS
-    pks = [spend.public_key.point for spend in tx.spends]
-    msgs = [spend_message(spend.coin.name(), spend.outputs) for spend in tx.spends]
-    if not AugSchemeMPL.aggregate_verify(pks, msgs, tx.aggregated_signature.point):
-        return Err.INVALID_TRANSACTION_SIGNATURE
-    return None
-
-
-def check_coins(tx: Transaction, coins: Mapping[bytes32, CoinRecord]) -> Err | None:
-    """The coin-set rules: every spent coin exists as spent, unspent. ``coins`` maps the ids
-    the transaction spends to their records on the chain (a missing id: no such coin)."""
-    for spend in tx.spends:
-        record = coins.get(spend.coin.name())
-        if record is None:
-            return Err.UNKNOWN_COIN
-        if record.coin != spend.coin:
-            return Err.COIN_RECORD_MISMATCH
-        if record.spent_height is not None:
-            return Err.DOUBLE_SPEND
-    return None
-
-
-def check_transaction(
-    tx: Transaction, coins: Mapping[bytes32, CoinRecord], max_cost: int
-) -> Err | None:
-    """Everything a block would check about ``tx`` alone on a chain with coin set ``coins``."""
-    return check_coins(tx, coins) or check_transaction_alone(tx, max_cost)
-
-
 class AddStatus(enum.Enum):
     ADDED = "added"
     ALREADY_HAVE = "already_have"
@@ -145,6 +85,12 @@ class AddResult:
     @property
     def added(self) -> bool:
         return self.status is AddStatus.ADDED
+
+    @property
+    def peer_at_fault(self) -> bool:
+        """Refused by a rule that holds whatever the coin set (consensus decides which): a
+        peer relaying this transaction misbehaves."""
+        return self.status is AddStatus.INVALID and peer_at_fault(self.error)
 
     def describe(self) -> str:
         if self.error is not None:

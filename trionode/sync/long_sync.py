@@ -3,10 +3,10 @@
 Trigger: a peer advertises (sends a Block for) a tip more than ``SYNC_THRESHOLD`` heights above
 our heaviest tip and heavier than it. Only adverts that passed the checks a node can make
 without the chain below (:mod:`trionode.blockchain.detached`: proof of space, plot signature,
-proof of time, challenge, coinbase) reach :meth:`SyncManager.note_tip`; the full node bans
-the sender of one that fails them. What those checks cannot settle, the weight, is settled by
-syncing: :class:`SyncManager` is a permanent supervised loop that wakes on a far advert and
-tries targets heaviest first, one at a time:
+proof of time, challenge, coinbase) reach the :class:`~trionode.sync.adverts.AdvertBook`; block
+intake (:mod:`trionode.sync.intake`) bans the sender of one that fails them. What those checks
+cannot settle, the weight, is settled by syncing: the intake's loop wakes on a far advert and
+hands targets heaviest first, one at a time, to :meth:`SyncManager.attempt`, which:
 
 1. waits up to ``gather_seconds`` for ``max_peers`` connected full nodes whose advert has
    passed its checks (only those are asked), asks for
@@ -42,14 +42,14 @@ from __future__ import annotations
 import collections
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import attrs
 import trio
 
 from trionode.blockchain.blockchain import Blockchain
-from trionode.blockchain.results import AddBlockResult, AddBlockStatus
+from trionode.blockchain.results import AddBlockStatus
 from trionode.nursery import unwrapped_exception_groups
 from trionode.peers.connection import PeerConnection
 from trionode.peers.errors import (
@@ -68,17 +68,16 @@ from trionode.protocols.peer_protocol import (
     RequestAllHeaderHashes,
 )
 from trionode.protocols.shared_protocol import NodeType
+from trionode.sync.adverts import Advert, AdvertBook
 from trionode.sync.budget import RequestBudget
 from trionode.sync.errors import InconsistentPeer, InvalidChain, NoSyncPeers
 from trionode.sync.fetch import BatchFetcher, Fetched
 from trionode.sync.hashes import check_hash_list, find_fork_point
+from trionode.sync.pools import SeenCache
 from trionode.sync.progress import SyncProgress
 from trionode.wire import bytes32
 
 logger = logging.getLogger(__name__)
-
-OnBlocks = Callable[[Sequence[FullBlock], Sequence[AddBlockResult]], Awaitable[None]]
-OnNearTip = Callable[[PeerConnection, FullBlock], Awaitable[None]]
 
 
 @attrs.frozen
@@ -105,47 +104,29 @@ class SyncStats:
     targets_dropped: int = 0  # sync targets nobody could serve or validate
 
 
-@attrs.define
-class Advert:
-    """The heaviest block a peer has sent us."""
-
-    conn: PeerConnection
-    block: FullBlock
-
-    @property
-    def header_hash(self) -> bytes32:
-        return self.block.header_hash
-
-
 class SyncManager:
-    """See the module docstring. ``node`` gives the peer layer (None until it runs);
-    ``on_blocks`` is awaited after each committed window (the node tells its farmers and
-    timelords, updates its mempool); ``on_near_tip`` is given the best advertised block once a
-    long sync is over and it is close (a short sync fetches the rest)."""
+    """See the module docstring. Talks to the peers of ``peers`` (bans go to its ban list),
+    takes targets and peers' claims from ``adverts``, records what it stored in ``seen`` (the
+    intake's seen-cache: only what validated) and paces requests with ``budget``."""
 
     def __init__(
         self,
         blockchain: Blockchain,
         config: SyncConfig,
         *,
-        node: Callable[[], PeerNode | None],
-        on_blocks: OnBlocks,
-        on_near_tip: OnNearTip | None = None,
+        peers: PeerNode,
+        adverts: AdvertBook,
+        seen: SeenCache,
         clock: Callable[[], float] = time.monotonic,
         budget: RequestBudget | None = None,
     ) -> None:
         self.blockchain = blockchain
         self.budget = budget or RequestBudget()
         self.config = config
-        self._node = node
-        self._on_blocks = on_blocks
-        self._on_near_tip = on_near_tip
+        self._peers = peers
+        self.adverts = adverts
+        self._seen = seen
         self._clock = clock
-        self._adverts: dict[bytes32, Advert] = {}  # node_id -> best advert
-        # Tips close in height whose fork point is too deep for a short sync: long-synced too.
-        self._deep: set[bytes32] = set()
-        self._wake = trio.Event()
-        self._advert_noted = trio.Event()  # set by note_tip: wakes _gather_peers
         self._asked: set[bytes32] = set()  # peers asked for the current target's hash list
         self._target_weight = 0
         self._contradicting: list[tuple[tuple[bytes32, ...], PeerConnection]] = []
@@ -155,42 +136,9 @@ class SyncManager:
         self._idle = trio.Event()
         self._idle.set()
 
-    # -- what peers advertise ---------------------------------------------------------------
-
     @property
     def syncing(self) -> bool:
         return self.progress is not None
-
-    def is_far(self, height: int) -> bool:
-        """A block at ``height`` is for a long sync, not a short one."""
-        peak = self.blockchain.peak_height
-        return height > (-1 if peak is None else peak) + self.config.threshold
-
-    def note_tip(self, conn: PeerConnection, block: FullBlock, *, deep: bool = False) -> None:
-        """Remember the heaviest block ``conn`` has sent; wake the loop if it is far ahead, or
-        if ``deep``: its fork from our chain is below what a short sync fetches (two chains of
-        similar height that split long ago), so only the binary search can join them."""
-        old = self._adverts.get(conn.node_id)
-        if old is None or old.conn is not conn or block.weight > old.block.weight:
-            self._adverts[conn.node_id] = Advert(conn, block)
-        if deep:
-            self._deep.add(block.header_hash)
-        if deep or self.is_far(int(block.height)):
-            self._wake.set()
-        self._advert_noted.set()
-
-    def advertised(self, conn: PeerConnection, block: FullBlock) -> bool:
-        """``conn``'s advert is this very block (it passed the checks when first sent)."""
-        advert = self._adverts.get(conn.node_id)
-        return (
-            advert is not None
-            and advert.conn is conn
-            and advert.header_hash == block.header_hash
-            and advert.block == block
-        )
-
-    def _wanted(self, advert: Advert) -> bool:
-        return advert.header_hash in self._deep or self.is_far(int(advert.block.height))
 
     async def wait_idle(self) -> None:
         """Return when no sync attempt is running (at once if none is)."""
@@ -204,70 +152,44 @@ class SyncManager:
         out.update(attrs.asdict(self.stats))
         return out
 
-    # -- the loop -----------------------------------------------------------------------------
+    # -- one attempt --------------------------------------------------------------------------
 
-    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Sync whenever a far, heavier tip is advertised; never returns."""
-        task_status.started()
-        while True:
-            target = self._best_target(far_only=True)
-            if target is None:
-                await self._near_tip()
-                await self._wake.wait()
-                self._wake = trio.Event()
-                continue
-            self._idle = trio.Event()
-            try:
-                await self._gather_peers()
-                await self.sync_to(target)
-            except NoSyncPeers as exc:
-                if not self._asked and not target.conn.closed.is_set():
-                    # Nobody was asked (request budgets spent): not the target's fault. Try
-                    # again once its advertiser may be asked.
-                    wait = self.budget.wait_time(target.conn, T.request_all_header_hashes)
-                    logger.info(
-                        "sync to height %d waits %.1f s for a request budget",
-                        target.block.height,
-                        wait,
-                    )
-                    await trio.sleep(max(wait, 0.1))
-                    continue
-                logger.warning("sync to height %d stopped: %s", target.block.height, exc)
-                # Dropped with the adverts of the peers asked for it: the next heaviest claim
-                # is tried at once. Its advertisers that could not serve it were banned; a peer
-                # advertising it again is asked again (and banned if it cannot serve it
-                # either). A peer that advertised it but was not asked (its advert checked
-                # after the hash lists were requested, or over max_peers) keeps its advert, so
-                # the target is tried again with it: forgetting every advert of the tip left
-                # the node stuck below an honest tip that nobody would advertise again (a
-                # quiet chain), after a liar alone had been asked and failed.
-                self._blame_advertisers(target)
-                self._forget(target.header_hash, only=self._asked)
-                self.stats.targets_dropped += 1
-            finally:
-                self._idle.set()
-
-    def _best_target(self, *, far_only: bool) -> Advert | None:
-        peak = self.blockchain.get_peak()
-        weight = -1 if peak is None else int(peak.weight)
-        best: Advert | None = None
-        for node_id, advert in list(self._adverts.items()):
-            if advert.conn.closed.is_set():
-                del self._adverts[node_id]
-                continue
-            if self.blockchain.contains_block(advert.header_hash) or advert.block.weight <= weight:
-                continue
-            if far_only and not self._wanted(advert):
-                continue
-            if best is None or advert.block.weight > best.block.weight:
-                best = advert
-        self._deep &= {advert.header_hash for advert in self._adverts.values()}
-        return best
+    async def attempt(self, target: Advert) -> None:
+        """Gather peers and sync to ``target``. A target nobody could serve is dropped (see
+        below); one whose peers' request budgets were spent is left for the next attempt."""
+        self._idle = trio.Event()
+        try:
+            await self._gather_peers()
+            await self.sync_to(target)
+        except NoSyncPeers as exc:
+            if not self._asked and not target.conn.closed.is_set():
+                # Nobody was asked (request budgets spent): not the target's fault. Try
+                # again once its advertiser may be asked.
+                wait = self.budget.wait_time(target.conn, T.request_all_header_hashes)
+                logger.info(
+                    "sync to height %d waits %.1f s for a request budget",
+                    target.block.height,
+                    wait,
+                )
+                await trio.sleep(max(wait, 0.1))
+                return
+            logger.warning("sync to height %d stopped: %s", target.block.height, exc)
+            # Dropped with the adverts of the peers asked for it: the next heaviest claim
+            # is tried at once. Its advertisers that could not serve it were banned; a peer
+            # advertising it again is asked again (and banned if it cannot serve it
+            # either). A peer that advertised it but was not asked (its advert checked
+            # after the hash lists were requested, or over max_peers) keeps its advert, so
+            # the target is tried again with it: forgetting every advert of the tip left
+            # the node stuck below an honest tip that nobody would advertise again (a
+            # quiet chain), after a liar alone had been asked and failed.
+            self._blame_advertisers(target)
+            self.adverts.forget(target.header_hash, only=self._asked)
+            self.stats.targets_dropped += 1
+        finally:
+            self._idle.set()
 
     async def _gather_peers(self) -> None:
-        node = self._node()
-        if node is None:
-            return
+        node = self._peers
         # Wait for the peers' adverts, not only their connections: only a peer whose advert
         # has passed its checks is asked for a hash list (``_claims_at_least``), and a peer's
         # advert is checked off the event loop after its handshake. Counting connections alone
@@ -275,7 +197,7 @@ class SyncManager:
         # machine often a single peer), so lists were not compared and a liar was not outvoted.
         with trio.move_on_after(self.config.gather_seconds):
             while self._gathered(node) < self.config.max_peers:
-                noted = self._advert_noted = trio.Event()
+                noted = self.adverts.next_note()
                 async with trio.open_nursery() as nursery:
 
                     async def until(wait: Callable[[], Awaitable[Any]]) -> None:
@@ -288,27 +210,19 @@ class SyncManager:
     def _gathered(self, node: PeerNode) -> int:
         """Connected full nodes whose advert we hold."""
         return sum(
-            1 for c in node.get_connections(NodeType.FULL_NODE) if self._claims_at_least(c, 0)
+            1
+            for c in node.get_connections(NodeType.FULL_NODE)
+            if self.adverts.claims_at_least(c, 0)
         )
-
-    def _advertisers(self, target: Advert) -> list[PeerConnection]:
-        """The peers that advertised ``target``: the one it was taken from (even if it has
-        advertised another tip since) and those whose advert it is now."""
-        conns = [target.conn] + [
-            a.conn
-            for a in self._adverts.values()
-            if a.header_hash == target.header_hash and a.conn is not target.conn
-        ]
-        return [c for c in conns if not c.closed.is_set()]
 
     def _blame_advertisers(self, target: Advert) -> None:
         """After a target failed: the peers that advertised it and were asked for it, still
         connected (not banned for a lie already), could not serve the tip they claimed. A
         short ban: they may only have been slow, but they cannot keep steering the sync."""
         tip = target.header_hash
-        for conn in self._advertisers(target):
+        for conn in self.adverts.advertisers(target):
             if conn.node_id in self._asked:
-                self._ban(
+                self.ban(
                     conn,
                     RemoteProtocolError(
                         f"advertised tip {tip.hex()[:16]} at height {target.block.height} "
@@ -316,26 +230,6 @@ class SyncManager:
                         ban_seconds=BAN_PROTOCOL_SECONDS,
                     ),
                 )
-
-    def _forget(self, header_hash: bytes32, only: set[bytes32] | None = None) -> None:
-        if only is None:
-            self._deep.discard(header_hash)
-        for node_id, advert in list(self._adverts.items()):
-            if advert.header_hash == header_hash and (only is None or node_id in only):
-                del self._adverts[node_id]
-
-    async def _near_tip(self) -> None:
-        """A heavier tip close above ours (e.g. blocks made while we synced): short sync."""
-        target = self._best_target(far_only=False)
-        if target is None or self._on_near_tip is None:
-            return
-        self._forget(target.header_hash)
-        try:
-            await self._on_near_tip(target.conn, target.block)
-        except PeerRequestError as exc:
-            logger.info("short sync to height %d failed: %s", target.block.height, exc)
-        except RemoteProtocolError as exc:
-            self._ban(target.conn, exc)  # e.g. an invalid block: not in a handler, so ban here
 
     # -- one target ---------------------------------------------------------------------------
 
@@ -378,20 +272,18 @@ class SyncManager:
         others = [(h, c) for h, conns in ordered for c in conns] + self._contradicting
         for hashes, conn in others:
             if hashes != true_list and not conn.closed.is_set():
-                self._ban(conn, InconsistentPeer("its header hash list was false"))
+                self.ban(conn, InconsistentPeer("its header hash list was false"))
         self.stats.syncs_done += 1
         self.synced.set()
         self.synced = trio.Event()
 
     async def _hash_lists(self, target: Advert) -> dict[tuple[bytes32, ...], list[PeerConnection]]:
-        node = self._node()
-        if node is None:
-            return {}
-        advertisers = self._advertisers(target)
+        node = self._peers
+        advertisers = self.adverts.advertisers(target)
         others = [
             c
             for c in node.get_connections(NodeType.FULL_NODE)
-            if c not in advertisers and self._claims_at_least(c, int(target.block.weight))
+            if c not in advertisers and self.adverts.claims_at_least(c, int(target.block.weight))
         ]
         groups: dict[tuple[bytes32, ...], list[PeerConnection]] = collections.defaultdict(list)
         tip, height = target.header_hash, int(target.block.height)
@@ -414,12 +306,6 @@ class SyncManager:
         self._contradicting = []
         return dict(groups)
 
-    def _claims_at_least(self, conn: PeerConnection, weight: int) -> bool:
-        """``conn`` advertised a tip at least ``weight`` heavy (so it likely holds the target);
-        a peer that advertised less, or nothing, is not asked about a heavier claim."""
-        advert = self._adverts.get(conn.node_id)
-        return advert is not None and advert.conn is conn and int(advert.block.weight) >= weight
-
     async def _hash_list(
         self, conn: PeerConnection, tip: bytes32, height: int, *, advertised: bool = False
     ) -> tuple[bytes32, ...] | None:
@@ -437,9 +323,9 @@ class SyncManager:
             if advertised:
                 what = f"advertised tip {tip.hex()[:16]} at height {height} but "
                 if isinstance(exc, PeerErrorReply):  # it says it does not have it: a lie
-                    self._ban(conn, InconsistentPeer(what + f"does not have it ({exc})"))
+                    self.ban(conn, InconsistentPeer(what + f"does not have it ({exc})"))
                 else:  # maybe only slow: a short ban
-                    self._ban(conn, RemoteProtocolError(what + "did not serve its hash list"))
+                    self.ban(conn, RemoteProtocolError(what + "did not serve its hash list"))
             else:
                 logger.debug("%r has no hash list for %s: %s", conn, tip.hex()[:16], exc)
             return None
@@ -450,22 +336,20 @@ class SyncManager:
         try:
             check_hash_list(reply.header_hashes, tip, height)
         except InconsistentPeer as exc:
-            self._ban(conn, exc)
+            self.ban(conn, exc)
             return None
         return tuple(reply.header_hashes)
 
     async def _join_new_peers(self, session: BatchFetcher) -> None:
         """Peers connected since the sync started join it if their list is the same."""
-        node = self._node()
-        if node is None:
-            return
+        node = self._peers
         height = len(session.hashes) - 1
         new = [
             c
             for c in node.get_connections(NodeType.FULL_NODE)
             if c.node_id not in self._asked
             and c not in session.sources
-            and self._claims_at_least(c, self._target_weight)
+            and self.adverts.claims_at_least(c, self._target_weight)
         ][: max(0, self.config.max_peers - len(session.sources))]
         new = [c for c in new if self.budget.try_spend(c, T.request_all_header_hashes)]
         if not new:
@@ -501,7 +385,7 @@ class SyncManager:
             batch_size=self.config.batch_size,
             requests_per_peer=self.config.requests_per_peer,
             request_timeout=self.config.request_timeout,
-            ban=self._ban,
+            ban=self.ban,
             on_reassigned=self._count_reassigned,
             budget=self.budget,
         )
@@ -556,7 +440,7 @@ class SyncManager:
         errors = await self.blockchain.validate_header_blocks(header_list)  # type: ignore[arg-type]
         for height, err in zip(heights, errors, strict=True):
             if err is not None:
-                self._ban(headers[height][1], InconsistentPeer(f"invalid header: {err.name}"))
+                self.ban(headers[height][1], InconsistentPeer(f"invalid header: {err.name}"))
                 raise InvalidChain(f"header at height {height} is invalid: {err.name}")
         block_list: list[FullBlock] = [blocks[h][0] for h in heights]  # type: ignore[misc]
         results = await self.blockchain.add_blocks(block_list)
@@ -567,11 +451,15 @@ class SyncManager:
         ]
         added = sum(1 for r in results if r.added)
         self.stats.blocks_synced += added
-        await self._on_blocks(block_list, results)
+        # Only what validated is seen: an invalid block a sync peer served must not hide the
+        # valid one. (Synced blocks are not relayed: peers that need them sync as well.)
+        for block, result in zip(block_list, results, strict=True):
+            if result.added or result.status is AddBlockStatus.ALREADY_HAVE:
+                self._seen.add(block.header_hash)
         if bad:
             height, result = bad[0]
             reason = result.error.name if result.error is not None else result.status.value
-            self._ban(blocks[height][1], InconsistentPeer(f"invalid block: {reason}"))
+            self.ban(blocks[height][1], InconsistentPeer(f"invalid block: {reason}"))
             raise InvalidChain(f"block at height {height} is invalid: {reason}")
         assert self.progress is not None
         peak = self.blockchain.peak_height
@@ -582,11 +470,11 @@ class SyncManager:
     def _count_reassigned(self) -> None:
         self.stats.batches_reassigned += 1
 
-    def _ban(self, conn: PeerConnection, exc: RemoteProtocolError) -> None:
+    def ban(self, conn: PeerConnection, exc: RemoteProtocolError) -> None:
+        """Ban ``conn``'s host for ``exc`` and close it (not in a handler: the peer layer
+        does not see the error)."""
         reason = f"sync: {exc}"
         logger.warning("banning %r: %s", conn, reason)
-        node = self._node()
-        if node is not None:
-            node.bans.ban(conn.host, exc.ban_seconds, reason)
+        self._peers.bans.ban(conn.host, exc.ban_seconds, reason)
         conn.close(reason)
         self.stats.peers_banned += 1

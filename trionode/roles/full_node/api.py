@@ -1,5 +1,7 @@
 """Full node message handlers: farmer, timelord and peer protocols (seed 000), one method per
-message, named after it. The work is in :class:`~trionode.roles.full_node.node.FullNode`."""
+message, named after it. The work is in the parts of
+:class:`~trionode.roles.full_node.node.FullNode`: blocks go to block intake
+(:mod:`trionode.sync.intake`), the rest to the part for its job."""
 
 from __future__ import annotations
 
@@ -24,7 +26,8 @@ from trionode.protocols.peer_protocol import (
 )
 from trionode.protocols.shared_protocol import Error, ErrorCode
 from trionode.protocols.timelord_protocol import ProofOfTimeFinished
-from trionode.roles.full_node.node import FullNode, RequestRejected
+from trionode.roles.full_node.headers import RequestRejected
+from trionode.roles.full_node.node import FullNode
 from trionode.wire import int16
 
 logger = logging.getLogger(__name__)
@@ -47,18 +50,20 @@ class FullNodeAPI:
         self, msg: RequestHeaderHash, peer: PeerConnection
     ) -> HeaderHash | Error:
         try:
-            return await self.full_node.make_header(msg)
+            return await self.full_node.headers.make_header(msg)
         except RequestRejected as exc:
             logger.info("header request from %r refused: %s", peer, exc)
             return _error(ErrorCode.INVALID_REQUEST, str(exc))
 
     async def header_signature(self, msg: HeaderSignature, peer: PeerConnection) -> None:
-        await self.full_node.header_signed(msg)
+        await self.full_node.headers.header_signed(msg)
 
     # -- timelord protocol ----------------------------------------------------------------
 
     async def proof_of_time_finished(self, msg: ProofOfTimeFinished, peer: PeerConnection) -> None:
-        added = await self.full_node.proof_of_time(msg.proof, source=peer, from_timelord=True)
+        added = await self.full_node.unfinished.proof_of_time(
+            msg.proof, source=peer, from_timelord=True
+        )
         logger.info(
             "proof of time for %s/%d from the timelord finished %d blocks",
             msg.proof.challenge_hash.hex()[:16],
@@ -69,10 +74,10 @@ class FullNodeAPI:
     # -- peer protocol --------------------------------------------------------------------
 
     async def new_proof_of_time(self, msg: NewProofOfTime, peer: PeerConnection) -> None:
-        await self.full_node.proof_of_time(msg.proof, source=peer)
+        await self.full_node.unfinished.proof_of_time(msg.proof, source=peer)
 
     async def unfinished_block(self, msg: UnfinishedBlock, peer: PeerConnection) -> None:
-        await self.full_node.unfinished_from_peer(msg.block, peer)
+        await self.full_node.unfinished.unfinished_from_peer(msg.block, peer)
 
     async def request_block(self, msg: RequestBlock, peer: PeerConnection) -> Block | Error:
         block = await self.full_node.blockchain.get_block(msg.header_hash)
@@ -81,7 +86,7 @@ class FullNodeAPI:
         return Block(block)
 
     async def block(self, msg: Block, peer: PeerConnection) -> None:
-        await self.full_node.block_from_peer(msg.block, peer)
+        await self.full_node.intake.block_from_peer(msg.block, peer)
 
     async def request_all_header_hashes(
         self, msg: RequestAllHeaderHashes, peer: PeerConnection
@@ -125,7 +130,7 @@ class FullNodeAPI:
     # -- transactions ----------------------------------------------------------------------
 
     async def transaction_id(self, msg: TransactionId, peer: PeerConnection) -> None:
-        await self.full_node.transaction_announced(msg.transaction_id, peer)
+        await self.full_node.transactions.transaction_announced(msg.transaction_id, peer)
 
     async def request_transaction(
         self, msg: RequestTransaction, peer: PeerConnection
@@ -138,7 +143,7 @@ class FullNodeAPI:
         return NewTransaction(tx)
 
     async def new_transaction(self, msg: NewTransaction, peer: PeerConnection) -> None:
-        await self.full_node.add_transaction(msg.transaction, source=peer)
+        await self.full_node.transactions.add_transaction(msg.transaction, source=peer)
 
 
 __all__ = ["FullNodeAPI"]

@@ -14,7 +14,7 @@ import collections
 import attrs
 
 from trionode.protocols.chain_types import Body, FullBlock, HeaderData, ProofOfSpace
-from trionode.roles.full_node.gossip import IntakeLimits
+from trionode.sync.pools import IntakeLimits
 from trionode.wire import bytes32
 
 MAX_PENDING_HEADERS = 256

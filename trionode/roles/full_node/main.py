@@ -13,6 +13,7 @@ from trionode import runfiles
 from trionode.blockchain.blockchain import Blockchain
 from trionode.consensus import get_constants
 from trionode.mempool.mempool import DEFAULT_MAX_BLOCKS, DEFAULT_MAX_BYTES
+from trionode.nursery.supervisor import Supervisor
 from trionode.peers.full_node import FullNodePeers
 from trionode.peers.identity import NodeIdentity, make_websocket_transport
 from trionode.peers.limits import PeerLimits
@@ -20,20 +21,16 @@ from trionode.peers.manager import PeerManagerConfig
 from trionode.peers.node import PeerNode, PeerNodeConfig
 from trionode.protocols.shared_protocol import NodeType
 from trionode.roles.full_node.api import FullNodeAPI
-from trionode.roles.full_node.gossip import IntakeLimits
 from trionode.roles.full_node.node import FullNode
 from trionode.roles.full_node.wallet_api import WalletAPI
-from trionode.roles.greeter import greet_new_connections
 from trionode.roles.runtime import write_ready
 from trionode.rpc.surface import start_full_node_surface
 from trionode.storage.chain_store import ChainStore
 from trionode.storage.engine import default_db_url
 from trionode.storage.peer_store import AddressLimits, PeerStore
-from trionode.sync import SyncConfig
+from trionode.sync import IntakeLimits, SyncConfig
 
 logger = logging.getLogger(__name__)
-
-STATUS_INTERVAL = 2.0
 
 
 @attrs.frozen
@@ -90,13 +87,6 @@ class FullNodeService:
             blockchain = await Blockchain.create(
                 store, self.constants, validation_workers=cfg.validation_workers
             )
-            full_node = FullNode(
-                self.constants, blockchain, cfg.root, sync_config=cfg.sync, limits=cfg.intake
-            )
-            full_node.mempool.mempool.set_limits(
-                max_total_cost=cfg.mempool_max_blocks * self.constants.MAX_BLOCK_COST,
-                max_total_bytes=cfg.mempool_max_bytes,
-            )
             limits = dataclasses.replace(cfg.limits, max_inbound=cfg.max_inbound)
             # The peers table shares the chain store's engine and runner when it is in the
             # same database (the default): one writer per database.
@@ -122,20 +112,31 @@ class FullNodeService:
                         bootstrap=cfg.peers,
                         introducer=cfg.introducer,
                     ),
-                    self.api_class(full_node),
-                    self.wallet_api_class(full_node),
                 )
                 node = peers.node
-                full_node.node = node
+                full_node = FullNode(
+                    self.constants,
+                    blockchain,
+                    cfg.root,
+                    node,
+                    sync_config=cfg.sync,
+                    limits=cfg.intake,
+                )
+                full_node.mempool.mempool.set_limits(
+                    max_total_cost=cfg.mempool_max_blocks * self.constants.MAX_BLOCK_COST,
+                    max_total_bytes=cfg.mempool_max_bytes,
+                )
+                node.register_api(self.api_class(full_node))
+                node.register_api(self.wallet_api_class(full_node))
                 self.full_node, self.node = full_node, node
+                # The role owns its loops: they run under its own supervisor, beside the
+                # peer layer (FullNode.loops names them).
+                supervisor = Supervisor("full-node")
                 async with trio.open_nursery() as nursery:
                     await nursery.start(peers.run)
-                    await node.start_service(
-                        "greeter", greet_new_connections, node, full_node.greet
-                    )
-                    await node.start_service("chain-follower", full_node.follow_chain)
-                    await node.start_service("status", self._status_loop)
-                    await node.start_service("sync", full_node.sync.run)
+                    await nursery.start(supervisor.run)
+                    for name, loop in full_node.loops():
+                        await supervisor.start_child(name, loop)
                     assert node.port is not None
                     surface = await start_full_node_surface(self)
                     full_node.write_status()
@@ -147,17 +148,14 @@ class FullNodeService:
                         **surface,
                     )
                     task_status.started(self)
+                    # Stopping the peer layer (the RPC's stop_node) stops the role.
+                    await node.stopped.wait()
+                    await supervisor.shutdown()
             finally:
                 peer_store.close()
         finally:
             with trio.CancelScope(shield=True):
                 await store.aclose()
-
-    async def _status_loop(self) -> None:
-        assert self.full_node is not None
-        while True:
-            self.full_node.write_status()
-            await trio.sleep(STATUS_INTERVAL)
 
 
 def _peer_db_location(root: Path, peer_db: str) -> str | Path:
