@@ -24,6 +24,7 @@ from trionode.roles.introducer_main import IntroducerService
 from trionode.roles.timelord.main import TimelordConfig, TimelordService
 from trionode.rpc.auth import read_cookie
 from trionode.rpc.client import RpcCallError, RpcClient
+from trionode.rpc_cli import ROLE_METHODS
 
 LOCAL = "127.0.0.1"
 OTHERS = 4  # the conftest plot_dir (BlockTools' plots: other keys than this farm's)
@@ -187,6 +188,16 @@ async def test_farmer_harvester_timelord_introducer_rpc(
                 "get_rewards",
             }
             assert set((await h.call("get_routes"))["routes"]) >= {"get_plots", "refresh_plots"}
+            # Each role serves exactly its table, the one the CLI's rpc command reads.
+            builtin = {"get_routes", "stop_node"}
+            for role, client in [
+                ("farmer", f),
+                ("harvester", h),
+                ("timelord", t),
+                ("introducer", i),
+            ]:
+                routes = set((await client.call("get_routes"))["routes"])
+                assert routes == set(ROLE_METHODS[role]) | builtin, role
 
             # -- bad parameters ------------------------------------------------------------
             for client, method, params in [

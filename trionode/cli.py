@@ -138,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     from trionode.devnet import cli as devnet_cli
 
     devnet_cli.register(subparsers)
-    from trionode.rpc import cli as rpc_cli
+    from trionode import rpc_cli
 
     rpc_cli.register(subparsers)
     from trionode.testnet import cli as testnet_cli

@@ -14,6 +14,7 @@ from trionode.peers.limits import PeerLimits
 from trionode.peers.node import PeerNode, PeerNodeConfig
 from trionode.protocols.shared_protocol import NodeType
 from trionode.roles.runtime import write_ready
+from trionode.roles.supervision import role_supervisor
 from trionode.rpc.surface import start_peer_role_surface
 
 
@@ -32,7 +33,7 @@ class IntroducerService:
     ) -> None:
         """``host``: the peer listener's address (the RPC and metrics stay on loopback).
         ``rpc_port``/``metrics_port``: the operator surface (None = off; the CLI's default
-        RPC port is trionode.rpc.DEFAULT_RPC_PORTS["introducer"], 8556)."""
+        RPC port in config.yaml is 8556)."""
         self.root = root
         self.rpc_port = rpc_port
         self.rpc_tls_port = rpc_tls_port
@@ -56,14 +57,16 @@ class IntroducerService:
     ) -> None:
         async with trio.open_nursery() as nursery:
             await nursery.start(self.introducer.serve)
-            assert self.node.port is not None
-            surface = await start_peer_role_surface(
-                self.node,
-                "introducer",
-                self.root,
-                rpc_port=self.rpc_port,
-                rpc_tls_port=self.rpc_tls_port,
-                metrics_port=self.metrics_port,
-            )
-            write_ready(self.root, "introducer", self.node.port, **surface)
-            task_status.started(self)
+            async with role_supervisor("introducer", until=self.node.stopped) as loops:
+                assert self.node.port is not None
+                surface = await start_peer_role_surface(
+                    loops,
+                    self.node,
+                    "introducer",
+                    self.root,
+                    rpc_port=self.rpc_port,
+                    rpc_tls_port=self.rpc_tls_port,
+                    metrics_port=self.metrics_port,
+                )
+                write_ready(self.root, "introducer", self.node.port, **surface)
+                task_status.started(self)

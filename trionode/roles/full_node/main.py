@@ -22,10 +22,11 @@ from trionode.protocols.shared_protocol import NodeType
 from trionode.roles.full_node.api import FullNodeAPI
 from trionode.roles.full_node.gossip import IntakeLimits
 from trionode.roles.full_node.node import FullNode
+from trionode.roles.full_node.rpc import start_full_node_surface
 from trionode.roles.full_node.wallet_api import WalletAPI
 from trionode.roles.greeter import greet_new_connections
 from trionode.roles.runtime import write_ready
-from trionode.rpc.surface import start_full_node_surface
+from trionode.roles.supervision import role_supervisor
 from trionode.storage.chain_store import ChainStore
 from trionode.storage.engine import default_db_url
 from trionode.storage.peer_store import AddressLimits, PeerStore
@@ -56,8 +57,8 @@ class FullNodeConfig:
     sync: SyncConfig = SyncConfig()  # batch sizes and deadlines of the long sync
     # Bounds of the pools of peer input (config.yaml full_node: keys; docs/protocol.md s. 2)
     intake: IntakeLimits = IntakeLimits()
-    # Operator surface (trionode.rpc.surface): None = off. The CLI's default RPC port is
-    # trionode.rpc.DEFAULT_RPC_PORTS["full_node"] (8555); rpc_tls_port 0 = OS's choice.
+    # Operator surface (roles/<role>/rpc.py): None = off (config.yaml's default is 8555);
+    # rpc_tls_port 0 = the OS's choice.
     rpc_port: int | None = None
     rpc_tls_port: int | None = 0
     metrics_port: int | None = None
@@ -127,23 +128,24 @@ class FullNodeService:
                 self.full_node, self.node = full_node, node
                 async with trio.open_nursery() as nursery:
                     await nursery.start(peers.run)
-                    await node.start_service(
-                        "greeter", greet_new_connections, node, full_node.greet
-                    )
-                    await node.start_service("chain-follower", full_node.follow_chain)
-                    await node.start_service("status", self._status_loop)
-                    await node.start_service("sync", full_node.sync.run)
-                    assert node.port is not None
-                    surface = await start_full_node_surface(self)
-                    full_node.write_status()
-                    write_ready(
-                        cfg.root,
-                        "full_node",
-                        node.port,
-                        network=self.constants.network_name,
-                        **surface,
-                    )
-                    task_status.started(self)
+                    async with role_supervisor("full_node", until=node.stopped) as loops:
+                        await loops.start_child(
+                            "greeter", greet_new_connections, node, full_node.greet
+                        )
+                        await loops.start_child("chain-follower", full_node.follow_chain)
+                        await loops.start_child("status", self._status_loop)
+                        await loops.start_child("sync", full_node.sync.run)
+                        assert node.port is not None
+                        surface = await start_full_node_surface(self, loops)
+                        full_node.write_status()
+                        write_ready(
+                            cfg.root,
+                            "full_node",
+                            node.port,
+                            network=self.constants.network_name,
+                            **surface,
+                        )
+                        task_status.started(self)
             finally:
                 peer_store.close()
         finally:

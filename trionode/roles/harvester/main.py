@@ -21,9 +21,10 @@ from trionode.protocols.shared_protocol import NodeType
 from trionode.roles.farm_limits import farm_link_limits
 from trionode.roles.harvester.api import HarvesterAPI
 from trionode.roles.harvester.api_v1 import HarvesterV1API
+from trionode.roles.harvester.rpc import start_harvester_surface
 from trionode.roles.runtime import write_ready
+from trionode.roles.supervision import role_supervisor
 from trionode.roles.upstream import keep_connected
-from trionode.rpc.surface import start_harvester_surface
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +54,8 @@ class HarvesterConfig:
                 f"harvester protocol must be one of {HARVESTER_PROTOCOLS}, not {value!r}"
             )
 
-    # Operator surface (trionode.rpc.surface): None = off. The CLI's default RPC port is
-    # trionode.rpc.DEFAULT_RPC_PORTS["harvester"] (8560); rpc_tls_port 0 = OS's choice.
+    # Operator surface (roles/<role>/rpc.py): None = off (config.yaml's default is 8560);
+    # rpc_tls_port 0 = the OS's choice.
     rpc_port: int | None = None
     rpc_tls_port: int | None = 0
     metrics_port: int | None = None
@@ -91,26 +92,26 @@ class Harvester:
         runfiles.clear(self.config.root, "harvester")
         async with trio.open_nursery() as nursery:
             await nursery.start(self.node.run)
-            first: RefreshResult = await self.node.start_service("plot-watch", self._watch_plots)
-            logger.info(
-                "plots: %d loaded, %d failed to open, in %s",
-                len(self.plots.plots),
-                len(self.plots.failed_to_open_filenames),
-                ", ".join(map(str, self.config.plot_dirs)),
-            )
-            del first
-            host, port = self.config.farmer
-            await self.node.start_service(
-                "farmer-link",
-                functools.partial(keep_connected, what="farmer"),
-                self.node,
-                host,
-                port,
-            )
-            assert self.node.port is not None
-            surface = await start_harvester_surface(self)
-            write_ready(self.config.root, "harvester", self.node.port, **surface)
-            task_status.started(self)
+            async with role_supervisor("harvester", until=self.node.stopped) as loops:
+                await loops.start_child("plot-watch", self._watch_plots)
+                logger.info(
+                    "plots: %d loaded, %d failed to open, in %s",
+                    len(self.plots.plots),
+                    len(self.plots.failed_to_open_filenames),
+                    ", ".join(map(str, self.config.plot_dirs)),
+                )
+                host, port = self.config.farmer
+                await loops.start_child(
+                    "farmer-link",
+                    functools.partial(keep_connected, what="farmer"),
+                    self.node,
+                    host,
+                    port,
+                )
+                assert self.node.port is not None
+                surface = await start_harvester_surface(self, loops)
+                write_ready(self.config.root, "harvester", self.node.port, **surface)
+                task_status.started(self)
 
     async def _watch_plots(self, *, task_status: trio.TaskStatus[RefreshResult]) -> None:
         """Rescan the plot directories every ``refresh_interval`` s; tell the farmer of changes

@@ -36,7 +36,9 @@ from trionode.protocols.shared_protocol import NodeType
 from trionode.roles.pool.api import PoolAPI, PoolChainAPI
 from trionode.roles.pool.node import PoolState
 from trionode.roles.pool.payout import build_payout, plan_payout
+from trionode.roles.pool.rpc import start_pool_surface
 from trionode.roles.runtime import write_ready
+from trionode.roles.supervision import role_supervisor
 from trionode.roles.upstream import keep_connected
 from trionode.storage.pool_store import PoolStore, default_pool_db_url
 from trionode.wallet.client import WalletError, wallet_session
@@ -251,28 +253,27 @@ class Pool:
             async with trio.open_nursery() as nursery:
                 await nursery.start(self.node.run)
                 await nursery.start(self.chain_link.run)
-                host, port = self.config.full_node
-                await self.chain_link.start_service(
-                    "full-node-link",
-                    functools.partial(keep_connected, what="full node"),
-                    self.chain_link,
-                    host,
-                    port,
-                )
-                nursery.start_soon(self._payout_loop)
-                nursery.start_soon(self._maintenance_loop)
-                assert self.node.port is not None
-                from trionode.roles.pool.rpc import start_pool_surface
-
-                surface = await start_pool_surface(self)
-                write_ready(self.config.root, "pool", self.node.port, **surface)
-                logger.info(
-                    "pool %s: target %d partials/hour per farmer, payouts every %g s",
-                    self.puzzle_hash.hex()[:16],
-                    self.config.target_partials_per_hour,
-                    self.config.payout_interval,
-                )
-                task_status.started(self)
+                async with role_supervisor("pool", until=self.node.stopped) as loops:
+                    host, port = self.config.full_node
+                    await loops.start_child(
+                        "full-node-link",
+                        functools.partial(keep_connected, what="full node"),
+                        self.chain_link,
+                        host,
+                        port,
+                    )
+                    await loops.start_child("payout", self._payout_loop)
+                    await loops.start_child("maintenance", self._maintenance_loop)
+                    assert self.node.port is not None
+                    surface = await start_pool_surface(self, loops)
+                    write_ready(self.config.root, "pool", self.node.port, **surface)
+                    logger.info(
+                        "pool %s: target %d partials/hour per farmer, payouts every %g s",
+                        self.puzzle_hash.hex()[:16],
+                        self.config.target_partials_per_hour,
+                        self.config.payout_interval,
+                    )
+                    task_status.started(self)
         finally:
             with trio.CancelScope(shield=True):
                 await self.store.aclose()

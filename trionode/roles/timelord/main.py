@@ -19,6 +19,7 @@ from trionode.peers.node import PeerNode, PeerNodeConfig
 from trionode.protocols.shared_protocol import NodeType
 from trionode.protocols.timelord_protocol import ProofOfTimeFinished
 from trionode.roles.runtime import write_ready
+from trionode.roles.supervision import role_supervisor
 from trionode.roles.timelord.api import TimelordAPI
 from trionode.roles.timelord.node import Timelord
 from trionode.roles.upstream import keep_connected
@@ -39,8 +40,8 @@ class TimelordConfig:
     limits: PeerLimits = attrs.field(factory=PeerLimits)
     workers: int = 1
     use_processes: bool = True
-    # Operator surface (trionode.rpc.surface): None = off. The CLI's default RPC port is
-    # trionode.rpc.DEFAULT_RPC_PORTS["timelord"] (8557); rpc_tls_port 0 = OS's choice.
+    # Operator surface (roles/<role>/rpc.py): None = off (config.yaml's default is 8557);
+    # rpc_tls_port 0 = the OS's choice.
     rpc_port: int | None = None
     rpc_tls_port: int | None = 0
     metrics_port: int | None = None
@@ -84,25 +85,29 @@ class TimelordService:
         runfiles.clear(self.config.root, "timelord")
         async with trio.open_nursery() as nursery:
             await nursery.start(self.node.run)
-            await self.node.start_service("vdf", self.timelord.run)
-            host, port = self.config.full_node
-            await self.node.start_service(
-                "full-node-link",
-                functools.partial(keep_connected, what="full node", on_connect=self._on_connect),
-                self.node,
-                host,
-                port,
-            )
-            assert self.node.port is not None
-            cfg = self.config
-            surface = await start_peer_role_surface(
-                self.node,
-                "timelord",
-                cfg.root,
-                rpc_port=cfg.rpc_port,
-                rpc_tls_port=cfg.rpc_tls_port,
-                metrics_port=cfg.metrics_port,
-                host=cfg.host,
-            )
-            write_ready(cfg.root, "timelord", self.node.port, **surface)
-            task_status.started(self)
+            async with role_supervisor("timelord", until=self.node.stopped) as loops:
+                await loops.start_child("vdf", self.timelord.run)
+                host, port = self.config.full_node
+                await loops.start_child(
+                    "full-node-link",
+                    functools.partial(
+                        keep_connected, what="full node", on_connect=self._on_connect
+                    ),
+                    self.node,
+                    host,
+                    port,
+                )
+                assert self.node.port is not None
+                cfg = self.config
+                surface = await start_peer_role_surface(
+                    loops,
+                    self.node,
+                    "timelord",
+                    cfg.root,
+                    rpc_port=cfg.rpc_port,
+                    rpc_tls_port=cfg.rpc_tls_port,
+                    metrics_port=cfg.metrics_port,
+                    host=cfg.host,
+                )
+                write_ready(cfg.root, "timelord", self.node.port, **surface)
+                task_status.started(self)
