@@ -18,9 +18,9 @@ LAYERS: list[set[str]] = [
     {"storage", "plotting"},
     {"blockchain"},
     {"peers", "mempool"},
-    {"init_root", "sync"},
+    {"sync", "service"},
     {"rpc"},  # the generic operator RPC and metrics servers: no role in them
-    {"roles", "config", "wallet"},
+    {"roles", "config", "config_values", "init_root", "wallet"},
     {"devnet", "testing"},
     {"testnet"},
     {"cli", "rpc_cli", "__main__"},

@@ -105,7 +105,7 @@ async def test_pool_credits_refuses_and_pays(farms: dict, tmp_path: Path) -> Non
                 "sim",
                 node_addr,
                 port=0,
-                db_url=f"sqlite:///{tmp_path / 'pool.sqlite'}",
+                db=f"sqlite:///{tmp_path / 'pool.sqlite'}",
                 target_partials_per_hour=10_000_000,
                 max_partials_per_minute=100_000,
                 partial_max_depth=3,

@@ -13,7 +13,6 @@ from __future__ import annotations
 import ipaddress
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 
 from trionode.nursery import RestartPolicy, Supervisor
 from trionode.peers.connection import PeerConnection
@@ -24,6 +23,7 @@ from trionode.rpc.common import PEER_METHODS, PeerMethods, bind, connection_json
 from trionode.rpc.events import EventHub
 from trionode.rpc.metrics import MetricsServer, RoleMetrics
 from trionode.rpc.server import Method, RpcServer
+from trionode.service import ServiceSettings
 
 __all__ = ["start_peer_role_surface", "start_surface"]
 
@@ -54,25 +54,24 @@ def _is_loopback(host: str) -> bool:
 async def start_surface(
     owner: Supervisor,
     role: str,
-    root: Path,
+    shell: ServiceSettings,
     *,
-    rpc_port: int | None,
-    rpc_tls_port: int | None,
-    metrics_port: int | None,
     methods: Mapping[str, Method],
     stop: Callable[[], None],
     peer_nodes: Sequence[PeerNode],
     events: EventHub,
     metrics: RoleMetrics,
-    host: str = "127.0.0.1",
 ) -> dict[str, int]:
-    """Start RPC (if ``rpc_port`` is not None) and metrics (if ``metrics_port`` is not None) as
-    permanent children of ``owner``, the role's supervisor; returns the ready-file fields.
+    """Start RPC (if the shell's ``rpc_port`` is not None) and metrics (if its ``metrics_port``
+    is not None) as permanent children of ``owner``, the role's supervisor; returns the
+    ready-file fields.
 
-    ``host`` is the role's peer address; the RPC and the metrics listen there only if it is a
-    loopback address (tests give nodes 127.0.0.x of their own), else on 127.0.0.1: a node that
-    serves peers on every interface still keeps its operator surface local.
+    The shell's ``host`` is the role's peer address; the RPC and the metrics listen there only
+    if it is a loopback address (tests give nodes 127.0.0.x of their own), else on 127.0.0.1: a
+    node that serves peers on every interface still keeps its operator surface local.
     """
+    root, rpc_port, metrics_port = shell.root, shell.rpc_port, shell.metrics_port
+    host = shell.host
     host = host if _is_loopback(host) else "127.0.0.1"
     extra: dict[str, int] = {}
     if rpc_port is not None:
@@ -83,8 +82,8 @@ async def start_surface(
             token=ensure_cookie(root),
             host=host,
             port=rpc_port,
-            tls_identity=None if rpc_tls_port is None else NodeIdentity.private(root, role),
-            tls_port=rpc_tls_port or 0,
+            tls_identity=None if shell.rpc_tls_port is None else NodeIdentity.private(root, role),
+            tls_port=shell.rpc_tls_port or 0,
             events=events,
             stop=stop,
         )
@@ -105,30 +104,18 @@ async def start_surface(
 
 
 async def start_peer_role_surface(
-    owner: Supervisor,
-    node: PeerNode,
-    role: str,
-    root: Path,
-    *,
-    rpc_port: int | None,
-    rpc_tls_port: int | None = 0,
-    metrics_port: int | None = None,
-    host: str = "127.0.0.1",
+    owner: Supervisor, node: PeerNode, role: str, shell: ServiceSettings
 ) -> dict[str, int]:
     """The surface of a role whose RPC is its connections only (timelord, introducer)."""
-    if rpc_port is None and metrics_port is None:
+    if shell.rpc_port is None and shell.metrics_port is None:
         return {}
     return await start_surface(
         owner,
         role,
-        root,
-        rpc_port=rpc_port,
-        rpc_tls_port=rpc_tls_port,
-        metrics_port=metrics_port,
+        shell,
         methods=bind(PEER_METHODS, PeerMethods(node)),
         stop=node.stop,
         peer_nodes=[node],
         events=EventHub(),
         metrics=RoleMetrics(role),
-        host=host,
     )

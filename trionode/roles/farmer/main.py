@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import logging
-from pathlib import Path
 
 import attrs
 import trio
@@ -17,7 +16,6 @@ from trionode.nursery import Supervisor
 from trionode.peers.connection import PeerConnection
 from trionode.peers.errors import PeerErrorReply
 from trionode.peers.identity import NodeIdentity, make_websocket_transport
-from trionode.peers.limits import PeerLimits
 from trionode.peers.node import PeerNode, PeerNodeConfig
 from trionode.protocols.harvester_protocol import HarvesterHandshake, RequestPlots, RespondPlots
 from trionode.protocols.harvester_protocol_v1 import HarvesterHandshake as HarvesterHandshakeV1
@@ -31,26 +29,17 @@ from trionode.roles.greeter import greet_new_connections
 from trionode.roles.runtime import write_ready
 from trionode.roles.supervision import role_supervisor
 from trionode.roles.upstream import keep_connected
+from trionode.service import ServiceSettings
 from trionode.wire import bytes32
 
 logger = logging.getLogger(__name__)
 
 
 @attrs.frozen
-class FarmerConfig:
-    root: Path
-    network: str
+class FarmerConfig(ServiceSettings):
+    """The shell (root, network, ports, limits) and the farmer's own keys."""
+
     full_node: tuple[str, int]
-    port: int = 8447
-    host: str = "127.0.0.1"
-    # Peer-layer limits and deadlines (config.yaml peers:); host is the peer listener's
-    # address, the RPC and metrics stay on loopback.
-    limits: PeerLimits = attrs.field(factory=PeerLimits)
-    # Operator surface (roles/<role>/rpc.py): None = off (config.yaml's default is 8559);
-    # rpc_tls_port 0 = the OS's choice.
-    rpc_port: int | None = None
-    rpc_tls_port: int | None = 0
-    metrics_port: int | None = None
     # The pool to farm pooled plots with (config farmer.pool, "host:port"; None = solo) and
     # where it pays this farmer (None = the farmer puzzle hash, sha256(farmer pk)).
     pool: tuple[str, int] | None = None

@@ -135,14 +135,10 @@ async def start_farmer_surface(farmer: Farmer, owner: Supervisor) -> dict[str, i
     return await start_surface(
         owner,
         "farmer",
-        cfg.root,
-        rpc_port=cfg.rpc_port,
-        rpc_tls_port=cfg.rpc_tls_port,
-        metrics_port=cfg.metrics_port,
+        cfg,
         methods=bind(METHODS, FarmerRpc(farmer)),
         stop=stop,
         peer_nodes=nodes,
         events=EventHub(),
         metrics=metrics,
-        host=cfg.host,
     )

@@ -11,11 +11,10 @@ import trio
 
 from trionode import runfiles
 from trionode.blockchain.blockchain import Blockchain
+from trionode.config import FullNodeSettings
 from trionode.consensus import get_constants
-from trionode.mempool.mempool import DEFAULT_MAX_BLOCKS, DEFAULT_MAX_BYTES
 from trionode.peers.full_node import FullNodePeers
 from trionode.peers.identity import NodeIdentity, make_websocket_transport
-from trionode.peers.limits import PeerLimits
 from trionode.peers.manager import PeerManagerConfig
 from trionode.peers.node import PeerNode, PeerNodeConfig
 from trionode.protocols.shared_protocol import NodeType
@@ -27,6 +26,7 @@ from trionode.roles.full_node.wallet_api import WalletAPI
 from trionode.roles.greeter import greet_new_connections
 from trionode.roles.runtime import write_ready
 from trionode.roles.supervision import role_supervisor
+from trionode.service import ServiceSettings
 from trionode.storage.chain_store import ChainStore
 from trionode.storage.engine import default_db_url
 from trionode.storage.peer_store import AddressLimits, PeerStore
@@ -37,34 +37,27 @@ logger = logging.getLogger(__name__)
 STATUS_INTERVAL = 2.0
 
 
+_DEFAULTS = FullNodeSettings()  # config.yaml's full_node: defaults, written in trionode.config
+
+
 @attrs.frozen
-class FullNodeConfig:
-    root: Path
-    network: str
-    port: int = 8444
-    host: str = "127.0.0.1"
-    # Peer-layer limits and deadlines (config.yaml peers:); host is the peer listener's
-    # address, the RPC and metrics stay on loopback.
-    limits: PeerLimits = attrs.field(factory=PeerLimits)
+class FullNodeConfig(ServiceSettings):
+    """The shell (root, network, ports, limits) and the full node's own keys."""
+
     peers: tuple[tuple[str, int], ...] = ()
     introducer: tuple[str, int] | None = None
-    db_url: str | None = None
+    db: str | None = None  # the chain store's URL (None: SQLite under the root)
     peer_db: str | None = None  # None: the peers table lives in the chain database
-    target_outbound: int = 8
-    max_inbound: int = 80
-    validation_workers: int = 2
+    target_outbound: int = _DEFAULTS.target_outbound
+    max_inbound: int = _DEFAULTS.max_inbound
+    validation_workers: int = _DEFAULTS.validation_workers
     exempt_loopback_from_bans: bool = False
     sync: SyncConfig = SyncConfig()  # batch sizes and deadlines of the long sync
     # Bounds of the pools of peer input (config.yaml full_node: keys; docs/protocol.md s. 2)
     intake: IntakeLimits = IntakeLimits()
-    # Operator surface (roles/<role>/rpc.py): None = off (config.yaml's default is 8555);
-    # rpc_tls_port 0 = the OS's choice.
-    rpc_port: int | None = None
-    rpc_tls_port: int | None = 0
-    metrics_port: int | None = None
     # Bounded pools (docs/protocol.md section 3).
-    mempool_max_bytes: int = DEFAULT_MAX_BYTES
-    mempool_max_blocks: int = DEFAULT_MAX_BLOCKS
+    mempool_max_bytes: int = _DEFAULTS.mempool_max_bytes
+    mempool_max_blocks: int = _DEFAULTS.mempool_max_blocks
     address_limits: AddressLimits = AddressLimits()
 
 
@@ -85,7 +78,7 @@ class FullNodeService:
     ) -> None:
         cfg = self.config
         runfiles.clear(cfg.root, "full_node")
-        url = cfg.db_url or default_db_url(cfg.root, self.constants.network_name)
+        url = cfg.db or default_db_url(cfg.root, self.constants.network_name)
         store = await ChainStore.open(url)
         try:
             blockchain = await Blockchain.create(

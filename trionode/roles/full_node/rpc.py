@@ -347,16 +347,12 @@ async def start_full_node_surface(service: FullNodeService, owner: Supervisor) -
     extra = await start_surface(
         owner,
         "full_node",
-        cfg.root,
-        rpc_port=cfg.rpc_port,
-        rpc_tls_port=cfg.rpc_tls_port,
-        metrics_port=cfg.metrics_port,
+        cfg,
         methods=bind(METHODS, rpc),
         stop=node.stop,
         peer_nodes=[node],
         events=hub,
         metrics=metrics,
-        host=cfg.host,
     )
     if cfg.rpc_port is not None:
         await owner.start_child(

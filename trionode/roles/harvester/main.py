@@ -10,11 +10,11 @@ import attrs
 import trio
 
 from trionode import runfiles
+from trionode.config import HarvesterSettings
 from trionode.consensus import get_constants
 from trionode.nursery.offload import run_blocking
 from trionode.peers.errors import ConnectionClosedError
 from trionode.peers.identity import NodeIdentity, make_websocket_transport
-from trionode.peers.limits import PeerLimits
 from trionode.peers.node import PeerNode, PeerNodeConfig
 from trionode.plotting.manager import PlotManager, RefreshResult
 from trionode.protocols.shared_protocol import NodeType
@@ -25,27 +25,26 @@ from trionode.roles.harvester.rpc import start_harvester_surface
 from trionode.roles.runtime import write_ready
 from trionode.roles.supervision import role_supervisor
 from trionode.roles.upstream import keep_connected
+from trionode.service import ServiceSettings
 
 logger = logging.getLogger(__name__)
 
 HARVESTER_PROTOCOLS = ("v1", "v2")
 
 
+_DEFAULTS = HarvesterSettings()  # config.yaml's harvester: defaults (trionode.config)
+
+
 @attrs.frozen
-class HarvesterConfig:
-    root: Path
-    network: str
+class HarvesterConfig(ServiceSettings):
+    """The shell (root, network, ports, limits) and the harvester's own keys."""
+
     farmer: tuple[str, int]
     plot_dirs: tuple[Path, ...]
-    port: int = 8448
-    host: str = "127.0.0.1"
-    # Peer-layer limits and deadlines (config.yaml peers:); host is the peer listener's
-    # address, the RPC and metrics stay on loopback.
-    limits: PeerLimits = attrs.field(factory=PeerLimits)
-    refresh_interval: float = 10.0
+    refresh_interval: float = _DEFAULTS.refresh_interval
     # Which harvester protocol this harvester speaks (config harvester.protocol): "v2" (seed
     # 001) or "v1" (the legacy protocol of seeds 000/003). One farmer farms with both.
-    protocol: str = attrs.field(default="v2")
+    protocol: str = attrs.field(default=_DEFAULTS.protocol)
 
     @protocol.validator
     def _check_protocol(self, attribute: object, value: str) -> None:
@@ -53,12 +52,6 @@ class HarvesterConfig:
             raise ValueError(
                 f"harvester protocol must be one of {HARVESTER_PROTOCOLS}, not {value!r}"
             )
-
-    # Operator surface (roles/<role>/rpc.py): None = off (config.yaml's default is 8560);
-    # rpc_tls_port 0 = the OS's choice.
-    rpc_port: int | None = None
-    rpc_tls_port: int | None = 0
-    metrics_port: int | None = None
 
 
 class Harvester:

@@ -125,14 +125,10 @@ async def start_harvester_surface(harvester: Harvester, owner: Supervisor) -> di
     return await start_surface(
         owner,
         "harvester",
-        cfg.root,
-        rpc_port=cfg.rpc_port,
-        rpc_tls_port=cfg.rpc_tls_port,
-        metrics_port=cfg.metrics_port,
+        cfg,
         methods=bind(METHODS, HarvesterRpc(harvester)),
         stop=harvester.node.stop,
         peer_nodes=[harvester.node],
         events=EventHub(),
         metrics=metrics,
-        host=cfg.host,
     )

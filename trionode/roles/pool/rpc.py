@@ -80,14 +80,10 @@ async def start_pool_surface(pool: Pool, owner: Supervisor) -> dict[str, int]:
     return await start_surface(
         owner,
         "pool",
-        cfg.root,
-        rpc_port=cfg.rpc_port,
-        rpc_tls_port=cfg.rpc_tls_port,
-        metrics_port=cfg.metrics_port,
+        cfg,
         methods=bind(METHODS, PoolRpc(pool)),
         stop=stop,
         peer_nodes=nodes,
         events=EventHub(),
         metrics=metrics,
-        host=cfg.host,
     )

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import functools
 import logging
-from pathlib import Path
 
 import attrs
 import trio
 
 from trionode import runfiles
+from trionode.config import TimelordSettings
 from trionode.consensus import get_constants
 from trionode.peers.connection import PeerConnection
 from trionode.peers.errors import ConnectionClosedError
 from trionode.peers.identity import NodeIdentity, make_websocket_transport
-from trionode.peers.limits import PeerLimits
 from trionode.peers.node import PeerNode, PeerNodeConfig
 from trionode.protocols.shared_protocol import NodeType
 from trionode.protocols.timelord_protocol import ProofOfTimeFinished
@@ -24,27 +23,21 @@ from trionode.roles.timelord.api import TimelordAPI
 from trionode.roles.timelord.node import Timelord
 from trionode.roles.upstream import keep_connected
 from trionode.rpc.surface import start_peer_role_surface
+from trionode.service import ServiceSettings
 
 logger = logging.getLogger(__name__)
 
 
+_DEFAULTS = TimelordSettings()  # config.yaml's timelord: defaults (trionode.config)
+
+
 @attrs.frozen
-class TimelordConfig:
-    root: Path
-    network: str
+class TimelordConfig(ServiceSettings):
+    """The shell (root, network, ports, limits) and the timelord's own keys."""
+
     full_node: tuple[str, int]
-    port: int = 8446
-    host: str = "127.0.0.1"
-    # Peer-layer limits and deadlines (config.yaml peers:); host is the peer listener's
-    # address, the RPC and metrics stay on loopback.
-    limits: PeerLimits = attrs.field(factory=PeerLimits)
-    workers: int = 1
-    use_processes: bool = True
-    # Operator surface (roles/<role>/rpc.py): None = off (config.yaml's default is 8557);
-    # rpc_tls_port 0 = the OS's choice.
-    rpc_port: int | None = None
-    rpc_tls_port: int | None = 0
-    metrics_port: int | None = None
+    workers: int = _DEFAULTS.workers
+    use_processes: bool = not _DEFAULTS.vdf_threads
 
 
 class TimelordService:
@@ -99,15 +92,6 @@ class TimelordService:
                 )
                 assert self.node.port is not None
                 cfg = self.config
-                surface = await start_peer_role_surface(
-                    loops,
-                    self.node,
-                    "timelord",
-                    cfg.root,
-                    rpc_port=cfg.rpc_port,
-                    rpc_tls_port=cfg.rpc_tls_port,
-                    metrics_port=cfg.metrics_port,
-                    host=cfg.host,
-                )
+                surface = await start_peer_role_surface(loops, self.node, "timelord", cfg)
                 write_ready(cfg.root, "timelord", self.node.port, **surface)
                 task_status.started(self)
