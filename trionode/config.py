@@ -51,7 +51,9 @@ from trionode.config_values import (
 )
 from trionode.mempool.mempool import DEFAULT_MAX_BLOCKS, DEFAULT_MAX_BYTES
 from trionode.peers.limits import PeerLimits
+from trionode.peers.manager import PeerManagerConfig
 from trionode.roles.full_node.gossip import IntakeLimits
+from trionode.storage.peer_store import AddressLimits
 
 __all__ = [
     "ENV_PREFIX",
@@ -88,7 +90,10 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=False)
 
 
-_INTAKE = IntakeLimits()  # the intake's bounds, written once (roles/full_node/gossip.py)
+# Defaults that belong to a lower layer are written there once: the intake's bounds, the
+# address table's bounds.
+_INTAKE = IntakeLimits()
+_ADDRESSES = AddressLimits()
 
 
 class _ServiceSection(_Frozen):
@@ -108,8 +113,8 @@ class FullNodeSettings(_ServiceSection):
     introducer: OptionalHostPort = None
     db: OptionalText = None
     peer_db: OptionalText = None
-    target_outbound: Count = 8
-    max_inbound: Count = 80
+    target_outbound: Count = PeerManagerConfig.target_outbound
+    max_inbound: Count = PeerLimits().max_inbound
     validation_workers: PositiveInt = DEFAULT_VALIDATION_WORKERS
     # Bounds of the pools of peer input (docs/protocol.md section 2); defaults in IntakeLimits.
     seen_cache_size: PositiveInt = _INTAKE.seen_cache_size
@@ -130,10 +135,19 @@ class FullNodeSettings(_ServiceSection):
     # peer address table.
     mempool_max_bytes: PositiveInt = DEFAULT_MAX_BYTES
     mempool_max_blocks: PositiveInt = DEFAULT_MAX_BLOCKS
-    max_addresses: PositiveInt = 20_000
-    max_addresses_per_source: PositiveInt = 1_000
-    max_addresses_per_group: PositiveInt = 256
-    max_addresses_per_reply: PositiveInt = 1_000
+    max_addresses: PositiveInt = _ADDRESSES.max_addresses
+    max_addresses_per_source: PositiveInt = _ADDRESSES.max_per_source
+    max_addresses_per_group: PositiveInt = _ADDRESSES.max_per_group
+    max_addresses_per_reply: PositiveInt = _ADDRESSES.max_per_reply
+
+    def address_limits(self) -> AddressLimits:
+        """The address table's bounds these keys set (docs/protocol.md section 3)."""
+        return AddressLimits(
+            max_addresses=self.max_addresses,
+            max_per_source=self.max_addresses_per_source,
+            max_per_group=self.max_addresses_per_group,
+            max_per_reply=self.max_addresses_per_reply,
+        )
 
 
 class IntroducerSettings(_ServiceSection):

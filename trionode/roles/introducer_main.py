@@ -6,6 +6,7 @@ from __future__ import annotations
 import trio
 
 from trionode.consensus import get_constants
+from trionode.nursery import Supervisor
 from trionode.peers.identity import NodeIdentity, make_websocket_transport
 from trionode.peers.introducer import Introducer
 from trionode.peers.node import PeerNode, PeerNodeConfig
@@ -22,6 +23,8 @@ class IntroducerService:
 
     def __init__(self, config: ServiceSettings) -> None:
         self.config = config
+        # The supervisor of the role's own loops and operator surface, while it runs.
+        self.loops: Supervisor | None = None
         constants = get_constants(config.network)
         self.node = PeerNode(
             PeerNodeConfig(
@@ -41,6 +44,7 @@ class IntroducerService:
         async with trio.open_nursery() as nursery:
             await nursery.start(self.introducer.serve)
             async with role_supervisor("introducer", until=self.node.stopped) as loops:
+                self.loops = loops
                 assert self.node.port is not None
                 surface = await start_peer_role_surface(loops, self.node, "introducer", self.config)
                 write_ready(self.config.root, "introducer", self.node.port, **surface)

@@ -137,18 +137,6 @@ def _shell(settings: Settings, role: str, root: Path) -> dict[str, Any]:
     }
 
 
-def _address_limits(fn: Any) -> Any:
-    """The full_node: section's address-table bounds (docs/protocol.md section 3)."""
-    from trionode.storage.peer_store import AddressLimits
-
-    return AddressLimits(
-        max_addresses=fn.max_addresses,
-        max_per_source=fn.max_addresses_per_source,
-        max_per_group=fn.max_addresses_per_group,
-        max_per_reply=fn.max_addresses_per_reply,
-    )
-
-
 def _check_db_setting(name: str, url: str | None) -> None:
     from trionode.storage.engine import check_db_url
 
@@ -219,7 +207,7 @@ def _full_node(settings: Settings, shell: dict[str, Any]) -> Any:
             intake=fn.intake_limits(),
             mempool_max_bytes=fn.mempool_max_bytes,
             mempool_max_blocks=fn.mempool_max_blocks,
-            address_limits=_address_limits(fn),
+            address_limits=fn.address_limits(),
             exempt_loopback_from_bans=settings.peers.exempt_loopback_from_bans,
         )
     )

@@ -49,6 +49,8 @@ class FarmerConfig(ServiceSettings):
 class Farmer:
     def __init__(self, config: FarmerConfig) -> None:
         self.config = config
+        # The supervisor of the role's own loops and operator surface, while it runs.
+        self.loops: Supervisor | None = None
         self.constants = get_constants(config.network)
         keys = Keychain(config.root).farm_keys()
         self.state = FarmerState(self.constants, keys)
@@ -133,6 +135,7 @@ class Farmer:
             await nursery.start(self.harvester_node.run)
             await nursery.start(self.full_node_side.run)
             async with role_supervisor("farmer", until=self.harvester_node.stopped) as loops:
+                self.loops = loops
                 await self._start_loops(loops)
                 assert self.harvester_node.port is not None
                 surface = await start_farmer_surface(self, loops)

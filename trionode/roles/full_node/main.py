@@ -11,8 +11,9 @@ import trio
 
 from trionode import runfiles
 from trionode.blockchain.blockchain import Blockchain
-from trionode.config import FullNodeSettings
+from trionode.config import FullNodeSettings, PeersSettings
 from trionode.consensus import get_constants
+from trionode.nursery import Supervisor
 from trionode.peers.full_node import FullNodePeers
 from trionode.peers.identity import NodeIdentity, make_websocket_transport
 from trionode.peers.manager import PeerManagerConfig
@@ -37,7 +38,9 @@ logger = logging.getLogger(__name__)
 STATUS_INTERVAL = 2.0
 
 
-_DEFAULTS = FullNodeSettings()  # config.yaml's full_node: defaults, written in trionode.config
+# config.yaml's full_node: and peers: defaults, written in trionode.config.
+_DEFAULTS = FullNodeSettings()
+_PEERS = PeersSettings()
 
 
 @attrs.frozen
@@ -51,7 +54,7 @@ class FullNodeConfig(ServiceSettings):
     target_outbound: int = _DEFAULTS.target_outbound
     max_inbound: int = _DEFAULTS.max_inbound
     validation_workers: int = _DEFAULTS.validation_workers
-    exempt_loopback_from_bans: bool = False
+    exempt_loopback_from_bans: bool = _PEERS.exempt_loopback_from_bans
     sync: SyncConfig = SyncConfig()  # batch sizes and deadlines of the long sync
     # Bounds of the pools of peer input (config.yaml full_node: keys; docs/protocol.md s. 2)
     intake: IntakeLimits = IntakeLimits()
@@ -69,6 +72,8 @@ class FullNodeService:
 
     def __init__(self, config: FullNodeConfig) -> None:
         self.config = config
+        # The supervisor of the role's own loops and operator surface, while it runs.
+        self.loops: Supervisor | None = None
         self.constants = get_constants(config.network)
         self.full_node: FullNode | None = None
         self.node: PeerNode | None = None
@@ -122,6 +127,7 @@ class FullNodeService:
                 async with trio.open_nursery() as nursery:
                     await nursery.start(peers.run)
                     async with role_supervisor("full_node", until=node.stopped) as loops:
+                        self.loops = loops
                         await loops.start_child(
                             "greeter", greet_new_connections, node, full_node.greet
                         )

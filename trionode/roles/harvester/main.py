@@ -12,6 +12,7 @@ import trio
 from trionode import runfiles
 from trionode.config import HarvesterSettings
 from trionode.consensus import get_constants
+from trionode.nursery import Supervisor
 from trionode.nursery.offload import run_blocking
 from trionode.peers.errors import ConnectionClosedError
 from trionode.peers.identity import NodeIdentity, make_websocket_transport
@@ -57,6 +58,8 @@ class HarvesterConfig(ServiceSettings):
 class Harvester:
     def __init__(self, config: HarvesterConfig) -> None:
         self.config = config
+        # The supervisor of the role's own loops and operator surface, while it runs.
+        self.loops: Supervisor | None = None
         self.constants = get_constants(config.network)
         self.plots = PlotManager(config.plot_dirs)
         self.api: HarvesterAPI | HarvesterV1API = (
@@ -86,6 +89,7 @@ class Harvester:
         async with trio.open_nursery() as nursery:
             await nursery.start(self.node.run)
             async with role_supervisor("harvester", until=self.node.stopped) as loops:
+                self.loops = loops
                 await loops.start_child("plot-watch", self._watch_plots)
                 logger.info(
                     "plots: %d loaded, %d failed to open, in %s",

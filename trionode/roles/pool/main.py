@@ -24,6 +24,7 @@ from trionode.config import PoolSettings
 from trionode.consensus import get_constants
 from trionode.consensus.pool import pool_sub_slot_iters
 from trionode.keys.keychain import Keychain
+from trionode.nursery import Supervisor
 from trionode.nursery.clock import wall_time
 from trionode.peers.connection import PeerConnection
 from trionode.peers.errors import PeerRequestError
@@ -91,6 +92,8 @@ class PoolConfig(ServiceSettings):
 class Pool:
     def __init__(self, config: PoolConfig) -> None:
         self.config = config
+        # The supervisor of the role's own loops and operator surface, while it runs.
+        self.loops: Supervisor | None = None
         self.constants = get_constants(config.network)
         self.keys = Keychain(config.root).farm_keys()
         self.puzzle_hash: bytes32 = self.keys.pool_puzzle_hash
@@ -250,6 +253,7 @@ class Pool:
                 await nursery.start(self.node.run)
                 await nursery.start(self.chain_link.run)
                 async with role_supervisor("pool", until=self.node.stopped) as loops:
+                    self.loops = loops
                     host, port = self.config.full_node
                     await loops.start_child(
                         "full-node-link",

@@ -11,6 +11,7 @@ import trio
 from trionode import runfiles
 from trionode.config import TimelordSettings
 from trionode.consensus import get_constants
+from trionode.nursery import Supervisor
 from trionode.peers.connection import PeerConnection
 from trionode.peers.errors import ConnectionClosedError
 from trionode.peers.identity import NodeIdentity, make_websocket_transport
@@ -43,6 +44,8 @@ class TimelordConfig(ServiceSettings):
 class TimelordService:
     def __init__(self, config: TimelordConfig) -> None:
         self.config = config
+        # The supervisor of the role's own loops and operator surface, while it runs.
+        self.loops: Supervisor | None = None
         self.constants = get_constants(config.network)
         self.timelord = Timelord(
             self.constants.DISCRIMINANT_SIZE_BITS,
@@ -79,6 +82,7 @@ class TimelordService:
         async with trio.open_nursery() as nursery:
             await nursery.start(self.node.run)
             async with role_supervisor("timelord", until=self.node.stopped) as loops:
+                self.loops = loops
                 await loops.start_child("vdf", self.timelord.run)
                 host, port = self.config.full_node
                 await loops.start_child(
