@@ -119,7 +119,7 @@ def test_flags_build_the_role_config(tmp_path: Path) -> None:
     assert cfg.port == 0 and cfg.network == "devnet" and cfg.root == tmp_path
     assert cfg.peers == (("127.0.0.1", 9), ("::1", 10))
     assert cfg.introducer == ("127.0.0.1", 11)
-    assert cfg.db_url == "sqlite:///x.db"
+    assert cfg.db == "sqlite:///x.db"
     assert (cfg.rpc_port, cfg.rpc_tls_port, cfg.metrics_port) == (0, 0, None)
     assert cfg.exempt_loopback_from_bans is False
     env = {"TRIONODE_PEERS__EXEMPT_LOOPBACK_FROM_BANS": "true"}
@@ -163,7 +163,7 @@ def test_harvester_plot_dirs_relative_to_root_in_config(tmp_path: Path) -> None:
         "introducer",
         tmp_path,
     )
-    assert intro.rpc_port == 0
+    assert intro.config.rpc_port == 0
 
 
 BAD_FILE_VALUES = [

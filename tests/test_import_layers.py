@@ -1,6 +1,7 @@
-"""Dependencies point one way (STYLE.md 2): no trionode package imports a higher layer.
+"""Dependencies point one way (STYLE.md 2): no trionode package imports a higher layer, and no
+module takes part in an import cycle (file level, type-checking-only imports aside).
 
-Packages in one layer may import each other (the roles and their RPC surface are one layer).
+Packages in one layer may import each other, but never in a cycle of modules.
 """
 
 from __future__ import annotations
@@ -17,31 +18,53 @@ LAYERS: list[set[str]] = [
     {"storage", "plotting"},
     {"blockchain"},
     {"peers", "mempool"},
-    {"init_root", "sync"},
-    {"roles", "rpc", "metrics", "config", "wallet"},
+    {"sync", "service"},
+    {"rpc"},  # the generic operator RPC and metrics servers: no role in them
+    {"roles", "config", "config_values", "init_root", "wallet"},
     {"devnet", "testing"},
     {"testnet"},
-    {"cli", "__main__"},
+    {"cli", "rpc_cli", "__main__"},
 ]
 RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}
 PACKAGE = Path(trionode.__file__).parent
 
 
-def _imports(path: Path) -> set[str]:
+def _is_module(name: str) -> bool:
+    path = PACKAGE.parent.joinpath(*name.split("."))
+    return path.is_dir() or path.with_suffix(".py").is_file()
+
+
+def _imported_modules(path: Path, *, runtime_only: bool = False) -> set[str]:
+    """The ``trionode`` modules ``path`` imports: ``from trionode.x import y`` is the module
+    ``trionode.x.y`` if there is one, else ``trionode.x``. ``runtime_only`` leaves out the
+    imports under ``if TYPE_CHECKING:``."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
+    skipped: set[int] = set()
+    if runtime_only:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                skipped.update(id(n) for stmt in node.body for n in ast.walk(stmt))
     found: set[str] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [node.module]
-        elif isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        else:
+        if id(node) in skipped:
             continue
-        for name in names:
-            parts = name.split(".")
-            if parts[0] == "trionode" and len(parts) > 1:
-                found.add(parts[1])
-    return found
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                sub = f"{node.module}.{alias.name}"
+                found.add(sub if _is_module(sub) else node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return {name for name in found if name.startswith("trionode.")}
+
+
+def _imports(path: Path) -> set[str]:
+    """The top-level packages and modules of trionode that ``path`` imports."""
+    return {name.split(".")[1] for name in _imported_modules(path) if name != "trionode"}
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
 def test_every_package_has_a_layer() -> None:
@@ -90,3 +113,52 @@ def test_only_storage_imports_sqlalchemy() -> None:
             if "sqlalchemy" in roots:
                 wrong.append(str(path.relative_to(PACKAGE)))
     assert wrong == []
+
+
+def test_no_module_import_cycle() -> None:
+    """Module-level imports form no cycle (a lazy import inside a function counts too: it hides
+    a cycle rather than removing it); ``if TYPE_CHECKING:`` imports are not run and do not."""
+    modules = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        imported = {m for m in _imported_modules(path, runtime_only=True) if m in modules}
+        # A module's own parent packages do not count: importing the module runs them first.
+        graph[name] = {m for m in imported if m != name and not name.startswith(m + ".")}
+    # Tarjan's strongly connected components; a component of two or more modules is a cycle.
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    assert cycles == []
+
+
+def test_rpc_imports_no_role() -> None:
+    for path in (PACKAGE / "rpc").rglob("*.py"):
+        wrong = {m for m in _imported_modules(path) if m.startswith("trionode.roles")}
+        assert wrong == set(), f"{path.name} imports {wrong}"

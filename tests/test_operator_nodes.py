@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from trionode import runfiles
-from trionode.rpc.cli import resolve_root
+from trionode.rpc_cli import resolve_root
 from trionode.wallet.cli import _roots
 
 

@@ -478,8 +478,8 @@ def test_lag_window_keeps_a_spike_for_one_more_window() -> None:
 async def test_lag_is_exported_as_a_metric_and_shown(
     nursery: trio.Nursery, tmp_path: Path, autojump_clock: object
 ) -> None:
-    from trionode.metrics import RoleMetrics
-    from trionode.rpc.cli import format_status
+    from trionode.rpc.metrics import RoleMetrics
+    from trionode.rpc_cli import format_status
 
     net = PeerTestNet(nursery, tmp_path, memory=True)
     alice = await net.node("alice")

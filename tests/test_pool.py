@@ -39,12 +39,12 @@ from trionode.protocols.pool_protocol import (
 )
 from trionode.protocols.shared_protocol import NodeType
 from trionode.roles.farmer.main import Farmer, FarmerConfig
+from trionode.roles.farmer.rpc import FarmerRpc
 from trionode.roles.full_node.main import FullNodeConfig, FullNodeService
 from trionode.roles.harvester.main import Harvester, HarvesterConfig
 from trionode.roles.pool.main import Pool, PoolConfig
 from trionode.roles.pool.rpc import PoolRpc
 from trionode.roles.timelord.main import TimelordConfig, TimelordService
-from trionode.rpc.farmer import FarmerRpc
 from trionode.wallet.client import wallet_session
 from trionode.wire import G2Element, bytes32, uint64
 
@@ -105,7 +105,7 @@ async def test_pool_credits_refuses_and_pays(farms: dict, tmp_path: Path) -> Non
                 "sim",
                 node_addr,
                 port=0,
-                db_url=f"sqlite:///{tmp_path / 'pool.sqlite'}",
+                db=f"sqlite:///{tmp_path / 'pool.sqlite'}",
                 target_partials_per_hour=10_000_000,
                 max_partials_per_minute=100_000,
                 partial_max_depth=3,

@@ -25,7 +25,7 @@ from trionode.plotting.plot_info import load_plot
 from trionode.roles.launch import build_service, build_settings
 from trionode.roles.pool.node import DAMPING, MAX_STEP, WINDOW_INTERVALS, PoolState
 from trionode.roles.pool.payout import build_payout, plan_payout
-from trionode.rpc.cli import format_pool
+from trionode.rpc_cli import format_pool
 from trionode.storage.pool_store import FarmerRecord, PoolStore
 from trionode.wire import bytes32
 

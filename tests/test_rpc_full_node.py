@@ -20,6 +20,7 @@ from trionode.protocols.chain_types import FullBlock, Transaction
 from trionode.roles.full_node.main import FullNodeConfig, FullNodeService
 from trionode.rpc.auth import cookie_path, read_cookie
 from trionode.rpc.client import RpcCallError, RpcClient, open_event_socket
+from trionode.rpc_cli import ROLE_METHODS
 
 LOCAL = "127.0.0.1"
 
@@ -78,7 +79,10 @@ async def test_cookie_is_private_and_reused(tmp_path: Path, nursery: trio.Nurser
     n2 = await start_node(nursery, root)
     assert read_cookie(root) == token
     async with n2.client:
-        assert (await n2.client.call("get_routes"))["success"] is True
+        routes = await n2.client.call("get_routes")
+        assert routes["success"] is True
+        # The full node serves exactly its table, the one the CLI's rpc command reads.
+        assert set(routes["routes"]) == set(ROLE_METHODS["full_node"]) | {"get_routes", "stop_node"}
     assert n2.service.node is not None
     n2.service.node.stop()
 

@@ -24,6 +24,8 @@ from trionode.roles.introducer_main import IntroducerService
 from trionode.roles.timelord.main import TimelordConfig, TimelordService
 from trionode.rpc.auth import read_cookie
 from trionode.rpc.client import RpcCallError, RpcClient
+from trionode.rpc_cli import ROLE_METHODS
+from trionode.service import ServiceSettings
 
 LOCAL = "127.0.0.1"
 OTHERS = 4  # the conftest plot_dir (BlockTools' plots: other keys than this farm's)
@@ -110,7 +112,9 @@ async def test_farmer_harvester_timelord_introducer_rpc(
             timelord_done.set()
 
         await nursery.start(run_timelord)
-        introducer = IntroducerService(tmp_path / "intro", "sim", 0, rpc_port=0)
+        introducer = IntroducerService(
+            ServiceSettings(tmp_path / "intro", "sim", port=0, rpc_port=0)
+        )
         await nursery.start(introducer.run)
 
         token = read_cookie(farm_root)
@@ -187,6 +191,16 @@ async def test_farmer_harvester_timelord_introducer_rpc(
                 "get_rewards",
             }
             assert set((await h.call("get_routes"))["routes"]) >= {"get_plots", "refresh_plots"}
+            # Each role serves exactly its table, the one the CLI's rpc command reads.
+            builtin = {"get_routes", "stop_node"}
+            for role, client in [
+                ("farmer", f),
+                ("harvester", h),
+                ("timelord", t),
+                ("introducer", i),
+            ]:
+                routes = set((await client.call("get_routes"))["routes"])
+                assert routes == set(ROLE_METHODS[role]) | builtin, role
 
             # -- bad parameters ------------------------------------------------------------
             for client, method, params in [

@@ -52,6 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m trionode",
         description="trionode: a peer node for a Chia-style proof-of-space-and-time blockchain.",
     )
+    _add_node_flags(parser)
+    _add_role_flags(parser)
+    _add_commands(parser)
+    return parser
+
+
+def _add_node_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags of ``--role``: which role, its root, ports, network and logging."""
     parser.add_argument("--version", action="version", version=f"trionode {__version__}")
     parser.add_argument(
         "--role",
@@ -88,6 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--metrics-port", type=int, help="port of the Prometheus metrics (default: off)"
     )
+
+
+def _add_role_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags of one role or a few (launch.py refuses them for the other roles)."""
     roles = parser.add_argument_group("role options")
     roles.add_argument(
         "--peer",
@@ -126,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="timelord: prove in threads instead of killable worker processes",
     )
 
+
+def _add_commands(parser: argparse.ArgumentParser) -> None:
+    """The operator subcommands, each registered by its own module."""
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     init = subparsers.add_parser(
         "init",
@@ -138,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     from trionode.devnet import cli as devnet_cli
 
     devnet_cli.register(subparsers)
-    from trionode.rpc import cli as rpc_cli
+    from trionode import rpc_cli
 
     rpc_cli.register(subparsers)
     from trionode.testnet import cli as testnet_cli
@@ -147,7 +162,6 @@ def build_parser() -> argparse.ArgumentParser:
     from trionode.wallet import cli as wallet_cli
 
     wallet_cli.register(subparsers)
-    return parser
 
 
 def _init(args: argparse.Namespace) -> int:

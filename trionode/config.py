@@ -22,19 +22,38 @@ validation of the merged mapping reports every error with its origin.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import attrs
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from trionode.consensus import NETWORKS
-from trionode.peers.addresses import parse_host_port
+from trionode.blockchain.blockchain import DEFAULT_VALIDATION_WORKERS
+from trionode.config_values import (
+    Count,
+    Flag,
+    HarvesterProtocol,
+    HostPorts,
+    IpAddress,
+    LogFormat,
+    LogLevel,
+    Network,
+    OptionalHostPort,
+    OptionalPort,
+    OptionalPuzzleHash,
+    OptionalText,
+    Paths,
+    Port,
+    PositiveFloat,
+    PositiveInt,
+)
+from trionode.mempool.mempool import DEFAULT_MAX_BLOCKS, DEFAULT_MAX_BYTES
 from trionode.peers.limits import PeerLimits
-from trionode.roles.full_node.gossip import IntakeLimits
+from trionode.peers.manager import PeerManagerConfig
+from trionode.storage.peer_store import AddressLimits
+from trionode.sync import IntakeLimits
 
 __all__ = [
     "ENV_PREFIX",
@@ -64,171 +83,6 @@ class ConfigError(ValueError):
         super().__init__("\n".join(self.lines))
 
 
-# ---------------------------------------------------------------------------- value types
-# Before-validators with operator-facing messages (pydantic's own are generic); every message
-# ends in ", got <value>" so the operator sees what was read.
-
-
-def _int(value: Any, what: str) -> int:
-    if isinstance(value, bool):
-        raise ValueError(f"must be {what}, got {value!r}")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
-        return int(value.strip())
-    raise ValueError(f"must be {what}, got {value!r}")
-
-
-def _port(value: Any) -> int:
-    what = "a port number (0-65535)"
-    port = _int(value, what)
-    if not 0 <= port <= 65535:
-        raise ValueError(f"must be {what}, got {value!r}")
-    return port
-
-
-def _optional_port(value: Any) -> int | None:
-    return None if value is None else _port(value)
-
-
-def _at_least(minimum: int) -> Any:
-    def check(value: Any) -> int:
-        what = f"an integer >= {minimum}"
-        number = _int(value, what)
-        if number < minimum:
-            raise ValueError(f"must be {what}, got {value!r}")
-        return number
-
-    return check
-
-
-def _positive_float(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValueError(f"must be a number > 0, got {value!r}")
-    try:
-        number = float(value)
-    except ValueError:
-        raise ValueError(f"must be a number > 0, got {value!r}") from None
-    if not number > 0:
-        raise ValueError(f"must be a number > 0, got {value!r}")
-    return number
-
-
-def _bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0"):
-        return value.lower() in ("true", "yes", "1")
-    raise ValueError(f"must be true or false, got {value!r}")
-
-
-def _host_port(value: Any) -> tuple[str, int]:
-    if isinstance(value, list | tuple) and len(value) == 2:
-        value = f"{value[0]}:{value[1]}"
-    if not isinstance(value, str):
-        raise ValueError(f"must be HOST:PORT, got {value!r}")
-    try:
-        return parse_host_port(value)
-    except ValueError as exc:
-        raise ValueError(f"must be HOST:PORT ({exc})") from None
-
-
-def _optional_host_port(value: Any) -> tuple[str, int] | None:
-    return None if value is None else _host_port(value)
-
-
-def _list_of(item: Any) -> Any:
-    def check(value: Any) -> tuple[Any, ...]:
-        if value is None:
-            return ()
-        if isinstance(value, str):
-            value = [v for v in (part.strip() for part in value.split(",")) if v]
-        if not isinstance(value, list | tuple):
-            raise ValueError(f"must be a list, got {value!r}")
-        out = []
-        for i, v in enumerate(value):
-            try:
-                out.append(item(v))
-            except ValueError as exc:
-                raise ValueError(f"item {i}: {exc}") from None
-        return tuple(out)
-
-    return check
-
-
-def _path(value: Any) -> Path:
-    if not isinstance(value, str | Path) or not str(value):
-        raise ValueError(f"must be a directory path, got {value!r}")
-    return Path(value).expanduser()
-
-
-def _optional_text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"must be a non-empty string or null, got {value!r}")
-    return value
-
-
-def _text(value: Any) -> str:
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"must be a non-empty string, got {value!r}")
-    return value
-
-
-def _ip_address(value: Any) -> str:
-    text = _text(value)
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        raise ValueError(
-            f"must be an IP address (e.g. 127.0.0.1, 0.0.0.0, ::), got {value!r}"
-        ) from None
-    return text
-
-
-def _optional_puzzle_hash(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = str(value).lower().removeprefix("0x")
-    if len(text) != 64 or any(c not in "0123456789abcdef" for c in text):
-        raise ValueError(f"must be a puzzle hash of 64 hex digits, got {value!r}")
-    return text
-
-
-def _choice(*choices: str, upper: bool = False) -> Any:
-    def check(value: Any) -> str:
-        text = value.upper() if upper and isinstance(value, str) else value
-        if text not in choices:
-            raise ValueError(f"must be one of {', '.join(choices)}, got {value!r}")
-        return str(text)
-
-    return check
-
-
-Port = Annotated[int, BeforeValidator(_port)]
-OptionalPort = Annotated[int | None, BeforeValidator(_optional_port)]
-HostPort = Annotated[tuple[str, int], BeforeValidator(_host_port)]
-OptionalHostPort = Annotated[tuple[str, int] | None, BeforeValidator(_optional_host_port)]
-Count = Annotated[int, BeforeValidator(_at_least(0))]
-PositiveInt = Annotated[int, BeforeValidator(_at_least(1))]
-PositiveFloat = Annotated[float, BeforeValidator(_positive_float)]
-Flag = Annotated[bool, BeforeValidator(_bool)]
-Text = Annotated[str, BeforeValidator(_text)]
-IpAddress = Annotated[str, BeforeValidator(_ip_address)]
-OptionalText = Annotated[str | None, BeforeValidator(_optional_text)]
-HostPorts = Annotated[tuple[tuple[str, int], ...], BeforeValidator(_list_of(_host_port))]
-Paths = Annotated[tuple[Path, ...], BeforeValidator(_list_of(_path))]
-Network = Annotated[str, BeforeValidator(_choice(*sorted(NETWORKS)))]
-LogLevel = Annotated[
-    str, BeforeValidator(_choice("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL", upper=True))
-]
-LogFormat = Annotated[Literal["console", "json"], BeforeValidator(_choice("console", "json"))]
-HarvesterProtocol = Annotated[Literal["v1", "v2"], BeforeValidator(_choice("v1", "v2"))]
-OptionalPath = Annotated[Path | None, BeforeValidator(lambda v: None if v is None else _path(v))]
-OptionalPuzzleHash = Annotated[str | None, BeforeValidator(_optional_puzzle_hash)]
-
-
 # ---------------------------------------------------------------------------- the model
 
 
@@ -236,87 +90,101 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=False)
 
 
-class FullNodeSettings(_Frozen):
-    port: Port = 8444
-    rpc_port: OptionalPort = 8555
+# Defaults that belong to a lower layer are written there once: the intake's bounds, the
+# address table's bounds.
+_INTAKE = IntakeLimits()
+_ADDRESSES = AddressLimits()
+
+
+class _ServiceSection(_Frozen):
+    """The shell every role's section shares (trionode.service.ServiceSettings); each role
+    gives its own ``port`` and ``rpc_port`` defaults (PROTOCOL.md, Ports)."""
+
+    port: Port
+    rpc_port: OptionalPort
     rpc_tls_port: OptionalPort = 0
     metrics_port: OptionalPort = None
+
+
+class FullNodeSettings(_ServiceSection):
+    port: Port = 8444
+    rpc_port: OptionalPort = 8555
     peers: HostPorts = ()
     introducer: OptionalHostPort = None
     db: OptionalText = None
     peer_db: OptionalText = None
-    target_outbound: Count = 8
-    max_inbound: Count = 80
-    validation_workers: PositiveInt = 2
+    target_outbound: Count = PeerManagerConfig.target_outbound
+    max_inbound: Count = PeerLimits().max_inbound
+    validation_workers: PositiveInt = DEFAULT_VALIDATION_WORKERS
     # Bounds of the pools of peer input (docs/protocol.md section 2); defaults in IntakeLimits.
-    seen_cache_size: PositiveInt = IntakeLimits().seen_cache_size
-    orphan_max_blocks: Count = IntakeLimits().orphan_max_blocks
-    orphan_max_bytes: PositiveInt = IntakeLimits().orphan_max_bytes
-    unfinished_per_proof: PositiveInt = IntakeLimits().unfinished_per_proof
-    unfinished_max_blocks: PositiveInt = IntakeLimits().unfinished_max_blocks
-    unfinished_max_bytes: PositiveInt = IntakeLimits().unfinished_max_bytes
-    short_sync_max_bytes: PositiveInt = IntakeLimits().short_sync_max_bytes
-    short_sync_max_running: PositiveInt = IntakeLimits().short_sync_max_running
+    seen_cache_size: PositiveInt = _INTAKE.seen_cache_size
+    orphan_max_blocks: Count = _INTAKE.orphan_max_blocks
+    orphan_max_bytes: PositiveInt = _INTAKE.orphan_max_bytes
+    unfinished_per_proof: PositiveInt = _INTAKE.unfinished_per_proof
+    unfinished_max_blocks: PositiveInt = _INTAKE.unfinished_max_blocks
+    unfinished_max_bytes: PositiveInt = _INTAKE.unfinished_max_bytes
+    short_sync_max_bytes: PositiveInt = _INTAKE.short_sync_max_bytes
+    short_sync_max_running: PositiveInt = _INTAKE.short_sync_max_running
 
     def intake_limits(self) -> IntakeLimits:
         """The ``IntakeLimits`` these keys set."""
         names = [field.name for field in attrs.fields(IntakeLimits)]
         return IntakeLimits(**{name: getattr(self, name) for name in names})
 
-    # Bounded pools (docs/protocol.md section 3): the mempool, the peer address table.
-    mempool_max_bytes: PositiveInt = 32 * 2**20
-    mempool_max_blocks: PositiveInt = 10
-    max_addresses: PositiveInt = 20_000
-    max_addresses_per_source: PositiveInt = 1_000
-    max_addresses_per_group: PositiveInt = 256
-    max_addresses_per_reply: PositiveInt = 1_000
+    # Bounded pools (docs/protocol.md section 3): the mempool (defaults in the mempool), the
+    # peer address table.
+    mempool_max_bytes: PositiveInt = DEFAULT_MAX_BYTES
+    mempool_max_blocks: PositiveInt = DEFAULT_MAX_BLOCKS
+    max_addresses: PositiveInt = _ADDRESSES.max_addresses
+    max_addresses_per_source: PositiveInt = _ADDRESSES.max_per_source
+    max_addresses_per_group: PositiveInt = _ADDRESSES.max_per_group
+    max_addresses_per_reply: PositiveInt = _ADDRESSES.max_per_reply
+
+    def address_limits(self) -> AddressLimits:
+        """The address table's bounds these keys set (docs/protocol.md section 3)."""
+        return AddressLimits(
+            max_addresses=self.max_addresses,
+            max_per_source=self.max_addresses_per_source,
+            max_per_group=self.max_addresses_per_group,
+            max_per_reply=self.max_addresses_per_reply,
+        )
 
 
-class IntroducerSettings(_Frozen):
+class IntroducerSettings(_ServiceSection):
     port: Port = 8445
     rpc_port: OptionalPort = 8556
-    rpc_tls_port: OptionalPort = 0
-    metrics_port: OptionalPort = None
 
 
-class TimelordSettings(_Frozen):
+class TimelordSettings(_ServiceSection):
     port: Port = 8446
     rpc_port: OptionalPort = 8557
-    rpc_tls_port: OptionalPort = 0
-    metrics_port: OptionalPort = None
     full_node: OptionalHostPort = None
     workers: PositiveInt = 1
     vdf_threads: Flag = False
 
 
-class FarmerSettings(_Frozen):
+class FarmerSettings(_ServiceSection):
     port: Port = 8447
     rpc_port: OptionalPort = 8559
-    rpc_tls_port: OptionalPort = 0
-    metrics_port: OptionalPort = None
     full_node: OptionalHostPort = None
     pool: OptionalHostPort = None
     payout_puzzle_hash: OptionalPuzzleHash = None
 
 
-class HarvesterSettings(_Frozen):
+class HarvesterSettings(_ServiceSection):
     port: Port = 8448
     rpc_port: OptionalPort = 8560
-    rpc_tls_port: OptionalPort = 0
-    metrics_port: OptionalPort = None
     farmer: OptionalHostPort = None
     plot_dirs: Paths = ()
     refresh_interval: PositiveFloat = 10.0
     protocol: HarvesterProtocol = "v2"
 
 
-class PoolSettings(_Frozen):
+class PoolSettings(_ServiceSection):
     """The pool role (docs/protocol.md section 5)."""
 
     port: Port = 8449
     rpc_port: OptionalPort = 8561
-    rpc_tls_port: OptionalPort = 0
-    metrics_port: OptionalPort = None
     full_node: OptionalHostPort = None
     db: OptionalText = None
     target_partials_per_hour: PositiveInt = 300

@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from trionode.config import Settings
 from trionode.peers.identity import ROLES, private_ca_paths, role_cert_paths
 from trionode.peers.tls import ensure_ca, ensure_node_certificate, public_ca_paths
 
@@ -18,81 +19,96 @@ __all__ = ["CONFIG_FILE", "DEFAULT_CONFIG", "init_command", "init_root", "load_c
 
 CONFIG_FILE = "config.yaml"
 
-# What ``init`` writes; every key is described in the README (Configuration) and validated by
-# trionode.config.Settings, whose defaults these are (a test keeps the two equal).
-DEFAULT_CONFIG: dict[str, Any] = {
-    "network": "devnet",
-    "log_level": "INFO",
-    "log_format": "console",
-    "log_max_bytes": 10 * 2**20,
-    "log_backups": 3,
-    "full_node": {
-        "port": 8444,
-        "rpc_port": 8555,
-        "rpc_tls_port": 0,
-        "metrics_port": None,
-        "peers": [],
-        "introducer": None,
-        "db": None,
-        "peer_db": None,
-        "target_outbound": 8,
-        "max_inbound": 80,
-        "validation_workers": 2,
-    },
-    "introducer": {"port": 8445, "rpc_port": 8556, "rpc_tls_port": 0, "metrics_port": None},
-    "timelord": {
-        "port": 8446,
-        "rpc_port": 8557,
-        "rpc_tls_port": 0,
-        "metrics_port": None,
-        "full_node": None,
-        "workers": 1,
-        "vdf_threads": False,
-    },
-    "farmer": {
-        "port": 8447,
-        "rpc_port": 8559,
-        "rpc_tls_port": 0,
-        "metrics_port": None,
-        "full_node": None,
-        "pool": None,
-        "payout_puzzle_hash": None,
-    },
-    "harvester": {
-        "port": 8448,
-        "rpc_port": 8560,
-        "rpc_tls_port": 0,
-        "metrics_port": None,
-        "farmer": None,
-        "plot_dirs": [],
-        "refresh_interval": 10.0,
-        "protocol": "v2",
-    },
-    "pool": {
-        "port": 8449,
-        "rpc_port": 8561,
-        "rpc_tls_port": 0,
-        "metrics_port": None,
-        "full_node": None,
-        "db": None,
-        "target_partials_per_hour": 300,
-        "starting_difficulty": 1,
-        "partial_max_depth": 4,
-        "partial_max_age": 300.0,
-        "max_partials_per_minute": 120,
-        "max_farmers": 10_000,
-        "payout_interval": 600.0,
-        "payout_fee": 0,
-    },
-    "peers": {
-        "exempt_loopback_from_bans": False,
-        "listen_host": "127.0.0.1",
-        "max_message_size": 50 * 2**20,
-        "handshake_timeout": 10.0,
-        "ping_interval": 30.0,
-        "idle_timeout": 90.0,
-    },
+# What ``init`` writes: these keys of config.yaml (the ones an operator sets most; the README's
+# configuration table lists every key), with the defaults of trionode.config.Settings, the one
+# place they are written.
+INIT_KEYS: dict[str, tuple[str, ...]] = {
+    "": (  # top-level keys
+        "network",
+        "log_level",
+        "log_format",
+        "log_max_bytes",
+        "log_backups",
+    ),
+    "full_node": (
+        "port",
+        "rpc_port",
+        "rpc_tls_port",
+        "metrics_port",
+        "peers",
+        "introducer",
+        "db",
+        "peer_db",
+        "target_outbound",
+        "max_inbound",
+        "validation_workers",
+    ),
+    "introducer": ("port", "rpc_port", "rpc_tls_port", "metrics_port"),
+    "timelord": (
+        "port",
+        "rpc_port",
+        "rpc_tls_port",
+        "metrics_port",
+        "full_node",
+        "workers",
+        "vdf_threads",
+    ),
+    "farmer": (
+        "port",
+        "rpc_port",
+        "rpc_tls_port",
+        "metrics_port",
+        "full_node",
+        "pool",
+        "payout_puzzle_hash",
+    ),
+    "harvester": (
+        "port",
+        "rpc_port",
+        "rpc_tls_port",
+        "metrics_port",
+        "farmer",
+        "plot_dirs",
+        "refresh_interval",
+        "protocol",
+    ),
+    "pool": (
+        "port",
+        "rpc_port",
+        "rpc_tls_port",
+        "metrics_port",
+        "full_node",
+        "db",
+        "target_partials_per_hour",
+        "starting_difficulty",
+        "partial_max_depth",
+        "partial_max_age",
+        "max_partials_per_minute",
+        "max_farmers",
+        "payout_interval",
+        "payout_fee",
+    ),
+    "peers": (
+        "exempt_loopback_from_bans",
+        "listen_host",
+        "max_message_size",
+        "handshake_timeout",
+        "ping_interval",
+        "idle_timeout",
+    ),
 }
+
+
+def _default_config() -> dict[str, Any]:
+    defaults = Settings().model_dump(mode="json")
+    config: dict[str, Any] = {key: defaults[key] for key in INIT_KEYS[""]}
+    for section, keys in INIT_KEYS.items():
+        if section:
+            config[section] = {key: defaults[section][key] for key in keys}
+    return config
+
+
+DEFAULT_CONFIG: dict[str, Any] = _default_config()
 
 
 def init_root(root: Path | str) -> list[Path]:

@@ -81,7 +81,7 @@ logger = logging.getLogger(__name__)
 Handler = Callable[[Any, "PeerConnection"], Awaitable[Streamable | None]]
 HandlerLookup = Callable[[T], Handler | None]
 # Observes every message after the handshake: (outbound, type, size in bytes). Set by whoever
-# counts traffic (trionode.metrics); it must not block or raise.
+# counts traffic (trionode.rpc.metrics); it must not block or raise.
 MessageObserver = Callable[[bool, T, int], None]
 
 REPLY_MESSAGE_TYPES: frozenset[T] = frozenset(REPLY_TYPES.values()) | {T.error}

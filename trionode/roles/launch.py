@@ -8,16 +8,14 @@ could not start or stopped on an error).
 from __future__ import annotations
 
 import argparse
-import inspect
 import logging
 import os
 import signal
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import attrs
 import trio
 
 from trionode import runfiles
@@ -116,47 +114,27 @@ def build_settings(
     )
 
 
-def _accepts(target: Any, name: str) -> bool:
-    """Whether a role's config class (attrs) or service constructor takes ``name``.
-
-    The RPC/metrics fields arrive in the roles one by one; a role without them simply runs
-    without that surface.
-    """
-    if attrs.has(target):
-        return name in attrs.fields_dict(target)
-    return name in inspect.signature(target).parameters
-
-
-def _surface(target: Any, section: Any) -> dict[str, Any]:
-    return {
-        name: getattr(section, name)
-        for name in ("rpc_port", "rpc_tls_port", "metrics_port")
-        if _accepts(target, name)
-    }
-
-
 def _require(value: Any, role: str, key: str, flag: str) -> Any:
     if value is None or value == ():
         raise UsageError(f"--role {role} needs {flag} (or {key} under {role}: in config.yaml)")
     return value
 
 
-def _peer_layer(settings: Settings) -> dict[str, Any]:
-    """The peers: section as every role takes it: listener address and PeerLimits."""
+def _shell(settings: Settings, role: str, root: Path) -> dict[str, Any]:
+    """The settings every role shares (trionode.service.ServiceSettings), from the role's section
+    and the peers: section."""
+    section = settings.section(role)
     peers = settings.peers
-    return {"host": peers.listen_host, "limits": peers.limits()}
-
-
-def _address_limits(fn: Any) -> Any:
-    """The full_node: section's address-table bounds (docs/protocol.md section 3)."""
-    from trionode.storage.peer_store import AddressLimits
-
-    return AddressLimits(
-        max_addresses=fn.max_addresses,
-        max_per_source=fn.max_addresses_per_source,
-        max_per_group=fn.max_addresses_per_group,
-        max_per_reply=fn.max_addresses_per_reply,
-    )
+    return {
+        "root": root,
+        "network": settings.network,
+        "port": section.port,
+        "host": peers.listen_host,
+        "limits": peers.limits(),
+        "rpc_port": section.rpc_port,
+        "rpc_tls_port": section.rpc_tls_port,
+        "metrics_port": section.metrics_port,
+    }
 
 
 def _check_db_setting(name: str, url: str | None) -> None:
@@ -203,131 +181,133 @@ def check_root_dir(root: Path, flag: str = "--root") -> None:
             return
 
 
+# -- one builder per role: its section's own keys -> the role's config and service object -------
+
+
+def _full_node(settings: Settings, shell: dict[str, Any]) -> Any:
+    from trionode.roles.full_node.main import FullNodeConfig, FullNodeService
+    from trionode.storage.engine import default_db_url
+
+    fn = settings.full_node
+    _check_db_setting(
+        "--db (full_node.db)", fn.db or default_db_url(shell["root"], shell["network"])
+    )
+    if fn.peer_db is not None and "://" in fn.peer_db:
+        _check_db_setting("full_node.peer_db", fn.peer_db)
+    return FullNodeService(
+        FullNodeConfig(
+            **shell,
+            peers=fn.peers,
+            introducer=fn.introducer,
+            db=fn.db,
+            peer_db=fn.peer_db,
+            target_outbound=fn.target_outbound,
+            max_inbound=fn.max_inbound,
+            validation_workers=fn.validation_workers,
+            intake=fn.intake_limits(),
+            mempool_max_bytes=fn.mempool_max_bytes,
+            mempool_max_blocks=fn.mempool_max_blocks,
+            address_limits=fn.address_limits(),
+            exempt_loopback_from_bans=settings.peers.exempt_loopback_from_bans,
+        )
+    )
+
+
+def _farmer(settings: Settings, shell: dict[str, Any]) -> Any:
+    from trionode.roles.farmer.main import Farmer, FarmerConfig
+
+    fa = settings.farmer
+    payout = fa.payout_puzzle_hash
+    return Farmer(
+        FarmerConfig(
+            **shell,
+            full_node=_require(fa.full_node, "farmer", "full_node", "--full-node HOST:PORT"),
+            pool=fa.pool,
+            payout_puzzle_hash=None if payout is None else bytes32.fromhex(payout),
+        )
+    )
+
+
+def _harvester(settings: Settings, shell: dict[str, Any]) -> Any:
+    from trionode.roles.harvester.main import Harvester, HarvesterConfig
+
+    hv = settings.harvester
+    farmer = _require(hv.farmer, "harvester", "farmer", "--farmer HOST:PORT")
+    # Relative plot directories in config.yaml are under the root (flags are made absolute).
+    dirs = tuple(d if d.is_absolute() else shell["root"] / d for d in hv.plot_dirs)
+    _require(dirs, "harvester", "plot_dirs", "--plots DIR")
+    return Harvester(
+        HarvesterConfig(
+            **shell,
+            farmer=farmer,
+            plot_dirs=dirs,
+            refresh_interval=hv.refresh_interval,
+            protocol=hv.protocol,
+        )
+    )
+
+
+def _timelord(settings: Settings, shell: dict[str, Any]) -> Any:
+    from trionode.roles.timelord.main import TimelordConfig, TimelordService
+
+    tl = settings.timelord
+    return TimelordService(
+        TimelordConfig(
+            **shell,
+            full_node=_require(tl.full_node, "timelord", "full_node", "--full-node HOST:PORT"),
+            workers=tl.workers,
+            use_processes=not tl.vdf_threads,
+        )
+    )
+
+
+def _introducer(settings: Settings, shell: dict[str, Any]) -> Any:
+    from trionode.roles.introducer_main import IntroducerService
+    from trionode.service import ServiceSettings
+
+    return IntroducerService(ServiceSettings(**shell))
+
+
+def _pool(settings: Settings, shell: dict[str, Any]) -> Any:
+    from trionode.roles.pool.main import Pool, PoolConfig
+
+    po = settings.pool
+    full_node = _require(po.full_node, "pool", "full_node", "--full-node HOST:PORT")
+    _check_db_setting("pool.db", po.db)
+    return Pool(
+        PoolConfig(
+            **shell,
+            full_node=full_node,
+            db=po.db,
+            target_partials_per_hour=po.target_partials_per_hour,
+            starting_difficulty=po.starting_difficulty,
+            partial_max_depth=po.partial_max_depth,
+            partial_max_age=po.partial_max_age,
+            max_partials_per_minute=po.max_partials_per_minute,
+            max_farmers=po.max_farmers,
+            payout_interval=po.payout_interval,
+            payout_fee=po.payout_fee,
+        )
+    )
+
+
+# role (and its config.yaml section) -> the builder of its service.
+ROLE_BUILDERS: dict[str, Callable[[Settings, dict[str, Any]], Any]] = {
+    "full_node": _full_node,
+    "farmer": _farmer,
+    "harvester": _harvester,
+    "timelord": _timelord,
+    "introducer": _introducer,
+    "pool": _pool,
+}
+
+
 def build_service(settings: Settings, role: str, root: Path) -> Any:
     """The role's service object (has ``async run(*, task_status)``), wired from ``settings``."""
-    network = settings.network
-    if role == "full_node":
-        from trionode.roles.full_node.main import FullNodeConfig, FullNodeService
-
-        fn = settings.full_node
-        from trionode.storage.engine import default_db_url
-
-        _check_db_setting("--db (full_node.db)", fn.db or default_db_url(root, network))
-        if fn.peer_db is not None and "://" in fn.peer_db:
-            _check_db_setting("full_node.peer_db", fn.peer_db)
-        return FullNodeService(
-            FullNodeConfig(
-                root=root,
-                network=network,
-                port=fn.port,
-                peers=fn.peers,
-                introducer=fn.introducer,
-                db_url=fn.db,
-                peer_db=fn.peer_db,
-                target_outbound=fn.target_outbound,
-                max_inbound=fn.max_inbound,
-                validation_workers=fn.validation_workers,
-                intake=fn.intake_limits(),
-                mempool_max_bytes=fn.mempool_max_bytes,
-                mempool_max_blocks=fn.mempool_max_blocks,
-                address_limits=_address_limits(fn),
-                exempt_loopback_from_bans=settings.peers.exempt_loopback_from_bans,
-                **_peer_layer(settings),
-                **_surface(FullNodeConfig, fn),
-            )
-        )
-    if role == "farmer":
-        from trionode.roles.farmer.main import Farmer, FarmerConfig
-
-        fa = settings.farmer
-        full_node = _require(fa.full_node, role, "full_node", "--full-node HOST:PORT")
-        return Farmer(
-            FarmerConfig(
-                root,
-                network,
-                full_node,
-                port=fa.port,
-                pool=fa.pool,
-                payout_puzzle_hash=(
-                    None
-                    if fa.payout_puzzle_hash is None
-                    else bytes32.fromhex(fa.payout_puzzle_hash)
-                ),
-                **_peer_layer(settings),
-                **_surface(FarmerConfig, fa),
-            )
-        )
-    if role == "harvester":
-        from trionode.roles.harvester.main import Harvester, HarvesterConfig
-
-        hv = settings.harvester
-        farmer = _require(hv.farmer, role, "farmer", "--farmer HOST:PORT")
-        # Relative plot directories in config.yaml are under the root (flags are made absolute).
-        dirs = tuple(d if d.is_absolute() else root / d for d in hv.plot_dirs)
-        _require(dirs, role, "plot_dirs", "--plots DIR")
-        return Harvester(
-            HarvesterConfig(
-                root,
-                network,
-                farmer,
-                dirs,
-                port=hv.port,
-                refresh_interval=hv.refresh_interval,
-                protocol=hv.protocol,
-                **_peer_layer(settings),
-                **_surface(HarvesterConfig, hv),
-            )
-        )
-    if role == "timelord":
-        from trionode.roles.timelord.main import TimelordConfig, TimelordService
-
-        tl = settings.timelord
-        full_node = _require(tl.full_node, role, "full_node", "--full-node HOST:PORT")
-        return TimelordService(
-            TimelordConfig(
-                root,
-                network,
-                full_node,
-                port=tl.port,
-                workers=tl.workers,
-                use_processes=not tl.vdf_threads,
-                **_peer_layer(settings),
-                **_surface(TimelordConfig, tl),
-            )
-        )
-    if role == "introducer":
-        from trionode.roles.introducer_main import IntroducerService
-
-        it = settings.introducer
-        return IntroducerService(
-            root, network, it.port, **_peer_layer(settings), **_surface(IntroducerService, it)
-        )
-    if role == "pool":
-        from trionode.roles.pool.main import Pool, PoolConfig
-
-        po = settings.pool
-        full_node = _require(po.full_node, role, "full_node", "--full-node HOST:PORT")
-        _check_db_setting("pool.db", po.db)
-        return Pool(
-            PoolConfig(
-                root,
-                network,
-                full_node,
-                port=po.port,
-                db_url=po.db,
-                target_partials_per_hour=po.target_partials_per_hour,
-                starting_difficulty=po.starting_difficulty,
-                partial_max_depth=po.partial_max_depth,
-                partial_max_age=po.partial_max_age,
-                max_partials_per_minute=po.max_partials_per_minute,
-                max_farmers=po.max_farmers,
-                payout_interval=po.payout_interval,
-                payout_fee=po.payout_fee,
-                **_peer_layer(settings),
-                **_surface(PoolConfig, po),
-            )
-        )
-    raise UsageError(f"unknown role {role!r}")
+    builder = ROLE_BUILDERS.get(role)
+    if builder is None:
+        raise UsageError(f"unknown role {role!r}")
+    return builder(settings, _shell(settings, role, root))
 
 
 def _usage(message: str) -> int:
@@ -356,7 +336,7 @@ def _listen_checks(settings: Settings, role: str) -> list[tuple[str, str, int]]:
         ("rpc_tls_port", "RPC TLS port", f"{role}.rpc_tls_port"),
         ("metrics_port", "metrics port", "--metrics-port"),
     ):
-        port = getattr(section, key, None)
+        port = getattr(section, key)
         if port:  # None: off; 0: the OS's choice, always free
             host = settings.peers.listen_host if key == "port" else "127.0.0.1"
             out.append((f"{what} {host}:{port}", flag, int(port)))

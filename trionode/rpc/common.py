@@ -1,7 +1,16 @@
-"""Methods every role with a peer layer serves: its connections, and closing one."""
+"""The shape of a role's RPC table, and the methods every role with a peer layer serves (its
+connections, and closing one).
+
+A role's RPC is a class holding the role's objects (a subclass of :class:`PeerMethods`) and one
+table, ``METHODS``, mapping each method name to an (unbound) handler of that class. The server
+gets the table bound to an instance (:func:`bind`); the CLI's ``rpc`` command reads the same
+table's names to find the role serving a method. Adding a method is one handler and one row.
+"""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import trio
@@ -11,7 +20,24 @@ from trionode.peers.node import PeerNode
 from trionode.rpc.params import NotFound, Params
 from trionode.rpc.server import Method
 
-__all__ = ["PeerMethods", "connection_json", "node_type_name"]
+__all__ = [
+    "PEER_METHODS",
+    "Handler",
+    "MethodTable",
+    "PeerMethods",
+    "bind",
+    "connection_json",
+    "node_type_name",
+]
+
+# A handler of a role's RPC class, unbound: ``handler(rpc_object, params)``.
+Handler = Callable[[Any, Params], Awaitable[dict[str, Any]]]
+MethodTable = Mapping[str, Handler]
+
+
+def bind(table: MethodTable, target: object) -> dict[str, Method]:
+    """The server's methods: every handler of ``table`` bound to ``target``."""
+    return {name: functools.partial(handler, target) for name, handler in table.items()}
 
 
 def node_type_name(conn: PeerConnection) -> str | None:
@@ -44,12 +70,6 @@ class PeerMethods:
     def connections(self) -> list[PeerConnection]:
         return [c for node in self.nodes for c in node.get_connections()]
 
-    def methods(self) -> dict[str, Method]:
-        return {
-            "get_connections": self.get_connections,
-            "close_connection": self.close_connection,
-        }
-
     async def get_connections(self, params: Params) -> dict[str, Any]:
         """Params: ``type`` (optional: full_node, farmer, harvester, timelord, introducer)."""
         kind = params.get_str("type", None)
@@ -67,3 +87,10 @@ class PeerMethods:
                     await conn.closed.wait()
                 return {"node_id": node_id.hex()}
         raise NotFound(f"no connection to node {node_id.hex()}")
+
+
+# The methods of every role with a peer layer; each role's table starts with these.
+PEER_METHODS: MethodTable = {
+    "get_connections": PeerMethods.get_connections,
+    "close_connection": PeerMethods.close_connection,
+}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import logging
-from pathlib import Path
 
 import attrs
 import trio
@@ -13,10 +12,10 @@ import trio
 from trionode import runfiles
 from trionode.consensus import get_constants
 from trionode.keys.keychain import Keychain
+from trionode.nursery import Supervisor
 from trionode.peers.connection import PeerConnection
 from trionode.peers.errors import PeerErrorReply
 from trionode.peers.identity import NodeIdentity, make_websocket_transport
-from trionode.peers.limits import PeerLimits
 from trionode.peers.node import PeerNode, PeerNodeConfig
 from trionode.protocols.harvester_protocol import HarvesterHandshake, RequestPlots, RespondPlots
 from trionode.protocols.harvester_protocol_v1 import HarvesterHandshake as HarvesterHandshakeV1
@@ -25,30 +24,22 @@ from trionode.roles.farm_limits import farm_link_limits
 from trionode.roles.farmer.api import FarmerAPI
 from trionode.roles.farmer.node import FarmerState
 from trionode.roles.farmer.pool_link import PoolLink
+from trionode.roles.farmer.rpc import start_farmer_surface
 from trionode.roles.greeter import greet_new_connections
 from trionode.roles.runtime import write_ready
+from trionode.roles.supervision import role_supervisor
 from trionode.roles.upstream import keep_connected
-from trionode.rpc.surface import start_farmer_surface
+from trionode.service import ServiceSettings
 from trionode.wire import bytes32
 
 logger = logging.getLogger(__name__)
 
 
 @attrs.frozen
-class FarmerConfig:
-    root: Path
-    network: str
+class FarmerConfig(ServiceSettings):
+    """The shell (root, network, ports, limits) and the farmer's own keys."""
+
     full_node: tuple[str, int]
-    port: int = 8447
-    host: str = "127.0.0.1"
-    # Peer-layer limits and deadlines (config.yaml peers:); host is the peer listener's
-    # address, the RPC and metrics stay on loopback.
-    limits: PeerLimits = attrs.field(factory=PeerLimits)
-    # Operator surface (trionode.rpc.surface): None = off. The CLI's default RPC port is
-    # trionode.rpc.DEFAULT_RPC_PORTS["farmer"] (8559); rpc_tls_port 0 = OS's choice.
-    rpc_port: int | None = None
-    rpc_tls_port: int | None = 0
-    metrics_port: int | None = None
     # The pool to farm pooled plots with (config farmer.pool, "host:port"; None = solo) and
     # where it pays this farmer (None = the farmer puzzle hash, sha256(farmer pk)).
     pool: tuple[str, int] | None = None
@@ -58,6 +49,8 @@ class FarmerConfig:
 class Farmer:
     def __init__(self, config: FarmerConfig) -> None:
         self.config = config
+        # The supervisor of the role's own loops and operator surface, while it runs.
+        self.loops: Supervisor | None = None
         self.constants = get_constants(config.network)
         keys = Keychain(config.root).farm_keys()
         self.state = FarmerState(self.constants, keys)
@@ -141,34 +134,40 @@ class Farmer:
         async with trio.open_nursery() as nursery:
             await nursery.start(self.harvester_node.run)
             await nursery.start(self.full_node_side.run)
-            await self.harvester_node.start_service(
-                "greet-harvesters",
-                greet_new_connections,
-                self.harvester_node,
-                self._greet_harvester,
-            )
-            host, port = self.config.full_node
-            await self.full_node_side.start_service(
-                "full-node-link",
+            async with role_supervisor("farmer", until=self.harvester_node.stopped) as loops:
+                self.loops = loops
+                await self._start_loops(loops)
+                assert self.harvester_node.port is not None
+                surface = await start_farmer_surface(self, loops)
+                write_ready(self.config.root, "farmer", self.harvester_node.port, **surface)
+                task_status.started(self)
+
+    async def _start_loops(self, loops: Supervisor) -> None:
+        """Greet harvesters; keep the links to the full node and the pool up."""
+        await loops.start_child(
+            "greet-harvesters",
+            greet_new_connections,
+            self.harvester_node,
+            self._greet_harvester,
+        )
+        host, port = self.config.full_node
+        await loops.start_child(
+            "full-node-link",
+            functools.partial(
+                keep_connected, what="full node", on_connect=self._on_full_node_connect
+            ),
+            self.full_node_side,
+            host,
+            port,
+        )
+        if self.config.pool is not None and self.pool_link is not None:
+            pool_host, pool_port = self.config.pool
+            await loops.start_child(
+                "pool-link",
                 functools.partial(
-                    keep_connected, what="full node", on_connect=self._on_full_node_connect
+                    keep_connected, what="pool", on_connect=self.pool_link.on_connect
                 ),
                 self.full_node_side,
-                host,
-                port,
+                pool_host,
+                pool_port,
             )
-            if self.config.pool is not None and self.pool_link is not None:
-                pool_host, pool_port = self.config.pool
-                await self.full_node_side.start_service(
-                    "pool-link",
-                    functools.partial(
-                        keep_connected, what="pool", on_connect=self.pool_link.on_connect
-                    ),
-                    self.full_node_side,
-                    pool_host,
-                    pool_port,
-                )
-            assert self.harvester_node.port is not None
-            surface = await start_farmer_surface(self)
-            write_ready(self.config.root, "farmer", self.harvester_node.port, **surface)
-            task_status.started(self)

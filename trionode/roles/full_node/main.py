@@ -11,20 +11,21 @@ import trio
 
 from trionode import runfiles
 from trionode.blockchain.blockchain import Blockchain
+from trionode.config import FullNodeSettings, PeersSettings
 from trionode.consensus import get_constants
-from trionode.mempool.mempool import DEFAULT_MAX_BLOCKS, DEFAULT_MAX_BYTES
-from trionode.nursery.supervisor import Supervisor
+from trionode.nursery import Supervisor
 from trionode.peers.full_node import FullNodePeers
 from trionode.peers.identity import NodeIdentity, make_websocket_transport
-from trionode.peers.limits import PeerLimits
 from trionode.peers.manager import PeerManagerConfig
 from trionode.peers.node import PeerNode, PeerNodeConfig
 from trionode.protocols.shared_protocol import NodeType
 from trionode.roles.full_node.api import FullNodeAPI
 from trionode.roles.full_node.node import FullNode
+from trionode.roles.full_node.rpc import start_full_node_surface
 from trionode.roles.full_node.wallet_api import WalletAPI
 from trionode.roles.runtime import write_ready
-from trionode.rpc.surface import start_full_node_surface
+from trionode.roles.supervision import role_supervisor
+from trionode.service import ServiceSettings
 from trionode.storage.chain_store import ChainStore
 from trionode.storage.engine import default_db_url
 from trionode.storage.peer_store import AddressLimits, PeerStore
@@ -33,34 +34,29 @@ from trionode.sync import IntakeLimits, SyncConfig
 logger = logging.getLogger(__name__)
 
 
+# config.yaml's full_node: and peers: defaults, written in trionode.config.
+_DEFAULTS = FullNodeSettings()
+_PEERS = PeersSettings()
+
+
 @attrs.frozen
-class FullNodeConfig:
-    root: Path
-    network: str
-    port: int = 8444
-    host: str = "127.0.0.1"
-    # Peer-layer limits and deadlines (config.yaml peers:); host is the peer listener's
-    # address, the RPC and metrics stay on loopback.
-    limits: PeerLimits = attrs.field(factory=PeerLimits)
+class FullNodeConfig(ServiceSettings):
+    """The shell (root, network, ports, limits) and the full node's own keys."""
+
     peers: tuple[tuple[str, int], ...] = ()
     introducer: tuple[str, int] | None = None
-    db_url: str | None = None
+    db: str | None = None  # the chain store's URL (None: SQLite under the root)
     peer_db: str | None = None  # None: the peers table lives in the chain database
-    target_outbound: int = 8
-    max_inbound: int = 80
-    validation_workers: int = 2
-    exempt_loopback_from_bans: bool = False
+    target_outbound: int = _DEFAULTS.target_outbound
+    max_inbound: int = _DEFAULTS.max_inbound
+    validation_workers: int = _DEFAULTS.validation_workers
+    exempt_loopback_from_bans: bool = _PEERS.exempt_loopback_from_bans
     sync: SyncConfig = SyncConfig()  # batch sizes and deadlines of the long sync
     # Bounds of the pools of peer input (config.yaml full_node: keys; docs/protocol.md s. 2)
     intake: IntakeLimits = IntakeLimits()
-    # Operator surface (trionode.rpc.surface): None = off. The CLI's default RPC port is
-    # trionode.rpc.DEFAULT_RPC_PORTS["full_node"] (8555); rpc_tls_port 0 = OS's choice.
-    rpc_port: int | None = None
-    rpc_tls_port: int | None = 0
-    metrics_port: int | None = None
     # Bounded pools (docs/protocol.md section 3).
-    mempool_max_bytes: int = DEFAULT_MAX_BYTES
-    mempool_max_blocks: int = DEFAULT_MAX_BLOCKS
+    mempool_max_bytes: int = _DEFAULTS.mempool_max_bytes
+    mempool_max_blocks: int = _DEFAULTS.mempool_max_blocks
     address_limits: AddressLimits = AddressLimits()
 
 
@@ -72,6 +68,8 @@ class FullNodeService:
 
     def __init__(self, config: FullNodeConfig) -> None:
         self.config = config
+        # The supervisor of the role's own loops and operator surface, while it runs.
+        self.loops: Supervisor | None = None
         self.constants = get_constants(config.network)
         self.full_node: FullNode | None = None
         self.node: PeerNode | None = None
@@ -81,7 +79,7 @@ class FullNodeService:
     ) -> None:
         cfg = self.config
         runfiles.clear(cfg.root, "full_node")
-        url = cfg.db_url or default_db_url(cfg.root, self.constants.network_name)
+        url = cfg.db or default_db_url(cfg.root, self.constants.network_name)
         store = await ChainStore.open(url)
         try:
             blockchain = await Blockchain.create(
@@ -129,28 +127,25 @@ class FullNodeService:
                 node.register_api(self.api_class(full_node))
                 node.register_api(self.wallet_api_class(full_node))
                 self.full_node, self.node = full_node, node
-                # The role owns its loops: they run under its own supervisor, beside the
-                # peer layer (FullNode.loops names them).
-                supervisor = Supervisor("full-node")
+                # The role owns its loops (FullNode.loops names them): they run under its own
+                # supervisor, beside the peer layer, until the peer layer stops (stop_node).
                 async with trio.open_nursery() as nursery:
                     await nursery.start(peers.run)
-                    await nursery.start(supervisor.run)
-                    for name, loop in full_node.loops():
-                        await supervisor.start_child(name, loop)
-                    assert node.port is not None
-                    surface = await start_full_node_surface(self)
-                    full_node.write_status()
-                    write_ready(
-                        cfg.root,
-                        "full_node",
-                        node.port,
-                        network=self.constants.network_name,
-                        **surface,
-                    )
-                    task_status.started(self)
-                    # Stopping the peer layer (the RPC's stop_node) stops the role.
-                    await node.stopped.wait()
-                    await supervisor.shutdown()
+                    async with role_supervisor("full_node", until=node.stopped) as loops:
+                        self.loops = loops
+                        for name, loop in full_node.loops():
+                            await loops.start_child(name, loop)
+                        assert node.port is not None
+                        surface = await start_full_node_surface(self, loops)
+                        full_node.write_status()
+                        write_ready(
+                            cfg.root,
+                            "full_node",
+                            node.port,
+                            network=self.constants.network_name,
+                            **surface,
+                        )
+                        task_status.started(self)
             finally:
                 peer_store.close()
         finally:

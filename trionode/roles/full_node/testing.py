@@ -18,7 +18,7 @@ from pathlib import Path
 import attrs
 import trio
 
-from trionode.blockchain.blockchain import Blockchain
+from trionode.blockchain.blockchain import DEFAULT_VALIDATION_WORKERS, Blockchain
 from trionode.consensus import get_constants
 from trionode.protocols.chain_types import FullBlock
 from trionode.roles.full_node.api import FullNodeAPI
@@ -104,7 +104,7 @@ class TestNetwork:
         api_class: type[FullNodeAPI] | None = None,
         sync: SyncConfig | None = None,
         target_outbound: int = 8,
-        validation_workers: int = 2,
+        validation_workers: int = DEFAULT_VALIDATION_WORKERS,
     ) -> NodeHandle:
         """Start (or restart, same root) node ``name``; ``chain`` is stored first."""
         root = self.base / name

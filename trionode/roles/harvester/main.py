@@ -10,41 +10,42 @@ import attrs
 import trio
 
 from trionode import runfiles
+from trionode.config import HarvesterSettings
 from trionode.consensus import get_constants
+from trionode.nursery import Supervisor
 from trionode.nursery.offload import run_blocking
 from trionode.peers.errors import ConnectionClosedError
 from trionode.peers.identity import NodeIdentity, make_websocket_transport
-from trionode.peers.limits import PeerLimits
 from trionode.peers.node import PeerNode, PeerNodeConfig
 from trionode.plotting.manager import PlotManager, RefreshResult
 from trionode.protocols.shared_protocol import NodeType
 from trionode.roles.farm_limits import farm_link_limits
 from trionode.roles.harvester.api import HarvesterAPI
 from trionode.roles.harvester.api_v1 import HarvesterV1API
+from trionode.roles.harvester.rpc import start_harvester_surface
 from trionode.roles.runtime import write_ready
+from trionode.roles.supervision import role_supervisor
 from trionode.roles.upstream import keep_connected
-from trionode.rpc.surface import start_harvester_surface
+from trionode.service import ServiceSettings
 
 logger = logging.getLogger(__name__)
 
 HARVESTER_PROTOCOLS = ("v1", "v2")
 
 
+_DEFAULTS = HarvesterSettings()  # config.yaml's harvester: defaults (trionode.config)
+
+
 @attrs.frozen
-class HarvesterConfig:
-    root: Path
-    network: str
+class HarvesterConfig(ServiceSettings):
+    """The shell (root, network, ports, limits) and the harvester's own keys."""
+
     farmer: tuple[str, int]
     plot_dirs: tuple[Path, ...]
-    port: int = 8448
-    host: str = "127.0.0.1"
-    # Peer-layer limits and deadlines (config.yaml peers:); host is the peer listener's
-    # address, the RPC and metrics stay on loopback.
-    limits: PeerLimits = attrs.field(factory=PeerLimits)
-    refresh_interval: float = 10.0
+    refresh_interval: float = _DEFAULTS.refresh_interval
     # Which harvester protocol this harvester speaks (config harvester.protocol): "v2" (seed
     # 001) or "v1" (the legacy protocol of seeds 000/003). One farmer farms with both.
-    protocol: str = attrs.field(default="v2")
+    protocol: str = attrs.field(default=_DEFAULTS.protocol)
 
     @protocol.validator
     def _check_protocol(self, attribute: object, value: str) -> None:
@@ -53,16 +54,12 @@ class HarvesterConfig:
                 f"harvester protocol must be one of {HARVESTER_PROTOCOLS}, not {value!r}"
             )
 
-    # Operator surface (trionode.rpc.surface): None = off. The CLI's default RPC port is
-    # trionode.rpc.DEFAULT_RPC_PORTS["harvester"] (8560); rpc_tls_port 0 = OS's choice.
-    rpc_port: int | None = None
-    rpc_tls_port: int | None = 0
-    metrics_port: int | None = None
-
 
 class Harvester:
     def __init__(self, config: HarvesterConfig) -> None:
         self.config = config
+        # The supervisor of the role's own loops and operator surface, while it runs.
+        self.loops: Supervisor | None = None
         self.constants = get_constants(config.network)
         self.plots = PlotManager(config.plot_dirs)
         self.api: HarvesterAPI | HarvesterV1API = (
@@ -91,26 +88,27 @@ class Harvester:
         runfiles.clear(self.config.root, "harvester")
         async with trio.open_nursery() as nursery:
             await nursery.start(self.node.run)
-            first: RefreshResult = await self.node.start_service("plot-watch", self._watch_plots)
-            logger.info(
-                "plots: %d loaded, %d failed to open, in %s",
-                len(self.plots.plots),
-                len(self.plots.failed_to_open_filenames),
-                ", ".join(map(str, self.config.plot_dirs)),
-            )
-            del first
-            host, port = self.config.farmer
-            await self.node.start_service(
-                "farmer-link",
-                functools.partial(keep_connected, what="farmer"),
-                self.node,
-                host,
-                port,
-            )
-            assert self.node.port is not None
-            surface = await start_harvester_surface(self)
-            write_ready(self.config.root, "harvester", self.node.port, **surface)
-            task_status.started(self)
+            async with role_supervisor("harvester", until=self.node.stopped) as loops:
+                self.loops = loops
+                await loops.start_child("plot-watch", self._watch_plots)
+                logger.info(
+                    "plots: %d loaded, %d failed to open, in %s",
+                    len(self.plots.plots),
+                    len(self.plots.failed_to_open_filenames),
+                    ", ".join(map(str, self.config.plot_dirs)),
+                )
+                host, port = self.config.farmer
+                await loops.start_child(
+                    "farmer-link",
+                    functools.partial(keep_connected, what="farmer"),
+                    self.node,
+                    host,
+                    port,
+                )
+                assert self.node.port is not None
+                surface = await start_harvester_surface(self, loops)
+                write_ready(self.config.root, "harvester", self.node.port, **surface)
+                task_status.started(self)
 
     async def _watch_plots(self, *, task_status: trio.TaskStatus[RefreshResult]) -> None:
         """Rescan the plot directories every ``refresh_interval`` s; tell the farmer of changes

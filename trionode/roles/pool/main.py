@@ -14,16 +14,17 @@ import collections
 import dataclasses
 import functools
 import logging
-from pathlib import Path
 from typing import Any
 
 import attrs
 import trio
 
 from trionode import runfiles
+from trionode.config import PoolSettings
 from trionode.consensus import get_constants
 from trionode.consensus.pool import pool_sub_slot_iters
 from trionode.keys.keychain import Keychain
+from trionode.nursery import Supervisor
 from trionode.nursery.clock import wall_time
 from trionode.peers.connection import PeerConnection
 from trionode.peers.errors import PeerRequestError
@@ -36,16 +37,17 @@ from trionode.protocols.shared_protocol import NodeType
 from trionode.roles.pool.api import PoolAPI, PoolChainAPI
 from trionode.roles.pool.node import PoolState
 from trionode.roles.pool.payout import build_payout, plan_payout
+from trionode.roles.pool.rpc import start_pool_surface
 from trionode.roles.runtime import write_ready
+from trionode.roles.supervision import role_supervisor
 from trionode.roles.upstream import keep_connected
+from trionode.service import ServiceSettings
 from trionode.storage.pool_store import PoolStore, default_pool_db_url
 from trionode.wallet.client import WalletError, wallet_session
 from trionode.wire import bytes32, uint64
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_POOL_PORT = 8449
-DEFAULT_POOL_RPC_PORT = 8561
 #: Envelope caps of the pool messages a farmer sends (a partial carries a k <= 50 proof: 400
 #: bytes of proof, ~300 of keys and hashes).
 POOL_SIZE_CAPS = {
@@ -66,33 +68,32 @@ def pool_limits(base: PeerLimits, max_partials_per_minute: int) -> PeerLimits:
     )
 
 
+_DEFAULTS = PoolSettings()  # config.yaml's pool: defaults (trionode.config)
+
+
 @attrs.frozen
-class PoolConfig:
-    root: Path
-    network: str
+class PoolConfig(ServiceSettings):
+    """The shell (root, network, ports, limits) and the pool's own keys."""
+
     full_node: tuple[str, int]
-    port: int = DEFAULT_POOL_PORT
-    host: str = "127.0.0.1"
-    limits: PeerLimits = attrs.field(factory=PeerLimits)
     # The pool's own store (None = sqlite under root/db).
-    db_url: str | None = None
+    db: str | None = None
     # docs/protocol.md 5, limits table: pool.* config keys.
-    target_partials_per_hour: int = 300
-    starting_difficulty: int = 1
-    partial_max_depth: int = 4
-    partial_max_age: float = 300.0
-    max_partials_per_minute: int = 120
-    max_farmers: int = 10_000
-    payout_interval: float = 600.0
-    payout_fee: int = 0
-    rpc_port: int | None = None
-    rpc_tls_port: int | None = 0
-    metrics_port: int | None = None
+    target_partials_per_hour: int = _DEFAULTS.target_partials_per_hour
+    starting_difficulty: int = _DEFAULTS.starting_difficulty
+    partial_max_depth: int = _DEFAULTS.partial_max_depth
+    partial_max_age: float = _DEFAULTS.partial_max_age
+    max_partials_per_minute: int = _DEFAULTS.max_partials_per_minute
+    max_farmers: int = _DEFAULTS.max_farmers
+    payout_interval: float = _DEFAULTS.payout_interval
+    payout_fee: int = _DEFAULTS.payout_fee
 
 
 class Pool:
     def __init__(self, config: PoolConfig) -> None:
         self.config = config
+        # The supervisor of the role's own loops and operator surface, while it runs.
+        self.loops: Supervisor | None = None
         self.constants = get_constants(config.network)
         self.keys = Keychain(config.root).farm_keys()
         self.puzzle_hash: bytes32 = self.keys.pool_puzzle_hash
@@ -245,34 +246,34 @@ class Pool:
     async def run(self, *, task_status: trio.TaskStatus[Pool] = trio.TASK_STATUS_IGNORED) -> None:
         runfiles.clear(self.config.root, "pool")
         self.store = await PoolStore.open(
-            self.config.db_url or default_pool_db_url(self.config.root, self.config.network)
+            self.config.db or default_pool_db_url(self.config.root, self.config.network)
         )
         try:
             async with trio.open_nursery() as nursery:
                 await nursery.start(self.node.run)
                 await nursery.start(self.chain_link.run)
-                host, port = self.config.full_node
-                await self.chain_link.start_service(
-                    "full-node-link",
-                    functools.partial(keep_connected, what="full node"),
-                    self.chain_link,
-                    host,
-                    port,
-                )
-                nursery.start_soon(self._payout_loop)
-                nursery.start_soon(self._maintenance_loop)
-                assert self.node.port is not None
-                from trionode.roles.pool.rpc import start_pool_surface
-
-                surface = await start_pool_surface(self)
-                write_ready(self.config.root, "pool", self.node.port, **surface)
-                logger.info(
-                    "pool %s: target %d partials/hour per farmer, payouts every %g s",
-                    self.puzzle_hash.hex()[:16],
-                    self.config.target_partials_per_hour,
-                    self.config.payout_interval,
-                )
-                task_status.started(self)
+                async with role_supervisor("pool", until=self.node.stopped) as loops:
+                    self.loops = loops
+                    host, port = self.config.full_node
+                    await loops.start_child(
+                        "full-node-link",
+                        functools.partial(keep_connected, what="full node"),
+                        self.chain_link,
+                        host,
+                        port,
+                    )
+                    await loops.start_child("payout", self._payout_loop)
+                    await loops.start_child("maintenance", self._maintenance_loop)
+                    assert self.node.port is not None
+                    surface = await start_pool_surface(self, loops)
+                    write_ready(self.config.root, "pool", self.node.port, **surface)
+                    logger.info(
+                        "pool %s: target %d partials/hour per farmer, payouts every %g s",
+                        self.puzzle_hash.hex()[:16],
+                        self.config.target_partials_per_hour,
+                        self.config.payout_interval,
+                    )
+                    task_status.started(self)
         finally:
             with trio.CancelScope(shield=True):
                 await self.store.aclose()

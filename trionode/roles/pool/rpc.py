@@ -1,33 +1,31 @@
-"""The pool's operator RPC: ``get_pool_state``, ``get_farmers``, ``payout_now`` (plus the peer
-methods every role has), on the shared RPC server (trionode.rpc)."""
+"""The pool's operator face: its RPC methods (one table, ``METHODS``, which the CLI's ``rpc``
+command reads too: ``get_pool_state``, ``get_farmers``, ``payout_now``, plus the peer methods
+every role has) and its metrics."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from trionode.metrics import RoleMetrics
-from trionode.rpc.common import PeerMethods
+from trionode.nursery import Supervisor
+from trionode.rpc.common import PEER_METHODS, MethodTable, PeerMethods, bind
 from trionode.rpc.events import EventHub
+from trionode.rpc.metrics import RoleMetrics
 from trionode.rpc.params import Params
-from trionode.rpc.server import Method
 from trionode.rpc.surface import start_surface
 
 if TYPE_CHECKING:
     from trionode.roles.pool.main import Pool
 
 
-class PoolRpc:
-    def __init__(self, pool: Pool) -> None:
-        self.pool = pool
-        self.peers = PeerMethods(pool.node)
+__all__ = ["METHODS", "PoolRpc", "start_pool_surface"]
 
-    def methods(self) -> dict[str, Method]:
-        return {
-            **self.peers.methods(),
-            "get_pool_state": self.get_pool_state,
-            "get_farmers": self.get_farmers,
-            "payout_now": self.payout_now,
-        }
+
+class PoolRpc(PeerMethods):
+    """The handlers of :data:`METHODS` over one pool and its farmer listener."""
+
+    def __init__(self, pool: Pool) -> None:
+        super().__init__(pool.node)
+        self.pool = pool
 
     async def get_pool_state(self, params: Params) -> dict[str, Any]:
         pool = self.pool
@@ -54,7 +52,17 @@ class PoolRpc:
         return {"payout": await self.pool.payout_once()}
 
 
-async def start_pool_surface(pool: Pool) -> dict[str, int]:
+# The pool's RPC: method name -> handler (plus the server's get_routes and stop_node).
+METHODS: MethodTable = {
+    **PEER_METHODS,
+    "get_pool_state": PoolRpc.get_pool_state,
+    "get_farmers": PoolRpc.get_farmers,
+    "payout_now": PoolRpc.payout_now,
+}
+
+
+async def start_pool_surface(pool: Pool, owner: Supervisor) -> dict[str, int]:
+    """The pool's RPC and metrics, as children of ``owner``."""
     cfg = pool.config
     if cfg.rpc_port is None and cfg.metrics_port is None:
         return {}
@@ -70,16 +78,12 @@ async def start_pool_surface(pool: Pool) -> dict[str, int]:
             n.stop()
 
     return await start_surface(
-        pool.node,
+        owner,
         "pool",
-        cfg.root,
-        rpc_port=cfg.rpc_port,
-        rpc_tls_port=cfg.rpc_tls_port,
-        metrics_port=cfg.metrics_port,
-        methods=PoolRpc(pool).methods(),
+        cfg,
+        methods=bind(METHODS, PoolRpc(pool)),
         stop=stop,
         peer_nodes=nodes,
         events=EventHub(),
         metrics=metrics,
-        host=cfg.host,
     )

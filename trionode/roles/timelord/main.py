@@ -4,51 +4,48 @@ from __future__ import annotations
 
 import functools
 import logging
-from pathlib import Path
 
 import attrs
 import trio
 
 from trionode import runfiles
+from trionode.config import TimelordSettings
 from trionode.consensus import get_constants
+from trionode.nursery import Supervisor
 from trionode.peers.connection import PeerConnection
 from trionode.peers.errors import ConnectionClosedError
 from trionode.peers.identity import NodeIdentity, make_websocket_transport
-from trionode.peers.limits import PeerLimits
 from trionode.peers.node import PeerNode, PeerNodeConfig
 from trionode.protocols.shared_protocol import NodeType
 from trionode.protocols.timelord_protocol import ProofOfTimeFinished
 from trionode.roles.runtime import write_ready
+from trionode.roles.supervision import role_supervisor
 from trionode.roles.timelord.api import TimelordAPI
 from trionode.roles.timelord.node import Timelord
 from trionode.roles.upstream import keep_connected
 from trionode.rpc.surface import start_peer_role_surface
+from trionode.service import ServiceSettings
 
 logger = logging.getLogger(__name__)
 
 
+_DEFAULTS = TimelordSettings()  # config.yaml's timelord: defaults (trionode.config)
+
+
 @attrs.frozen
-class TimelordConfig:
-    root: Path
-    network: str
+class TimelordConfig(ServiceSettings):
+    """The shell (root, network, ports, limits) and the timelord's own keys."""
+
     full_node: tuple[str, int]
-    port: int = 8446
-    host: str = "127.0.0.1"
-    # Peer-layer limits and deadlines (config.yaml peers:); host is the peer listener's
-    # address, the RPC and metrics stay on loopback.
-    limits: PeerLimits = attrs.field(factory=PeerLimits)
-    workers: int = 1
-    use_processes: bool = True
-    # Operator surface (trionode.rpc.surface): None = off. The CLI's default RPC port is
-    # trionode.rpc.DEFAULT_RPC_PORTS["timelord"] (8557); rpc_tls_port 0 = OS's choice.
-    rpc_port: int | None = None
-    rpc_tls_port: int | None = 0
-    metrics_port: int | None = None
+    workers: int = _DEFAULTS.workers
+    use_processes: bool = not _DEFAULTS.vdf_threads
 
 
 class TimelordService:
     def __init__(self, config: TimelordConfig) -> None:
         self.config = config
+        # The supervisor of the role's own loops and operator surface, while it runs.
+        self.loops: Supervisor | None = None
         self.constants = get_constants(config.network)
         self.timelord = Timelord(
             self.constants.DISCRIMINANT_SIZE_BITS,
@@ -84,25 +81,21 @@ class TimelordService:
         runfiles.clear(self.config.root, "timelord")
         async with trio.open_nursery() as nursery:
             await nursery.start(self.node.run)
-            await self.node.start_service("vdf", self.timelord.run)
-            host, port = self.config.full_node
-            await self.node.start_service(
-                "full-node-link",
-                functools.partial(keep_connected, what="full node", on_connect=self._on_connect),
-                self.node,
-                host,
-                port,
-            )
-            assert self.node.port is not None
-            cfg = self.config
-            surface = await start_peer_role_surface(
-                self.node,
-                "timelord",
-                cfg.root,
-                rpc_port=cfg.rpc_port,
-                rpc_tls_port=cfg.rpc_tls_port,
-                metrics_port=cfg.metrics_port,
-                host=cfg.host,
-            )
-            write_ready(cfg.root, "timelord", self.node.port, **surface)
-            task_status.started(self)
+            async with role_supervisor("timelord", until=self.node.stopped) as loops:
+                self.loops = loops
+                await loops.start_child("vdf", self.timelord.run)
+                host, port = self.config.full_node
+                await loops.start_child(
+                    "full-node-link",
+                    functools.partial(
+                        keep_connected, what="full node", on_connect=self._on_connect
+                    ),
+                    self.node,
+                    host,
+                    port,
+                )
+                assert self.node.port is not None
+                cfg = self.config
+                surface = await start_peer_role_surface(loops, self.node, "timelord", cfg)
+                write_ready(cfg.root, "timelord", self.node.port, **surface)
+                task_status.started(self)

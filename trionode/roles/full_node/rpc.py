@@ -1,8 +1,5 @@
-"""Full node RPC methods.
-
-``get_blockchain_state`` reads the Blockchain and the peer layer; sync status and the mempool
-are looked up on the FullNode when the sync/mempool work provides them (see ``_sync_status`` and
-``_mempool``), so this table keeps working whichever lands first.
+"""The full node's operator face: its RPC methods (one table, ``METHODS``, which the CLI's
+``rpc`` command reads too), its RPC events (``new_tip``, ``sync_progress``) and its metrics.
 """
 
 from __future__ import annotations
@@ -13,23 +10,36 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from trionode.nursery import RestartPolicy, Supervisor
 from trionode.peers.errors import DialError, PeerRequestError, RemoteProtocolError, TransportClosed
 from trionode.peers.node import PeerNode
 from trionode.protocols.chain_types import Transaction
 from trionode.protocols.shared_protocol import NodeType
-from trionode.rpc.common import PeerMethods, connection_json
+from trionode.rpc.common import PEER_METHODS, MethodTable, PeerMethods, bind, connection_json
+from trionode.rpc.events import EventHub
+from trionode.rpc.metrics import RoleMetrics
 from trionode.rpc.params import BadParams, NotFound, Params, RpcError, Unavailable
-from trionode.rpc.server import Method
+from trionode.rpc.surface import start_surface
 from trionode.wire import DecodeError
 
 if TYPE_CHECKING:
     from trionode.protocols.chain_types import HeaderBlock
+    from trionode.roles.full_node.main import FullNodeService
     from trionode.roles.full_node.node import FullNode
 
-__all__ = ["FullNodeRpc", "TransactionRejected", "sync_status"]
+__all__ = [
+    "METHODS",
+    "SYNC_EVENT_INTERVAL",
+    "FullNodeRpc",
+    "TransactionRejected",
+    "start_full_node_surface",
+    "sync_status",
+]
 
 # How long open_connection waits for the dial and handshake.
 CONNECT_TIMEOUT = 15.0
+# How often the full node checks its sync status for ``sync_progress`` events.
+SYNC_EVENT_INTERVAL = 1.0
 
 
 class TransactionRejected(RpcError):
@@ -51,9 +61,8 @@ def _tip_json(tip: HeaderBlock) -> dict[str, Any]:
 def sync_status(full_node: FullNode) -> dict[str, Any]:
     """``{"syncing", "progress", "target_height", "blocks_per_second", "eta_seconds"}``.
 
-    The sync work exposes its state as ``full_node.sync_status()`` returning a mapping (or an
-    object with ``to_json_dict``); without it the node only short-syncs block by block as blocks
-    arrive, which is reported as not syncing.
+    The long sync reports its state through ``full_node.sync_status()``; while none runs the
+    node follows block by block, reported as not syncing.
     """
     peak = full_node.blockchain.get_peak()
     height = None if peak is None else int(peak.height)
@@ -65,34 +74,18 @@ def sync_status(full_node: FullNode) -> dict[str, Any]:
         "blocks_per_second": None,
         "eta_seconds": None,
     }
-    provider = getattr(full_node, "sync_status", None)
-    if callable(provider):
-        status = provider()
-        if hasattr(status, "to_json_dict"):
-            status = status.to_json_dict()
-        if isinstance(status, dict):
-            base.update(status)
+    base.update(full_node.sync_status())
     return base
 
 
-class FullNodeRpc:
+class FullNodeRpc(PeerMethods):
+    """The handlers of :data:`METHODS` over one full node and its peer layer."""
+
     def __init__(self, full_node: FullNode, node: PeerNode, network: str) -> None:
+        super().__init__(node)
         self.full_node = full_node
         self.node = node
         self.network = network
-        self.peers = PeerMethods(node)
-
-    def methods(self) -> dict[str, Method]:
-        return {
-            **self.peers.methods(),
-            "get_blockchain_state": self.get_blockchain_state,
-            "get_block": self.get_block,
-            "get_header": self.get_header,
-            "get_block_by_height": self.get_block_by_height,
-            "open_connection": self.open_connection,
-            "get_mempool": self.get_mempool,
-            "push_transaction": self.push_transaction,
-        }
 
     # -- chain -------------------------------------------------------------------------------
 
@@ -100,7 +93,7 @@ class FullNodeRpc:
         chain = self.full_node.blockchain
         peak = chain.get_peak()
         constants = self.full_node.constants
-        mempool = self._mempool()
+        mempool = self.full_node.mempool.mempool
         return {
             "network": self.network,
             "genesis_challenge": constants.genesis_challenge.hex(),
@@ -117,7 +110,7 @@ class FullNodeRpc:
                 for t in (NodeType.FULL_NODE, NodeType.FARMER, NodeType.TIMELORD)
             },
             "blocks_made": self.full_node.blocks_made,
-            "mempool_size": None if mempool is None else len(mempool),
+            "mempool_size": len(mempool),
             "event_loop_lag": self.node.loop_lag.as_json(),
         }
 
@@ -182,16 +175,9 @@ class FullNodeRpc:
 
     # -- mempool -----------------------------------------------------------------------------
 
-    def _mempool(self) -> Any:
-        """The node's Mempool (``full_node.mempool.mempool``: the manager's pool), or None."""
-        manager = getattr(self.full_node, "mempool", None)
-        return getattr(manager, "mempool", None)
-
     async def get_mempool(self, params: Params) -> dict[str, Any]:
         """The held transactions, best fee per cost first."""
-        mempool = self._mempool()
-        if mempool is None:
-            raise Unavailable("mempool not available on this node")
+        mempool = self.full_node.mempool.mempool
         items = [
             {
                 "transaction_id": item.tx_id.hex(),
@@ -213,10 +199,7 @@ class FullNodeRpc:
             tx = Transaction.from_json_dict(raw)
         except DecodeError as exc:
             raise BadParams(f"parameter 'transaction': {exc}") from None
-        add = getattr(self.full_node, "add_transaction", None)
-        if add is None:
-            raise Unavailable("mempool not available on this node")
-        result = await add(tx, source=None)
+        result = await self.full_node.add_transaction(tx, source=None)
         status = result.status.value
         if status not in ("added", "already_have"):
             raise TransactionRejected(f"transaction refused: {result.describe()}")
@@ -226,6 +209,18 @@ class FullNodeRpc:
             "replaced": [r.hex() for r in result.replaced],
         }
 
+
+# The full node's RPC: method name -> handler (plus the server's get_routes and stop_node).
+METHODS: MethodTable = {
+    **PEER_METHODS,
+    "get_blockchain_state": FullNodeRpc.get_blockchain_state,
+    "get_block": FullNodeRpc.get_block,
+    "get_header": FullNodeRpc.get_header,
+    "get_block_by_height": FullNodeRpc.get_block_by_height,
+    "open_connection": FullNodeRpc.open_connection,
+    "get_mempool": FullNodeRpc.get_mempool,
+    "push_transaction": FullNodeRpc.push_transaction,
+}
 
 _HOST_NAME = re.compile(
     r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?"
@@ -250,3 +245,117 @@ async def _resolve(host: str) -> str:
     # IPv4 first: nodes listen on 127.0.0.1 by default, and "localhost" may list ::1 first.
     infos.sort(key=lambda info: info[0] != trio.socket.AF_INET)
     return str(infos[0][4][0])
+
+
+# -- events and metrics ------------------------------------------------------------------------
+
+
+class _SyncEvents:
+    """``sync_progress`` events: one after every tip change while a long sync runs (so even a
+    short sync is seen), one per SYNC_EVENT_INTERVAL while it runs (stalls show), and a last
+    one when it ended."""
+
+    def __init__(self, full_node: FullNode, hub: EventHub) -> None:
+        self.full_node = full_node
+        self.hub = hub
+        self.was_syncing = False
+
+    def check(self) -> None:
+        status = sync_status(self.full_node)
+        syncing = bool(status.get("syncing"))
+        if syncing or self.was_syncing:
+            self.hub.publish("sync_progress", status)
+        self.was_syncing = syncing
+
+    async def poll(self) -> None:
+        while True:
+            await trio.sleep(SYNC_EVENT_INTERVAL)
+            self.check()
+
+
+async def _chain_events(
+    full_node: FullNode, hub: EventHub, *, task_status: trio.TaskStatus[None]
+) -> None:
+    """Publish ``new_tip`` for every change of the tip set, and ``sync_progress``."""
+    chain = full_node.blockchain
+    sync_events = _SyncEvents(full_node, hub)
+    with chain.subscribe(buffer=64) as changes:
+        task_status.started()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(sync_events.poll)
+            async for event in changes:
+                peak = event.peak
+                hub.publish(
+                    "new_tip",
+                    {
+                        "header_hash": peak.header_hash.hex(),
+                        "height": int(peak.height),
+                        "weight": int(peak.weight),
+                        "new_peak": event.new_peak,
+                        "fork_height": event.fork_height,
+                        "tips": [t.hex() for t in event.tips],
+                    },
+                )
+                sync_events.check()
+
+
+def _full_node_metrics(full_node: FullNode) -> RoleMetrics:
+    chain = full_node.blockchain
+    metrics = RoleMetrics("full_node")
+    metrics.instrument_blockchain(chain)
+    metrics.gauge(
+        "height",
+        "height of the heaviest tip (-1 before the genesis block)",
+        lambda: -1 if chain.peak_height is None else chain.peak_height,
+    )
+    metrics.gauge("weight", "weight of the heaviest tip", lambda: _peak_weight(full_node))
+    metrics.gauge("tips", "number of tips", lambda: len(chain.get_tips()))
+    metrics.gauge(
+        "blocks_made", "blocks this node finished for its farmers", lambda: full_node.blocks_made
+    )
+    metrics.gauge(
+        "syncing", "1 while a long sync runs", lambda: int(bool(sync_status(full_node)["syncing"]))
+    )
+    metrics.gauge(
+        "sync_blocks_per_second",
+        "blocks added per second by the running sync",
+        lambda: sync_status(full_node)["blocks_per_second"],
+    )
+    metrics.gauge(
+        "mempool_size", "transactions in the mempool", lambda: len(full_node.mempool.mempool)
+    )
+    return metrics
+
+
+def _peak_weight(full_node: FullNode) -> int:
+    peak = full_node.blockchain.get_peak()
+    return 0 if peak is None else int(peak.weight)
+
+
+async def start_full_node_surface(service: FullNodeService, owner: Supervisor) -> dict[str, int]:
+    """The full node's RPC (with its events) and metrics, as children of ``owner``."""
+    cfg = service.config
+    if cfg.rpc_port is None and cfg.metrics_port is None:
+        return {}
+    full_node, node = service.full_node, service.node
+    assert full_node is not None and node is not None
+    hub = EventHub()
+    metrics = (
+        _full_node_metrics(full_node) if cfg.metrics_port is not None else RoleMetrics("full_node")
+    )
+    rpc = FullNodeRpc(full_node, node, service.constants.network_name)
+    extra = await start_surface(
+        owner,
+        "full_node",
+        cfg,
+        methods=bind(METHODS, rpc),
+        stop=node.stop,
+        peer_nodes=[node],
+        events=hub,
+        metrics=metrics,
+    )
+    if cfg.rpc_port is not None:
+        await owner.start_child(
+            "rpc-chain-events", _chain_events, full_node, hub, policy=RestartPolicy.PERMANENT
+        )
+    return extra

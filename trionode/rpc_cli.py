@@ -1,11 +1,13 @@
 """``python -m trionode rpc METHOD [JSON]`` and ``python -m trionode show``.
 
 ``rpc`` calls any method of a running role of ``--root`` with the root's cookie token and prints
-the JSON answer. The role is ``--role`` if given, else the one serving the method (full node
-methods -> full node; ``get_harvesters``/``get_rewards`` -> farmer; ``get_plots``/
-``refresh_plots`` -> the farmer if it runs, else the harvester; ``get_pool_state``/``get_farmers``/
-``payout_now`` -> pool; anything else -> the first role of
-the root with an RPC port). The port comes from ``--rpc-port`` or the role's ready file.
+the JSON answer. The role is ``--role`` if given, else the one serving the method, read from the
+roles' own method tables (``roles/<role>/rpc.py``, ``METHODS``): a method only one role serves
+goes to that role (``get_blockchain_state`` -> full node, ``payout_now`` -> pool); one that
+several roles but not all serve goes to the first of them that runs, else to the last of them
+(``get_plots`` -> the farmer if it runs, else the harvester); anything else (``get_connections``,
+``get_routes``) goes to the first role of the root with an RPC port. The port comes from
+``--rpc-port`` or the role's ready file.
 ``--root`` may name a devnet or testnet directory: ``--node NAME`` then picks the node
 (``full_node_1``, ``n2``, ``farm``...); without it full node methods go to the first full node
 and farmer/harvester methods to the farm.
@@ -28,26 +30,45 @@ from typing import Any, TextIO
 
 from trionode import runfiles
 from trionode.keys.cli import add_root_argument, root_from_args
+from trionode.roles.farmer import rpc as farmer_rpc
+from trionode.roles.full_node import rpc as full_node_rpc
+from trionode.roles.harvester import rpc as harvester_rpc
+from trionode.roles.pool import rpc as pool_rpc
 from trionode.rpc.auth import CookieError, read_cookie
 from trionode.rpc.client import RpcCallError, call_sync, find_rpc_port
+from trionode.rpc.common import PEER_METHODS, MethodTable
 
-__all__ = ["choose_role", "port_number", "register", "rpc_command", "show_command"]
+__all__ = [
+    "ROLE_METHODS",
+    "choose_role",
+    "port_number",
+    "register",
+    "rpc_command",
+    "serving_roles",
+    "show_command",
+]
 
-ROLES = ("full_node", "farmer", "harvester", "timelord", "introducer", "pool")
-FULL_NODE_METHODS = frozenset(
-    {
-        "get_blockchain_state",
-        "get_block",
-        "get_header",
-        "get_block_by_height",
-        "open_connection",
-        "get_mempool",
-        "push_transaction",
-    }
-)
-FARMER_METHODS = frozenset({"get_harvesters", "get_rewards"})
-PLOT_METHODS = frozenset({"get_plots", "refresh_plots"})
-POOL_METHODS = frozenset({"get_pool_state", "get_farmers", "payout_now"})
+# The roles with an RPC, in the order ``rpc`` tries them, and the table of the methods of each.
+ROLE_METHODS: dict[str, MethodTable] = {
+    "full_node": full_node_rpc.METHODS,
+    "farmer": farmer_rpc.METHODS,
+    "harvester": harvester_rpc.METHODS,
+    "timelord": PEER_METHODS,
+    "introducer": PEER_METHODS,
+    "pool": pool_rpc.METHODS,
+}
+ROLES = tuple(ROLE_METHODS)
+
+
+def serving_roles(method: str) -> list[str]:
+    """The roles whose method table has ``method``."""
+    return [role for role, table in ROLE_METHODS.items() if method in table]
+
+
+def _farm_method(method: str) -> bool:
+    """A method of the farm's roles (farmer, harvester) that the full node does not serve."""
+    roles = serving_roles(method)
+    return "full_node" not in roles and bool({"farmer", "harvester"} & set(roles))
 
 
 def register(subparsers: Any) -> None:
@@ -124,7 +145,7 @@ def resolve_root(args: argparse.Namespace, method: str | None = None) -> tuple[P
         return runfiles.pick_member(base, members, node), role
     wanted = getattr(args, "rpc_role", None)
     if wanted in runfiles.FARM_ALIASES or (
-        wanted is None and method in FARMER_METHODS | PLOT_METHODS
+        wanted is None and method is not None and _farm_method(method)
     ):
         if "farm" in members:
             return members["farm"], None
@@ -147,18 +168,12 @@ def _add_port_arguments(parser: argparse.ArgumentParser) -> None:
 
 def choose_role(root: Path, method: str) -> str:
     """The role of ``root`` that serves ``method`` (see the module docstring)."""
-    if method in FULL_NODE_METHODS:
-        return "full_node"
-    if method in FARMER_METHODS:
-        return "farmer"
-    if method in PLOT_METHODS:
-        return "farmer" if find_rpc_port(root, "farmer") is not None else "harvester"
-    if method in POOL_METHODS:
-        return "pool"
-    for role in ROLES:
+    roles = serving_roles(method)
+    specific = 0 < len(roles) < len(ROLE_METHODS)
+    for role in roles if specific else ROLES:
         if find_rpc_port(root, role) is not None:
             return role
-    return "full_node"
+    return roles[-1] if specific else "full_node"
 
 
 def _port(args: argparse.Namespace, root: Path, role: str) -> int:

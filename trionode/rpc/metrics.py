@@ -42,6 +42,7 @@ from starlette.routing import Route
 from trionode.peers.connection import PeerConnection
 from trionode.protocols import ProtocolMessageTypes as T
 from trionode.protocols.shared_protocol import NodeType
+from trionode.rpc.server import bound_ports, hypercorn_config, serve_asgi
 
 if TYPE_CHECKING:
     from trionode.peers.node import PeerNode
@@ -209,8 +210,6 @@ class MetricsServer:
         self._shutdown = trio.Event()
 
     async def run(self, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
-        from trionode.rpc.server import bound_ports, hypercorn_config, serve_asgi
-
         config = hypercorn_config(f"metrics.{self.metrics.role}")
         config.bind = [f"{self.host}:{self.port}"]
         registry = self.metrics.registry
