@@ -77,8 +77,8 @@ from trionode.protocols.peer_protocol import (
 )
 from trionode.protocols.shared_protocol import Error, NodeType
 from trionode.roles.full_node.api import FullNodeAPI
-from trionode.roles.full_node.testing import NodeHandle, TestNetwork
 from trionode.testing.block_tools import BlockTools
+from trionode.testing.full_node import NodeHandle, TestNetwork
 from trionode.wire import G1Element, G2Element, bytes32, uint32, uint64, uint128
 
 VICTIM, HONEST, ATTACKER, FABRICATOR = "127.0.0.3", "127.0.0.1", "127.0.0.2", "127.0.0.4"

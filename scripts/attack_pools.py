@@ -40,7 +40,6 @@ from trionode.mempool import Mempool
 from trionode.peers.limits import DEFAULT_RATE_LIMITS, PeerLimits
 from trionode.peers.manager import PeerManager, PeerManagerConfig
 from trionode.peers.node import PeerNode, PeerNodeConfig
-from trionode.peers.testing import TEST_NETWORK_ID, PeerTestNet
 from trionode.protocols import ProtocolMessageTypes as T
 from trionode.protocols.chain_types import Coin, Output
 from trionode.protocols.peer_protocol import PeerInfo, Peers, RequestPeers
@@ -48,6 +47,7 @@ from trionode.protocols.shared_protocol import NodeType
 from trionode.storage.chain_store import ChainStore
 from trionode.storage.peer_store import PeerStore
 from trionode.testing.block_tools import BlockTools
+from trionode.testing.peers import TEST_NETWORK_ID, PeerTestNet
 from trionode.wire import bytes32, uint16, uint64
 
 MiB = 1024 * 1024

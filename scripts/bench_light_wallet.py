@@ -42,9 +42,9 @@ from bench_sync import start_server, wait_ready  # noqa: E402
 
 from trionode.consensus import get_constants  # noqa: E402
 from trionode.consensus.proofs import clear_proof_caches  # noqa: E402
-from trionode.roles.full_node.testing import preload  # noqa: E402
 from trionode.testing.block_tools import BlockTools  # noqa: E402
 from trionode.testing.chain_cache import cache_path, cached_chain  # noqa: E402
+from trionode.testing.full_node import preload  # noqa: E402
 from trionode.wallet.client import wallet_session  # noqa: E402
 from trionode.wallet.light import SyncStats  # noqa: E402
 from trionode.wire import bytes32  # noqa: E402

@@ -54,9 +54,9 @@ from trionode.consensus import (
 )
 from trionode.consensus.proofs import clear_proof_caches
 from trionode.protocols.chain_types import FullBlock
-from trionode.roles.full_node.testing import NodeHandle, TestNetwork, preload
 from trionode.testing.block_tools import BlockTools
 from trionode.testing.chain_cache import cache_path, cached_chain, chain_contexts
+from trionode.testing.full_node import NodeHandle, TestNetwork, preload
 
 
 def verify_rate(

@@ -10,7 +10,7 @@ import trio
 
 from trionode.consensus import SIM
 from trionode.peers.node import PeerNode
-from trionode.peers.testing import PeerTestNet
+from trionode.testing.peers import PeerTestNet
 
 DEADLINE = 30
 probe_names = itertools.count()

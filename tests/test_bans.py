@@ -20,7 +20,6 @@ import trio
 
 from tests.peer_probes import is_refused, probe
 from trionode.peers.connection import PeerConnection
-from trionode.peers.testing import PeerTestNet
 from trionode.protocols.chain_types import ClassgroupElement, FullBlock, HeaderBlock, Transaction
 from trionode.protocols.peer_protocol import (
     AllHeaderHashes,
@@ -39,9 +38,10 @@ from trionode.protocols.peer_protocol import (
 )
 from trionode.protocols.shared_protocol import Error, NodeType
 from trionode.roles.full_node.api import FullNodeAPI
-from trionode.roles.full_node.testing import NodeHandle, TestNetwork
 from trionode.sync import SyncConfig
 from trionode.testing.block_tools import BlockTools
+from trionode.testing.full_node import NodeHandle, TestNetwork
+from trionode.testing.peers import PeerTestNet
 from trionode.wire import bytes32, bytes100, uint64
 
 DEADLINE = 60

@@ -18,7 +18,6 @@ import trio.testing
 from trionode.blockchain.blockchain import Blockchain
 from trionode.blockchain.results import AddBlockStatus
 from trionode.consensus import ConsensusConstants
-from trionode.peers.memory_transport import MemoryNetwork, MemoryTransport
 from trionode.peers.node import PeerNode, PeerNodeConfig
 from trionode.protocols.chain_types import FullBlock
 from trionode.protocols.shared_protocol import NodeType
@@ -26,6 +25,7 @@ from trionode.storage.chain_store import ChainStore
 from trionode.storage.engine import default_db_url
 from trionode.sync import BlockAdded, BlockIntake, IntakeLimits, SyncConfig
 from trionode.sync.budget import RequestBudget
+from trionode.testing.memory_transport import MemoryNetwork, MemoryTransport
 from trionode.wire import bytes32
 
 DEADLINE = 60

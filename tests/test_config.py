@@ -15,10 +15,10 @@ import pytest
 import yaml
 
 from trionode.cli import build_parser
+from trionode.cli.launch import EXIT_USAGE, build_service, build_settings, run_role
 from trionode.config import ConfigError, Settings, env_overrides, load_settings
 from trionode.init_root import DEFAULT_CONFIG, init_root
 from trionode.keys.keychain import Keychain
-from trionode.roles.launch import EXIT_USAGE, build_service, build_settings, run_role
 
 
 def write_config(root: Path, data: dict[str, Any]) -> None:

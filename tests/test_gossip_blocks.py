@@ -14,9 +14,9 @@ from trionode.protocols.chain_types import FullBlock
 from trionode.protocols.peer_protocol import Block, NewProofOfTime, UnfinishedBlock
 from trionode.protocols.shared_protocol import NodeType
 from trionode.roles.full_node.gossip import GossipState
-from trionode.roles.full_node.testing import NodeHandle, TestNetwork
 from trionode.sync.pools import OrphanPool, SeenCache
 from trionode.testing.block_tools import BlockTools
+from trionode.testing.full_node import NodeHandle, TestNetwork
 
 DEADLINE = 30
 

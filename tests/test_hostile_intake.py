@@ -19,7 +19,6 @@ from trionode.blockchain.detached import check_detached_block, check_parent_link
 from trionode.consensus import Err
 from trionode.peers.connection import PeerConnection
 from trionode.peers.errors import ConnectionClosedError, PeerErrorReply, TransportClosed
-from trionode.peers.testing import PeerTestNet, handshake_bytes, send_payload
 from trionode.protocols import ProtocolMessageTypes as T
 from trionode.protocols.chain_types import (
     Coin,
@@ -35,10 +34,11 @@ from trionode.protocols.peer_protocol import Block, NewProofOfTime, RequestBlock
 from trionode.protocols.shared_protocol import Error, HandshakeAck, NodeType
 from trionode.protocols.timelord_protocol import ProofOfTimeFinished
 from trionode.roles.full_node.api import FullNodeAPI
-from trionode.roles.full_node.testing import NodeHandle, TestNetwork
 from trionode.sync.budget import RequestBudget
 from trionode.sync.pools import IntakeLimits, OrphanPool, SeenCache
 from trionode.testing.block_tools import BlockTools
+from trionode.testing.full_node import NodeHandle, TestNetwork
+from trionode.testing.peers import PeerTestNet, handshake_bytes, send_payload
 from trionode.wire import G1Element, G2Element, Message, bytes32, uint32, uint64, uint128
 
 DEADLINE = 60

@@ -14,16 +14,16 @@ import trionode
 LAYERS: list[set[str]] = [
     {"wire", "nursery", "runfiles", "__init__"},
     {"protocols"},
-    {"consensus", "keys"},
-    {"storage", "plotting"},
-    {"blockchain"},
-    {"peers", "mempool"},
+    {"consensus", "keys", "plotting"},
+    {"storage"},
+    {"blockchain", "mempool"},
+    {"peers"},
     {"sync", "service"},
     {"rpc"},  # the generic operator RPC and metrics servers: no role in them
     {"roles", "config", "config_values", "init_root", "wallet"},
-    {"devnet", "testing"},
+    {"devnet", "testing"},  # local process networks; in-process drivers and fakes for tests
     {"testnet"},
-    {"cli", "rpc_cli", "__main__"},
+    {"cli", "__main__"},  # every command (trionode/cli/)
 ]
 RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}
 PACKAGE = Path(trionode.__file__).parent

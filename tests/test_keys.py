@@ -202,7 +202,7 @@ def test_private_key_bytes_roundtrip() -> None:
 def _run_cli(argv: list[str]) -> int:
     import argparse
 
-    from trionode.keys import cli as keys_cli
+    from trionode.cli import keys as keys_cli
 
     parser = argparse.ArgumentParser(prog="python -m trionode")
     parser.add_argument("--root")  # as the top-level parser has it

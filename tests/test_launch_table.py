@@ -10,12 +10,12 @@ import pytest
 import trio
 
 from trionode.cli import build_parser
+from trionode.cli.launch import ROLE_BUILDERS, build_service, build_settings
 from trionode.config import SECTIONS, Settings
 from trionode.init_root import DEFAULT_CONFIG
 from trionode.keys.keychain import Keychain
 from trionode.nursery import ChildState
 from trionode.roles.full_node.main import FullNodeConfig, FullNodeService
-from trionode.roles.launch import ROLE_BUILDERS, build_service, build_settings
 from trionode.service import ServiceSettings
 
 # The keys each role cannot start without, as flags.

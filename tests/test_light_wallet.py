@@ -15,6 +15,7 @@ import pytest
 import trio
 from mnemonic import Mnemonic
 
+from trionode.cli.wallet import cmd_balance
 from trionode.consensus import CoinRecord, block_reward, coinbase_coin
 from trionode.keys.keychain import FarmKeys, Keychain
 from trionode.peers.connection import PeerConnection
@@ -44,12 +45,11 @@ from trionode.protocols.wallet_protocol import (
     WalletHeaders,
 )
 from trionode.roles.full_node.main import FullNodeService
-from trionode.roles.full_node.testing import LOCAL, NodeHandle, TestNetwork
 from trionode.roles.full_node.wallet_api import WalletAPI
 from trionode.storage.wallet_store import WalletStore, default_wallet_db_url
 from trionode.testing.block_tools import BlockTools
+from trionode.testing.full_node import LOCAL, NodeHandle, TestNetwork
 from trionode.wallet import build_payment
-from trionode.wallet.cli import cmd_balance
 from trionode.wallet.client import UntrustedNode, WalletSession, wallet_session
 from trionode.wire import G1Element, G2Element, bytes32, uint8, uint16, uint32, uint64
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from trionode import runfiles
-from trionode.rpc_cli import resolve_root
-from trionode.wallet.cli import _roots
+from trionode.cli.rpc import resolve_root
+from trionode.cli.wallet import _roots
 
 
 def make(base: Path, *names: str) -> Path:

@@ -14,11 +14,11 @@ from trionode.peers.full_node import FullNodePeers
 from trionode.peers.introducer import Introducer
 from trionode.peers.manager import PeerManagerConfig, address_group, is_good_peer
 from trionode.peers.node import PeerNode, PeerNodeConfig
-from trionode.peers.testing import TEST_NETWORK_ID, PeerTestNet
 from trionode.protocols.introducer_protocol import RequestPeersIntroducer
 from trionode.protocols.peer_protocol import RequestPeers
 from trionode.protocols.shared_protocol import NodeType
 from trionode.storage.peer_store import PeerRecord, PeerStore
+from trionode.testing.peers import TEST_NETWORK_ID, PeerTestNet
 
 
 @pytest.fixture

@@ -23,9 +23,7 @@ from trionode.peers.errors import TransportClosed
 from trionode.peers.full_node import FullNodePeers
 from trionode.peers.identity import NodeIdentity
 from trionode.peers.manager import PeerManagerConfig
-from trionode.peers.memory_transport import MemoryNetwork, MemoryTransport
 from trionode.peers.node import PeerNodeConfig
-from trionode.peers.testing import handshake_bytes, send_payload
 from trionode.peers.transport import PeerStream
 from trionode.protocols import MESSAGE_CLASSES, REPLY_TYPES, make_message
 from trionode.protocols import ProtocolMessageTypes as T
@@ -51,6 +49,8 @@ from trionode.storage.chain_store import ChainStore
 from trionode.storage.engine import default_db_url
 from trionode.storage.peer_store import PeerStore
 from trionode.testing.block_tools import BlockTools
+from trionode.testing.memory_transport import MemoryNetwork, MemoryTransport
+from trionode.testing.peers import handshake_bytes, send_payload
 from trionode.wire import Message, Streamable, bytes32, uint8, uint16, uint32
 
 SEED = int(os.environ.get("FUZZ_SEED", "20261206"))

@@ -8,11 +8,11 @@ import pytest
 
 from trionode.peers.errors import HandshakeError
 from trionode.peers.handshake import HandshakeMachine, HandshakeState
-from trionode.peers.testing import TEST_NETWORK_ID, handshake_bytes
 from trionode.protocols import ProtocolMessageTypes as T
 from trionode.protocols import make_message
 from trionode.protocols.peer_protocol import RequestPeers
 from trionode.protocols.shared_protocol import Error, HandshakeAck, NodeType
+from trionode.testing.peers import TEST_NETWORK_ID, handshake_bytes
 from trionode.wire import Message, bytes32, int16
 
 ALICE = bytes32(b"a" * 32)

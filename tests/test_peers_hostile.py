@@ -21,7 +21,6 @@ from trionode.peers.connection import PeerConnection
 from trionode.peers.errors import PeerErrorReply, RateLimitExceeded, TransportClosed
 from trionode.peers.lag import LoopLagWatchdog
 from trionode.peers.limits import PeerLimits, RateLimiter
-from trionode.peers.testing import PeerTestNet, handshake_bytes, send_payload
 from trionode.peers.transport import PeerStream
 from trionode.protocols import ProtocolMessageTypes as T
 from trionode.protocols.peer_protocol import (
@@ -32,6 +31,7 @@ from trionode.protocols.peer_protocol import (
     TransactionId,
 )
 from trionode.protocols.shared_protocol import Error, ErrorCode, HandshakeAck, NodeType
+from trionode.testing.peers import PeerTestNet, handshake_bytes, send_payload
 from trionode.wire import Message, bytes32, int16, uint8
 
 OFFENDER = "127.0.0.2"
@@ -478,8 +478,8 @@ def test_lag_window_keeps_a_spike_for_one_more_window() -> None:
 async def test_lag_is_exported_as_a_metric_and_shown(
     nursery: trio.Nursery, tmp_path: Path, autojump_clock: object
 ) -> None:
+    from trionode.cli.rpc import format_status
     from trionode.rpc.metrics import RoleMetrics
-    from trionode.rpc_cli import format_status
 
     net = PeerTestNet(nursery, tmp_path, memory=True)
     alice = await net.node("alice")

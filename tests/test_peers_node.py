@@ -26,7 +26,6 @@ from trionode.peers.errors import (
 )
 from trionode.peers.limits import PeerLimits
 from trionode.peers.node import PeerNode
-from trionode.peers.testing import PeerTestNet, handshake_bytes, send_payload
 from trionode.peers.transport import PeerStream
 from trionode.protocols import ProtocolMessageTypes as T
 from trionode.protocols import decode_message, make_message
@@ -40,6 +39,7 @@ from trionode.protocols.peer_protocol import (
     RequestTransaction,
 )
 from trionode.protocols.shared_protocol import ErrorCode, HandshakeAck, NodeType
+from trionode.testing.peers import PeerTestNet, handshake_bytes, send_payload
 from trionode.wire import Message, bytes32, uint8, uint16
 
 OFFENDER = "127.0.0.2"

@@ -17,9 +17,9 @@ import trio
 from trionode.peers.errors import DialError, MessageTooLarge, TransportClosed
 from trionode.peers.identity import NodeIdentity, make_websocket_transport
 from trionode.peers.limits import PeerLimits
-from trionode.peers.memory_transport import MemoryNetwork, MemoryTransport
 from trionode.peers.transport import AdmitFn, PeerStream, Transport
 from trionode.peers.ws_transport import WebSocketPeerStream
+from trionode.testing.memory_transport import MemoryNetwork, MemoryTransport
 from trionode.wire import bytes32
 
 MiB = 1024 * 1024

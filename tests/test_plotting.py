@@ -293,7 +293,7 @@ def test_damaged_plot_body_fails_lookups_with_plot_error(farm: Farm, tmp_path: P
 def _run_cli(argv: list[str]) -> int:
     import argparse
 
-    from trionode.plotting import cli as plots_cli
+    from trionode.cli import plots as plots_cli
 
     parser = argparse.ArgumentParser(prog="python -m trionode")
     parser.add_argument("--root")  # as the top-level parser has them
@@ -446,7 +446,7 @@ def test_cli_end_to_end_via_python_m(tmp_path: Path) -> None:
     try:
         cli.build_parser().parse_args(["plots", "check", "--dir", "x"])
     except SystemExit:
-        pytest.skip("`keys`/`plots` are not wired into trionode/cli.py yet")
+        pytest.skip("`keys`/`plots` are not wired into trionode/cli/main.py yet")
 
     def run(*argv: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

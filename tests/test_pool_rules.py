@@ -15,6 +15,8 @@ from blspy import AugSchemeMPL, PrivateKey
 
 from trionode.cli import build_parser
 from trionode.cli import main as cli_main
+from trionode.cli.launch import build_service, build_settings
+from trionode.cli.rpc import format_pool
 from trionode.config import ConfigError, load_settings
 from trionode.consensus import SIM, CoinRecord, coinbase_coin, spend_message
 from trionode.consensus.pool import partial_passes, pool_sub_slot_iters
@@ -22,10 +24,8 @@ from trionode.init_root import init_root
 from trionode.keys.keychain import Keychain
 from trionode.plotting.memo import CONTRACT_MEMO_SIZE, make_memo, parse_memo, plot_id_for
 from trionode.plotting.plot_info import load_plot
-from trionode.roles.launch import build_service, build_settings
 from trionode.roles.pool.node import DAMPING, MAX_STEP, WINDOW_INTERVALS, PoolState
 from trionode.roles.pool.payout import build_payout, plan_payout
-from trionode.rpc_cli import format_pool
 from trionode.storage.pool_store import FarmerRecord, PoolStore
 from trionode.wire import bytes32
 

@@ -20,14 +20,14 @@ import trio
 import yaml
 
 from tests.peer_probes import probe, probe_names
+from trionode.cli.launch import build_service
 from trionode.config import load_settings
 from trionode.consensus import SIM
 from trionode.peers.errors import BAN_PROTOCOL_SECONDS
-from trionode.peers.testing import PeerTestNet
 from trionode.roles.full_node.main import FullNodeService
-from trionode.roles.launch import build_service
 from trionode.storage.engine import default_db_url
 from trionode.storage.peer_store import PeerStore
+from trionode.testing.peers import PeerTestNet
 from trionode.wire import bytes32
 
 DEADLINE = 30

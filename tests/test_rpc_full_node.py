@@ -15,12 +15,12 @@ import pytest
 import trio
 
 from trionode import runfiles
+from trionode.cli.rpc import ROLE_METHODS
 from trionode.peers.identity import NodeIdentity
 from trionode.protocols.chain_types import FullBlock, Transaction
 from trionode.roles.full_node.main import FullNodeConfig, FullNodeService
 from trionode.rpc.auth import cookie_path, read_cookie
 from trionode.rpc.client import RpcCallError, RpcClient, open_event_socket
-from trionode.rpc_cli import ROLE_METHODS
 
 LOCAL = "127.0.0.1"
 

@@ -14,6 +14,7 @@ import trio
 from mnemonic import Mnemonic
 
 from trionode import runfiles
+from trionode.cli.rpc import ROLE_METHODS
 from trionode.keys.derive import farmer_sk, master_sk_from_mnemonic, pool_sk
 from trionode.keys.keychain import Keychain
 from trionode.plotting.create import ensure_plots
@@ -24,7 +25,6 @@ from trionode.roles.introducer_main import IntroducerService
 from trionode.roles.timelord.main import TimelordConfig, TimelordService
 from trionode.rpc.auth import read_cookie
 from trionode.rpc.client import RpcCallError, RpcClient
-from trionode.rpc_cli import ROLE_METHODS
 from trionode.service import ServiceSettings
 
 LOCAL = "127.0.0.1"

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from trionode import runfiles
+from trionode.cli.rpc import ROLE_METHODS, choose_role, serving_roles
 from trionode.roles.farmer.rpc import FarmerRpc
 from trionode.roles.full_node import rpc as full_node_rpc
 from trionode.roles.pool import rpc as pool_rpc
 from trionode.rpc.common import PEER_METHODS
-from trionode.rpc_cli import ROLE_METHODS, choose_role, serving_roles
 
 
 def running(root: Path, *roles: str) -> Path:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import trio
 
-from trionode import rpc_cli
+from trionode.cli import rpc as rpc_cli
+from trionode.cli.rpc import format_sync
 from trionode.protocols.chain_types import FullBlock
 from trionode.roles.full_node.main import FullNodeConfig, FullNodeService
-from trionode.rpc_cli import format_sync
 
 LOCAL = "127.0.0.1"
 

@@ -22,9 +22,9 @@ from trionode.protocols.peer_protocol import (
 )
 from trionode.protocols.shared_protocol import Error
 from trionode.roles.full_node.api import FullNodeAPI
-from trionode.roles.full_node.testing import TestNetwork
 from trionode.sync import SyncConfig
 from trionode.testing.block_tools import BlockTools
+from trionode.testing.full_node import TestNetwork
 from trionode.wire import bytes32, uint64
 
 DEADLINE = 60

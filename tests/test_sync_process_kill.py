@@ -17,10 +17,10 @@ from tests.seeds import test_seed
 from trionode import runfiles
 from trionode.blockchain.blockchain import Blockchain
 from trionode.consensus import get_constants
-from trionode.roles.full_node.testing import preload
 from trionode.storage.chain_store import ChainStore
 from trionode.storage.engine import default_db_url
 from trionode.testing.block_tools import BlockTools
+from trionode.testing.full_node import preload
 
 BLOCKS = 150
 

@@ -19,7 +19,7 @@ from trionode.protocols.peer_protocol import (
     SyncBlocks,
 )
 from trionode.protocols.shared_protocol import ErrorCode
-from trionode.roles.full_node.testing import TestNetwork
+from trionode.testing.full_node import TestNetwork
 from trionode.wire import bytes32, uint32
 
 

@@ -10,9 +10,9 @@ import pytest
 import trio
 from mnemonic import Mnemonic
 
+from trionode.cli.testnet import parse_groups
 from trionode.keys.keychain import Keychain
 from trionode.testnet import Testnet, TestnetError
-from trionode.testnet.cli import parse_groups
 from trionode.testnet.topology import components, connect_components, links, node_names
 
 

@@ -12,14 +12,14 @@ import pytest
 import trio
 from mnemonic import Mnemonic
 
+from trionode.cli.wallet import cmd_balance, cmd_send
 from trionode.consensus import SIM
 from trionode.keys.keychain import Keychain
 from trionode.plotting.create import ensure_plots
 from trionode.roles.farmer.main import Farmer, FarmerConfig
-from trionode.roles.full_node.testing import LOCAL, TestNetwork
 from trionode.roles.harvester.main import Harvester, HarvesterConfig
 from trionode.roles.timelord.main import TimelordConfig, TimelordService
-from trionode.wallet.cli import cmd_balance, cmd_send
+from trionode.testing.full_node import LOCAL, TestNetwork
 from trionode.wire import bytes32
 
 RECIPIENT = bytes32(hashlib.sha256(b"recipient").digest())

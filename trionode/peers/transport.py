@@ -6,7 +6,7 @@ requests and limits live above it, in :mod:`trionode.peers.connection`. Two impl
 pass the same conformance test (``tests/test_peers_transport.py``):
 
 - :class:`trionode.peers.ws_transport.WebSocketTransport`: websockets over TLS (the real one);
-- :class:`trionode.peers.memory_transport.MemoryTransport`: in-process channels, for tests and
+- :class:`trionode.testing.memory_transport.MemoryTransport`: in-process channels, for tests and
   simulation.
 """
 

@@ -21,8 +21,8 @@ from typing import Any
 
 import trio
 
+from trionode.cli.keys import add_root_argument, root_from_args
 from trionode.consensus import NETWORKS
-from trionode.keys.cli import add_root_argument, root_from_args
 from trionode.nursery import unwrapped_exception_groups
 from trionode.testnet.network import Testnet, TestnetError
 from trionode.testnet.topology import TOPOLOGIES

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from trionode import runfiles
-from trionode.keys.cli import add_root_argument, root_from_args
+from trionode.cli.keys import add_root_argument, root_from_args
 from trionode.roles.farmer import rpc as farmer_rpc
 from trionode.roles.full_node import rpc as full_node_rpc
 from trionode.roles.harvester import rpc as harvester_rpc

@@ -19,11 +19,11 @@ import trio
 
 from trionode.peers.identity import NodeIdentity, make_websocket_transport
 from trionode.peers.limits import PeerLimits
-from trionode.peers.memory_transport import MemoryNetwork, MemoryTransport
 from trionode.peers.node import PeerNode, PeerNodeConfig
 from trionode.peers.transport import PeerStream, Transport
 from trionode.protocols import make_message
 from trionode.protocols.shared_protocol import PROTOCOL_VERSION, Handshake, NodeType
+from trionode.testing.memory_transport import MemoryNetwork, MemoryTransport
 from trionode.wire import Streamable, bytes32, uint8, uint16
 
 __all__ = ["TEST_NETWORK_ID", "PeerTestNet", "handshake_bytes"]

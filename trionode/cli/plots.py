@@ -23,8 +23,8 @@ from typing import Any
 
 from chiapos import Verifier
 
+from trionode.cli.keys import add_root_argument, root_from_args
 from trionode.consensus.constants import NETWORKS
-from trionode.keys.cli import add_root_argument, root_from_args
 from trionode.keys.derive import as_g1, local_master_sk_for_plot
 from trionode.keys.keychain import Keychain, KeychainError
 from trionode.plotting.create import PlotCreateError, create_plot, planned_plot

@@ -12,13 +12,13 @@ from typing import Any
 import trio
 
 from trionode import runfiles
+from trionode.cli.keys import add_root_argument, root_from_args
+from trionode.cli.launch import UsageError, check_root_dir
 from trionode.consensus import NETWORKS, get_constants
 from trionode.devnet.layout import DevnetLayout
 from trionode.devnet.network import Devnet, say_to_stdout
 from trionode.devnet.setup import prepare, prepare_harvesters, prepare_pool
-from trionode.keys.cli import add_root_argument, root_from_args
 from trionode.nursery import RestartIntensityExceeded
-from trionode.roles.launch import UsageError, check_root_dir
 from trionode.roles.runtime import exit_now_on_interrupt
 
 

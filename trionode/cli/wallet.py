@@ -26,8 +26,8 @@ from typing import Any
 import trio
 
 from trionode import runfiles
+from trionode.cli.keys import root_from_args
 from trionode.consensus import CoinRecord
-from trionode.keys.cli import root_from_args
 from trionode.keys.keychain import Keychain, KeychainError
 from trionode.protocols.chain_types import Transaction
 from trionode.wallet.client import WalletError, wallet_session

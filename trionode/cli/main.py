@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from trionode import __version__
-from trionode.keys import cli as keys_cli
-from trionode.keys.cli import root_from_args
-from trionode.plotting import cli as plots_cli
+from trionode.cli import keys as keys_cli
+from trionode.cli import plots as plots_cli
+from trionode.cli.keys import root_from_args
 
 ROLES = ("full_node", "farmer", "harvester", "timelord", "introducer", "pool")
 
@@ -150,16 +150,16 @@ def _add_commands(parser: argparse.ArgumentParser) -> None:
     init.set_defaults(handler=_init)
     keys_cli.register(subparsers)
     plots_cli.register(subparsers)
-    from trionode.devnet import cli as devnet_cli
+    from trionode.cli import devnet as devnet_cli
 
     devnet_cli.register(subparsers)
-    from trionode import rpc_cli
+    from trionode.cli import rpc as rpc_cli
 
     rpc_cli.register(subparsers)
-    from trionode.testnet import cli as testnet_cli
+    from trionode.cli import testnet as testnet_cli
 
     testnet_cli.register(subparsers)
-    from trionode.wallet import cli as wallet_cli
+    from trionode.cli import wallet as wallet_cli
 
     wallet_cli.register(subparsers)
 
@@ -184,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.role is None:
         parser.print_help()
         return 2
-    from trionode.roles.launch import run_role
+    from trionode.cli.launch import run_role
 
     try:
         return run_role(args, root_from_args(args))
