@@ -29,11 +29,8 @@ import attrs
 from blspy import AugSchemeMPL, PrivateKey
 
 from trionode.consensus import (
-    CoinRecord,
     ConsensusConstants,
     ValidationContext,
-    block_additions,
-    block_removals,
     block_reward,
     body_cost,
     challenge_hash_for_child,
@@ -42,7 +39,6 @@ from trionode.consensus import (
     iterations_for_quality,
     make_challenge,
     make_header_data,
-    median_timestamp,
     next_difficulty,
     plot_passes_filter,
     prove_vdf,
@@ -70,6 +66,7 @@ from trionode.protocols.chain_types import (
     Spend,
     Transaction,
 )
+from trionode.testing.chain_state import ancestors, coin_set, context_for
 from trionode.wire import G1Element, G2Element, bytes32, bytes100, uint8, uint32, uint64
 
 logger = logging.getLogger(__name__)
@@ -236,7 +233,7 @@ class BlockTools:
         genesis), using the ``candidate``-th best proof. Rewards go to wallet key ``seed``."""
         parent = chain[-1].header_block() if chain else None
         challenge_hash = self._challenge_for_child(parent)
-        difficulty = next_difficulty(self.constants, parent, _ancestors(chain))
+        difficulty = next_difficulty(self.constants, parent, ancestors(chain))
         candidates = self.proof_candidates(challenge_hash, difficulty)
         if candidate >= len(candidates):
             raise NoProofError(
@@ -470,50 +467,3 @@ class BlockTools:
             and (puzzle_hash is None or r.coin.puzzle_hash == puzzle_hash)
             and r.coin.amount > 0
         ]
-
-
-def _ancestors(chain: Sequence[FullBlock]) -> Callable[[int], HeaderBlock]:
-    def ancestor(height: int) -> HeaderBlock:
-        block = chain[height]
-        assert block.height == height, "chains are indexed by height"
-        return block.header_block()
-
-    return ancestor
-
-
-def coin_set(chain: Sequence[FullBlock]) -> dict[bytes32, CoinRecord]:
-    """The coin set after ``chain`` (every coin ever created, with spent heights)."""
-    records: dict[bytes32, CoinRecord] = {}
-    for block in chain:
-        height = int(block.height)
-        for index, coin in enumerate(block_additions(block)):
-            records[coin.name()] = CoinRecord(coin, height, None, index < 2)
-        for coin_id in block_removals(block):
-            old = records[coin_id]
-            records[coin_id] = attrs.evolve(old, spent_height=height)
-    return records
-
-
-def context_for(
-    constants: ConsensusConstants,
-    chain: Sequence[FullBlock],
-    block: FullBlock | HeaderBlock,
-    *,
-    now: int | None = None,
-    coins: Mapping[bytes32, CoinRecord] | None = None,
-) -> ValidationContext:
-    """See ``BlockTools.context_for``; ``coins`` may pass a precomputed coin set of the chain
-    up to the parent."""
-    height = int(block.height)
-    prefix = chain[:height]
-    parent = prefix[-1].header_block() if prefix else None
-    ancestor = _ancestors(prefix)
-    removals: list[bytes32] = block_removals(block) if isinstance(block, FullBlock) else []
-    known = coin_set(prefix) if coins is None else coins
-    return ValidationContext(
-        parent=parent,
-        difficulty=next_difficulty(constants, parent, ancestor),
-        median_timestamp=median_timestamp(constants, parent, ancestor),
-        now=int(block.header.data.timestamp) if now is None else now,
-        coins={cid: known[cid] for cid in removals if cid in known},
-    )
