@@ -47,10 +47,11 @@ REQUIRE_POSTGRES_ENV = "TRIONODE_REQUIRE_POSTGRES"
 TX_CHAIN_DELAY = 8
 TX_CHAIN_FEE = 1_234
 
-#: The shared farm's keys and plots (k=18). Four, as a devnet makes by default, so a devnet
-#: seeded with them makes no plot of its own; they answer the sim and devnet genesis challenges.
+#: The shared farm's keys and plots (k=18). At least the four a devnet makes by default, so a
+#: devnet seeded with them makes none of its own; six, so two harvesters can have three each.
+#: The first four answer the sim and devnet genesis challenges.
 FARM_MNEMONIC = Mnemonic("english").to_mnemonic(hashlib.sha256(b"farm").digest())
-FARM_PLOTS = 4
+FARM_PLOTS = 6
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -126,6 +127,7 @@ class Farm:
     root: Path
     plots: Path
     keys: FarmKeys
+    plot_files: tuple[Path, ...]  # in the plots' index order (ensure_plots)
 
 
 @pytest.fixture(scope="session")
@@ -142,8 +144,10 @@ def _farm_template(
     if not keychain.exists():
         keychain.add_mnemonic(FARM_MNEMONIC)
     keys = keychain.farm_keys()
-    ensure_plots(base / "plots", 18, FARM_PLOTS, keys.farmer_pk, keys.pool_pk, keys.master_sk)
-    return Farm(base / "farm", base / "plots", keys)
+    files = ensure_plots(
+        base / "plots", 18, FARM_PLOTS, keys.farmer_pk, keys.pool_pk, keys.master_sk
+    )
+    return Farm(base / "farm", base / "plots", keys, tuple(files))
 
 
 @pytest.fixture
@@ -152,7 +156,7 @@ def farm(_farm_template: Farm, tmp_path: Path) -> Farm:
     and must not be changed."""
     root = tmp_path / "farm-root"
     shutil.copytree(_farm_template.root, root)
-    return Farm(root, _farm_template.plots, _farm_template.keys)
+    return attrs.evolve(_farm_template, root=root)
 
 
 @pytest.fixture
@@ -163,13 +167,23 @@ def seed_devnet_farm(_farm_template: Farm) -> Callable[[Path], Farm]:
 
     def seed(base: Path) -> Farm:
         shutil.copytree(_farm_template.root, base / "farm")
-        plots = base / "plots"
-        plots.mkdir(parents=True)
-        for plot in _farm_template.plots.glob("*.plot"):
-            try:
-                os.link(plot, plots / plot.name)
-            except OSError:  # another file system
-                shutil.copy2(plot, plots / plot.name)
-        return Farm(base / "farm", plots, _farm_template.keys)
+        files = link_plots(_farm_template.plot_files, base / "plots")
+        return attrs.evolve(
+            _farm_template, root=base / "farm", plots=base / "plots", plot_files=files
+        )
 
     return seed
+
+
+def link_plots(plots: Sequence[Path], directory: Path) -> tuple[Path, ...]:
+    """``plots`` in ``directory``, hard-linked where possible (plots are never written to)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    out = []
+    for plot in plots:
+        target = directory / plot.name
+        try:
+            os.link(plot, target)
+        except OSError:  # another file system
+            shutil.copy2(plot, target)
+        out.append(target)
+    return tuple(out)
