@@ -85,8 +85,8 @@ async def test_roles_make_blocks_and_survive_timelord_restart(farm: Farm, tmp_pa
         chain = node_a.full_node.blockchain
         with trio.fail_after(60):
             await timelord_stopped.wait()
-            while node_a.node.get_connections(NodeType.TIMELORD):  # noqa: ASYNC110
-                await trio.sleep(0.05)  # no event for "the peer's close was noticed"
+            while node_a.node.get_connections(NodeType.TIMELORD):
+                await node_a.node.wait_connection_change()
             while not farmed_every_tip(node_a, farmer):  # noqa: ASYNC110
                 await trio.sleep(0.05)  # no event for "a farmer answered"
         stalled = chain.peak_height
