@@ -13,17 +13,31 @@ discriminant size (16 bits) and real BLS signatures.
   second a prefix of the first); each test gets its own list (the blocks are immutable).
 - ``tx_chain``: 16 blocks; from height 8 on each block spends the coinbase coin of the block 8
   below with a fee (rewards of the first 8 blocks go to the pool key).
+
+Farm fixtures (for tests that run the farmer, harvester and timelord roles, in process or as a
+devnet/testnet): ``farm`` is a fresh farm root holding fixed keys (the mnemonic of
+``sha256(b"farm")``) and the directory of ``FARM_PLOTS`` k=18 plots of those keys. The plots are
+made once per session (kept in the pytest cache like ``plot_dir``) and shared read-only: making
+them is the most expensive set-up of the suite, and fixed keys make every run farm with the same
+plots (random keys could leave a challenge that no plot answers). ``seed_devnet_farm`` puts the
+same farm where a devnet or testnet base directory keeps its farm, so it reuses them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
-from collections.abc import Generator, Sequence
+import shutil
+from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
 
+import attrs
 import pytest
+from mnemonic import Mnemonic
 
 from trionode.consensus import SIM, ConsensusConstants, coinbase_coin
+from trionode.keys.keychain import FarmKeys, Keychain
+from trionode.plotting.create import ensure_plots
 from trionode.protocols.chain_types import FullBlock, Transaction
 from trionode.testing.block_tools import BlockTools
 
@@ -32,6 +46,12 @@ REQUIRE_POSTGRES_ENV = "TRIONODE_REQUIRE_POSTGRES"
 
 TX_CHAIN_DELAY = 8
 TX_CHAIN_FEE = 1_234
+
+#: The shared farm's keys and plots (k=18). At least the four a devnet makes by default, so a
+#: devnet seeded with them makes none of its own; six, so two harvesters can have three each.
+#: The first four answer the sim and devnet genesis challenges.
+FARM_MNEMONIC = Mnemonic("english").to_mnemonic(hashlib.sha256(b"farm").digest())
+FARM_PLOTS = 6
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -98,3 +118,72 @@ def _tx_chain(block_tools: BlockTools) -> tuple[FullBlock, ...]:
 @pytest.fixture
 def tx_chain(_tx_chain: tuple[FullBlock, ...]) -> list[FullBlock]:
     return list(_tx_chain)
+
+
+@attrs.frozen
+class Farm:
+    """A farm root with the fixed farm keys (its own copy) and the shared plot directory."""
+
+    root: Path
+    plots: Path
+    keys: FarmKeys
+    plot_files: tuple[Path, ...]  # in the plots' index order (ensure_plots)
+
+
+@pytest.fixture(scope="session")
+def _farm_template(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Farm:
+    cache = getattr(request.config, "cache", None)
+    base = (
+        Path(cache.mkdir("trionode-k18-farm"))
+        if cache is not None
+        else tmp_path_factory.mktemp("trionode-k18-farm")
+    )
+    keychain = Keychain(base / "farm")
+    if not keychain.exists():
+        keychain.add_mnemonic(FARM_MNEMONIC)
+    keys = keychain.farm_keys()
+    files = ensure_plots(
+        base / "plots", 18, FARM_PLOTS, keys.farmer_pk, keys.pool_pk, keys.master_sk
+    )
+    return Farm(base / "farm", base / "plots", keys, tuple(files))
+
+
+@pytest.fixture
+def farm(_farm_template: Farm, tmp_path: Path) -> Farm:
+    """A fresh farm root (the fixed keys only) in this test's directory; the plots are shared
+    and must not be changed."""
+    root = tmp_path / "farm-root"
+    shutil.copytree(_farm_template.root, root)
+    return attrs.evolve(_farm_template, root=root)
+
+
+@pytest.fixture
+def seed_devnet_farm(_farm_template: Farm) -> Callable[[Path], Farm]:
+    """``seed(base)``: the shared farm (keys, plots hard-linked where possible) where a devnet
+    or testnet on ``base`` keeps its farm (``base/farm``, ``base/plots``), so it reuses them
+    instead of generating keys and making plots."""
+
+    def seed(base: Path) -> Farm:
+        shutil.copytree(_farm_template.root, base / "farm")
+        files = link_plots(_farm_template.plot_files, base / "plots")
+        return attrs.evolve(
+            _farm_template, root=base / "farm", plots=base / "plots", plot_files=files
+        )
+
+    return seed
+
+
+def link_plots(plots: Sequence[Path], directory: Path) -> tuple[Path, ...]:
+    """``plots`` in ``directory``, hard-linked where possible (plots are never written to)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    out = []
+    for plot in plots:
+        target = directory / plot.name
+        try:
+            os.link(plot, target)
+        except OSError:  # another file system
+            shutil.copy2(plot, target)
+        out.append(target)
+    return tuple(out)

@@ -132,6 +132,25 @@ async def test_invalid_block_bans_its_sender(
         nursery.cancel_scope.cancel()
 
 
+async def test_invalid_block_with_an_unknown_parent_bans_its_sender(
+    block_tools: BlockTools, chain_20: list[FullBlock], tmp_path: Path, probes: PeerTestNet
+) -> None:
+    """A Block whose parent the victim lacks is checked alone (detached) before it counts as
+    the sender's tip advert: an invalid one bans the sender, and nothing is fetched for it."""
+    parent = block_tools.next_block(chain_20, seed=4)
+    child = block_tools.next_block([*chain_20, parent], seed=5)
+    invalid = child.replace(body=child.body.replace(cost=uint64(child.body.cost + 1)))
+    async with trio.open_nursery() as nursery:
+        net = TestNetwork(nursery, tmp_path)
+        bad, victim, conn = await gossip_pair(net, chain_20)
+        await conn.send(Block(invalid))
+        await assert_banned(probes, victim, conn)
+        assert not victim.blockchain.contains_block(invalid.header_hash)
+        assert not victim.blockchain.contains_block(parent.header_hash)
+        await probes.stop_all()
+        nursery.cancel_scope.cancel()
+
+
 async def test_invalid_unfinished_block_bans_its_sender(
     block_tools: BlockTools, chain_20: list[FullBlock], tmp_path: Path, probes: PeerTestNet
 ) -> None:

@@ -4,16 +4,12 @@ timelord is killed and restarted."""
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
-import pytest
 import trio
-from mnemonic import Mnemonic
 
+from tests.conftest import Farm
 from trionode.consensus import challenge_hash_for_child
-from trionode.keys.keychain import Keychain
-from trionode.plotting.create import ensure_plots
 from trionode.protocols.shared_protocol import NodeType
 from trionode.roles.farmer.main import Farmer, FarmerConfig
 from trionode.roles.full_node.main import FullNodeConfig, FullNodeService
@@ -21,23 +17,6 @@ from trionode.roles.harvester.main import Harvester, HarvesterConfig
 from trionode.roles.timelord.main import TimelordConfig, TimelordService
 
 LOCAL = "127.0.0.1"
-
-
-@pytest.fixture(scope="module")
-def farm(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A farm root with fixed keys, and 3 k=18 plots of those keys.
-
-    Fixed keys make the plots, and so the first challenges' proofs, the same on every run: with
-    random keys a challenge that no plot answers would make the test flaky.
-    """
-    base = tmp_path_factory.mktemp("farm")
-    root = base / "farm"
-    keychain = Keychain(root)
-    keychain.add_mnemonic(Mnemonic("english").to_mnemonic(hashlib.sha256(b"farm").digest()))
-    keys = keychain.farm_keys()
-    plots = base / "plots"
-    ensure_plots(plots, 18, 3, keys.farmer_pk, keys.pool_pk, keys.master_sk)
-    return root, plots
 
 
 async def wait_for_height(service: FullNodeService, height: int) -> None:
@@ -59,10 +38,8 @@ def farmed_every_tip(service: FullNodeService, farmer: Farmer) -> bool:
     )
 
 
-async def test_roles_make_blocks_and_survive_timelord_restart(
-    farm: tuple[Path, Path], tmp_path: Path
-) -> None:
-    root, plots = farm
+async def test_roles_make_blocks_and_survive_timelord_restart(farm: Farm, tmp_path: Path) -> None:
+    root, plots = farm.root, farm.plots
     node_a = FullNodeService(FullNodeConfig(root=tmp_path / "a", network="sim", port=0))
     node_b = FullNodeService(FullNodeConfig(root=tmp_path / "b", network="sim", port=0))
     async with trio.open_nursery() as nursery:
@@ -108,8 +85,8 @@ async def test_roles_make_blocks_and_survive_timelord_restart(
         chain = node_a.full_node.blockchain
         with trio.fail_after(60):
             await timelord_stopped.wait()
-            while node_a.node.get_connections(NodeType.TIMELORD):  # noqa: ASYNC110
-                await trio.sleep(0.05)  # no event for "the peer's close was noticed"
+            while node_a.node.get_connections(NodeType.TIMELORD):
+                await node_a.node.wait_connection_change()
             while not farmed_every_tip(node_a, farmer):  # noqa: ASYNC110
                 await trio.sleep(0.05)  # no event for "a farmer answered"
         stalled = chain.peak_height
@@ -139,12 +116,10 @@ async def test_roles_make_blocks_and_survive_timelord_restart(
         nursery.cancel_scope.cancel()
 
 
-async def test_farm_resumes_after_its_full_node_restarts(
-    farm: tuple[Path, Path], tmp_path: Path
-) -> None:
+async def test_farm_resumes_after_its_full_node_restarts(farm: Farm, tmp_path: Path) -> None:
     """A restarted full node lost its unfinished blocks; the farmer redials and farms the same
     challenges again (not skipped as already seen), so production resumes."""
-    root, plots = farm
+    root, plots = farm.root, farm.plots
     async with trio.open_nursery() as nursery:
         node_root = tmp_path / "node"
         scopes = {"node": trio.CancelScope(), "timelord": trio.CancelScope()}

@@ -4,17 +4,13 @@ whose proofs of space come from each harvester's plots."""
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from pathlib import Path
 
 import pytest
 import trio
-from mnemonic import Mnemonic
 
-from trionode.keys.derive import local_master_sk_for_plot
-from trionode.keys.keychain import Keychain
-from trionode.plotting.create import create_plot
+from tests.conftest import Farm, link_plots
 from trionode.plotting.plot_info import load_plot
 from trionode.roles.farmer.main import Farmer, FarmerConfig
 from trionode.roles.full_node.main import FullNodeConfig, FullNodeService
@@ -25,25 +21,14 @@ from trionode.roles.timelord.main import TimelordConfig, TimelordService
 LOCAL = "127.0.0.1"
 
 
-@pytest.fixture(scope="module")
-def two_plot_sets(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
-    """A farm root and two directories of 3 k=18 plots each (plot indices 0-2 and 3-5)."""
-    base = tmp_path_factory.mktemp("generations")
-    root = base / "farm"
-    keychain = Keychain(root)
-    keychain.add_mnemonic(Mnemonic("english").to_mnemonic(hashlib.sha256(b"gens").digest()))
-    keys = keychain.farm_keys()
-    dirs = (base / "v1", base / "v2")
-    for n, directory in enumerate(dirs):
-        for index in range(3 * n, 3 * n + 3):
-            create_plot(
-                directory,
-                18,
-                keys.farmer_pk,
-                keys.pool_pk,
-                local_master_sk_for_plot(keys.master_sk, index),
-            )
-    return root, dirs[0], dirs[1]
+@pytest.fixture
+def two_plot_sets(farm: Farm, tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A farm root and two directories of 3 k=18 plots each (the shared farm's plot indices
+    0-2 and 3-5)."""
+    v1, v2 = tmp_path / "v1", tmp_path / "v2"
+    link_plots(farm.plot_files[:3], v1)
+    link_plots(farm.plot_files[3:6], v2)
+    return farm.root, v1, v2
 
 
 def plot_ids(directory: Path) -> set[bytes]:

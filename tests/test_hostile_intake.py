@@ -339,12 +339,21 @@ async def test_pools_stay_within_their_bounds_under_floods(
         for i in range(300)
     ]
     nxt = block_tools.next_block(chain, seed=4)
+    # One ~900 KB body (building it and its header hashes is the slow part), under 60
+    # headers with other parents, each signed: 60 distinct orphans.
+    junk = junk_body_block(block_tools, nxt, 900_000, 0)
     orphans = [
-        junk_body_block(
-            block_tools, nxt, 900_000, i, prev_header_hash=bytes32((i + 7).to_bytes(32, "big"))
+        block_tools.resign(
+            junk.replace(
+                header=Header(
+                    junk.header.data.replace(prev_header_hash=bytes32((i + 7).to_bytes(32, "big"))),
+                    junk.header.plot_signature,
+                )
+            )
         )
         for i in range(60)
     ]
+    assert len({o.header_hash for o in orphans}) == len(orphans)
     total_orphan_bytes = sum(len(bytes(o)) for o in orphans)
     assert total_orphan_bytes > limits.orphan_max_bytes
     # Fabricated parents: re-signed copies of the real blocks claiming one more weight unit,

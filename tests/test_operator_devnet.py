@@ -14,8 +14,11 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from tests.conftest import Farm
 from trionode.devnet.layout import DevnetLayout
 
 TIMEOUT = 600
@@ -91,9 +94,14 @@ def pasted(command: str) -> list[str]:
     return [sys.executable, *argv[1:]]
 
 
-def test_devnet_explains_itself_and_its_commands_work(tmp_path: Path) -> None:
+def test_devnet_explains_itself_and_its_commands_work(
+    tmp_path: Path, seed_devnet_farm: Callable[[Path], Farm]
+) -> None:
     base = tmp_path / "devnet"
     layout = DevnetLayout(base)
+    # The suite's farm (fixed keys, 4 plots) in place: the devnet reuses it instead of making
+    # plots (test_devnet_process runs a devnet on a fresh directory).
+    seed_devnet_farm(base)
     with devnet("--root", str(base)) as proc:
         out = Lines(proc)
         try:
@@ -111,47 +119,64 @@ def test_devnet_explains_itself_and_its_commands_work(tmp_path: Path) -> None:
             ]
             assert [c.split()[3] for c in commands] == ["show", "rpc", "rpc", "wallet"]
 
-            # Every printed command works as printed, against the devnet directory.
-            code, shown = run(pasted(commands[0]))
-            assert code == 0, shown
-            assert "full_node_0: full node on network devnet" in shown
-            assert "full_node_1: full node on network devnet" in shown
-            code, state = run(pasted(commands[1]))  # get_blockchain_state --node full_node_1
-            assert code == 0 and "--node full_node_1" in commands[1], state
-            assert json.loads(state)["blockchain_state"]["network"] == "devnet"
-            code, plots = run(pasted(commands[2]))  # get_plots --node farm
-            assert code == 0, plots
-            assert "harvesters" in json.loads(plots)  # the farmer answered
-            code, balance = run(pasted(commands[3]))  # wallet balance --root DIR
-            assert code == 0, balance
-            assert re.search(r"^total  \d+$", balance, re.M), balance
+            # Every printed command works as printed, against the devnet directory. Each is a
+            # process of its own: they run at once (so do the independent checks further down,
+            # while the farm makes its first coins).
+            with ThreadPoolExecutor(4) as pool:
+                (code, shown), (code_s, state), (code_p, plots), (code_b, balance) = pool.map(
+                    run, [pasted(c) for c in commands]
+                )
+                assert code == 0, shown
+                assert "full_node_0: full node on network devnet" in shown
+                assert "full_node_1: full node on network devnet" in shown
+                # get_blockchain_state --node full_node_1
+                assert code_s == 0 and "--node full_node_1" in commands[1], state
+                assert json.loads(state)["blockchain_state"]["network"] == "devnet"
+                assert code_p == 0, plots  # get_plots --node farm
+                assert "harvesters" in json.loads(plots)  # the farmer answered
+                assert code_b == 0, balance  # wallet balance --root DIR
+                assert re.search(r"^total  \d+$", balance, re.M), balance
 
-            # A payment, once the farm has coins: one line on success, no peer-layer log lines.
-            while re.search(r"^total  0$", balance, re.M):
-                proc_alive = proc.poll() is None
-                assert proc_alive, "\n".join(out.seen)
-                out_line = out.expect("node0: height")  # the devnet saw the chain move
-                assert "node0" in out_line
-                code, balance = run(pasted(commands[3]))
-                assert code == 0, balance
-            code, paid = run(
-                pasted(f"python -m trionode wallet send --root {base} --to {'ab' * 32} --amount 1")
-            )
-            assert code == 0, paid
-            assert re.fullmatch(r"transaction [0-9a-f]{64} accepted by 127\.0\.0\.1:\d+\n", paid)
+                # show on one node of it; a wrong --node; a second devnet on the directory.
+                one_node = pool.submit(run, pasted(f"{commands[0]} --node full_node_1"))
+                wrong_node = pool.submit(run, pasted(f"{commands[1].replace('full_node_1', 'n7')}"))
+                second_devnet = pool.submit(
+                    run, [sys.executable, "-m", "trionode", "devnet", "--root", str(base)]
+                )
 
-            # show on one node of it.
-            code, one = run(pasted(f"{commands[0]} --node full_node_1"))
-            assert code == 0 and "full_node_0" not in one and "full_node_1:" in one, one
-            # A wrong --node names the nodes there are.
-            code, wrong = run(pasted(f"{commands[1].replace('full_node_1', 'n7')}"))
-            assert code == 2
-            assert "its nodes are introducer" not in wrong and "full_node_0, full_node_1" in wrong
+                # A payment, once the farm has coins: one line on success, no peer-layer log
+                # lines.
+                while re.search(r"^total  0$", balance, re.M):
+                    proc_alive = proc.poll() is None
+                    assert proc_alive, "\n".join(out.seen)
+                    out_line = out.expect("node0: height")  # the devnet saw the chain move
+                    assert "node0" in out_line
+                    code, balance = run(pasted(commands[3]))
+                    assert code == 0, balance
+                code, paid = run(
+                    pasted(
+                        f"python -m trionode wallet send --root {base} --to {'ab' * 32} --amount 1"
+                    )
+                )
+                assert code == 0, paid
+                assert re.fullmatch(
+                    r"transaction [0-9a-f]{64} accepted by 127\.0\.0\.1:\d+\n", paid
+                )
 
-            # A second devnet on the same directory refuses before touching anything.
-            code, second = run([sys.executable, "-m", "trionode", "devnet", "--root", str(base)])
-            assert code == 1
-            assert second.strip() == f"trionode: another devnet (pid {proc.pid}) is using {base}"
+                code, one = one_node.result()
+                assert code == 0 and "full_node_0" not in one and "full_node_1:" in one, one
+                # A wrong --node names the nodes there are.
+                code, wrong = wrong_node.result()
+                assert code == 2
+                assert (
+                    "its nodes are introducer" not in wrong and "full_node_0, full_node_1" in wrong
+                )
+                # A second devnet on the same directory refuses before touching anything.
+                code, second = second_devnet.result()
+                assert code == 1
+                assert (
+                    second.strip() == f"trionode: another devnet (pid {proc.pid}) is using {base}"
+                )
 
             # A node stopped over RPC is stopped, not crashed, and not restarted.
             code, stopped = run(
@@ -169,8 +194,11 @@ def test_devnet_explains_itself_and_its_commands_work(tmp_path: Path) -> None:
     assert "devnet: SIGINT: stopping" in text
 
 
-def test_devnet_node_that_cannot_start_is_reported_once(tmp_path: Path) -> None:
+def test_devnet_node_that_cannot_start_is_reported_once(
+    tmp_path: Path, seed_devnet_farm: Callable[[Path], Farm]
+) -> None:
     base = tmp_path / "devnet"
+    seed_devnet_farm(base)  # no plot to make
     store = base / "full_node_0" / "db" / "blockchain_devnet.sqlite"
     store.parent.mkdir(parents=True)
     store.write_bytes(os.urandom(8192))  # not a database

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,12 @@ def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
     return proc.returncode, proc.stdout
 
 
+def run_all(*commands: list[str]) -> list[tuple[int, str]]:
+    """:func:`run` for each command, all at once (each is a process start)."""
+    with ThreadPoolExecutor(len(commands)) as pool:
+        return list(pool.map(lambda args: run(*args), commands))
+
+
 def trionode_lines(output: str) -> list[str]:
     return [line for line in output.splitlines() if line.startswith("trionode: ")]
 
@@ -53,10 +60,13 @@ def busy_port() -> Iterator[int]:
 def test_root_naming_a_file(tmp_path: Path) -> None:
     afile = tmp_path / "afile"
     afile.write_text("x")
-    code, out = run("--role", "full_node", "--root", str(afile))
+    (code, out), (code_sub, out_sub) = run_all(
+        ["--role", "full_node", "--root", str(afile)],
+        ["--role", "full_node", "--root", str(afile / "sub")],
+    )
     assert code == 2
     assert trionode_lines(out) == [f"trionode: --root {afile}: is a file, not a directory"]
-    code, out = run("--role", "full_node", "--root", str(afile / "sub"))
+    code, out = code_sub, out_sub
     assert code == 2
     assert f"--root {afile / 'sub'}: is under {afile}, which is a file" in out
 
@@ -140,27 +150,29 @@ def test_postgresql_without_psycopg(tmp_path: Path) -> None:
 
 
 def test_rpc_port_out_of_range(tmp_path: Path) -> None:
-    for args in (
+    commands = (
         ["rpc", "get_routes", "--root", str(tmp_path), "--rpc-port", "70000"],
         ["--rpc-port", "70000", "rpc", "get_routes", "--root", str(tmp_path)],
         ["show", "--root", str(tmp_path), "--rpc-port", "-1"],
-    ):
-        code, out = run(*args)
+    )
+    for args, (code, out) in zip(commands, run_all(*commands), strict=True):
         assert code == 2, args
         (line,) = trionode_lines(out)
         assert "must be a port number (0-65535)" in line
 
 
 def test_no_abbreviations(tmp_path: Path) -> None:
-    code, out = run("--rol", "full_node", "--root", str(tmp_path))
+    (code, out), (code_devnet, out_devnet) = run_all(
+        ["--rol", "full_node", "--root", str(tmp_path)],
+        ["devnet", "--root", str(tmp_path), "--full", "3"],
+    )
     assert code == 2
     assert trionode_lines(out) == [
         "trionode: unrecognized argument --rol (did you mean --role?) "
         "(see python -m trionode --help)"
     ]
     assert not (tmp_path / "config.yaml").exists()  # nothing started
-    code, out = run("devnet", "--root", str(tmp_path), "--full", "3")
-    assert code == 2 and "unrecognized arguments: --full" in out
+    assert code_devnet == 2 and "unrecognized arguments: --full" in out_devnet
 
 
 def test_wallet_errors_use_the_one_prefix(tmp_path: Path) -> None:

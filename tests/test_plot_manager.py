@@ -14,9 +14,9 @@ import trio
 from blspy import AugSchemeMPL, PrivateKey
 from chiapos import Verifier
 
+from tests.conftest import Farm
 from trionode.consensus import constants, proofs
 from trionode.keys.derive import farmer_sk, master_sk_from_mnemonic, pool_sk
-from trionode.plotting.create import ensure_plots
 from trionode.plotting.manager import (
     PlotManager,
     QualityHit,
@@ -34,6 +34,7 @@ from trionode.plotting.pos import (
 )
 from trionode.protocols.chain_types import ProofOfSpace
 from trionode.protocols.harvester_protocol import RespondPlots
+from trionode.testing.block_tools import BlockTools
 from trionode.wire import G1Element, bytes32
 
 K = 18
@@ -50,21 +51,15 @@ class Plots:
 
 
 @pytest.fixture(scope="module")
-def made(tmp_path_factory: pytest.TempPathFactory) -> Plots:
-    master = master_sk_from_mnemonic(OURS)
-    farmer_pk = G1Element(farmer_sk(master).get_g1())
-    pool_pk = G1Element(pool_sk(master).get_g1())
-    ours = ensure_plots(tmp_path_factory.mktemp("ours"), K, 3, farmer_pk, pool_pk, master)
-    other = master_sk_from_mnemonic(OURS, "another farm")
-    (foreign,) = ensure_plots(
-        tmp_path_factory.mktemp("foreign"),
-        K,
-        1,
-        farmer_sk(other).get_g1(),
-        pool_sk(other).get_g1(),
-        other,
-    )
-    return Plots(master, farmer_pk, pool_pk, ours, foreign)
+def made(_farm_template: Farm, block_tools: BlockTools) -> Plots:
+    """The shared farm's first 3 plots, and a plot of block_tools' keys (other farmer, other
+    pool): both made once per session for other tests too."""
+    keys = _farm_template.keys
+    ours = list(_farm_template.plot_files[:3])
+    foreign = block_tools.plots[0].path
+    assert bytes(block_tools.farmer_pk) != bytes(keys.farmer_pk)
+    assert bytes(block_tools.pool_pk) != bytes(keys.pool_pk)
+    return Plots(keys.master_sk, keys.farmer_pk, keys.pool_pk, ours, foreign)
 
 
 def _copy(paths: list[Path], directory: Path) -> list[Path]:

@@ -440,13 +440,7 @@ def test_cli_check_empty_and_missing_dirs(tmp_path: Path, capsys) -> None:
 def test_cli_end_to_end_via_python_m(tmp_path: Path) -> None:
     import subprocess
     import sys
-
-    from trionode import cli
-
-    try:
-        cli.build_parser().parse_args(["plots", "check", "--dir", "x"])
-    except SystemExit:
-        pytest.skip("`keys`/`plots` are not wired into trionode/cli/main.py yet")
+    from concurrent.futures import ThreadPoolExecutor
 
     def run(*argv: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -459,15 +453,24 @@ def test_cli_end_to_end_via_python_m(tmp_path: Path) -> None:
 
     root, plots = str(tmp_path / "root"), str(tmp_path / "plots")
     assert run("keys", "generate", "--root", root).returncode == 0
-    shown = run("keys", "show", "--root", root)
+    # Each command is a process of its own: those that need only the keys run at once.
+    with ThreadPoolExecutor(4) as pool:
+        shown_f = pool.submit(run, "keys", "show", "--root", root)
+        made_f = pool.submit(
+            run, "plots", "create", "-k", "18", "-n", "1", "--dir", plots, "--root", root
+        )
+        refused_f = pool.submit(
+            run, "plots", "create", "-k", "18", "--network", "testnet", "--dir", plots
+        )
+        bad_flag_f = pool.submit(run, "plots", "create", "--dir", plots, "-n", "zero")
+        shown, made, refused, bad_flag = (
+            f.result() for f in (shown_f, made_f, refused_f, bad_flag_f)
+        )
     assert shown.returncode == 0 and "farmer public key" in shown.stdout
-    made = run("plots", "create", "-k", "18", "-n", "1", "--dir", plots, "--root", root)
     assert made.returncode == 0, made.stderr
     assert "(1 created, 0 already there)" in made.stdout
     checked = run("plots", "check", "--dir", plots, "--root", root)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "1 plots checked: 1 good, 0 bad" in checked.stdout
-    refused = run("plots", "create", "-k", "18", "--network", "testnet", "--dir", plots)
     assert refused.returncode == 2 and "testnet minimum plot size k=25" in refused.stderr
-    bad_flag = run("plots", "create", "--dir", plots, "-n", "zero")
     assert bad_flag.returncode == 2 and "-n/--num" in bad_flag.stderr

@@ -92,8 +92,9 @@ async def test_max_inbound_is_enforced(tmp_path: Path, nursery: trio.Nursery) ->
         first.stop()
         with trio.fail_after(DEADLINE):
             await first.stopped.wait()
-            while await inbound(service) != 1:  # noqa: ASYNC110
-                await trio.sleep(0.05)  # no event outside the node for "the peer left"
+            while await inbound(service) != 1:
+                assert service.node is not None
+                await service.node.wait_connection_change()
         assert await probe(net, host, port) is not None
         assert await inbound(service) == 2
         await net.stop_all()

@@ -3,15 +3,14 @@ the same tip, and a partition that really cuts a side off and heals."""
 
 from __future__ import annotations
 
-import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import trio
-from mnemonic import Mnemonic
 
+from tests.conftest import Farm
 from trionode.cli.testnet import parse_groups
-from trionode.keys.keychain import Keychain
 from trionode.testnet import Testnet, TestnetError
 from trionode.testnet.topology import components, connect_components, links, node_names
 
@@ -66,12 +65,14 @@ async def test_connect_and_bad_split(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-async def test_line_with_farm_syncs_splits_and_heals(tmp_path: Path) -> None:
+async def test_line_with_farm_syncs_splits_and_heals(
+    tmp_path: Path, seed_devnet_farm: Callable[[Path], Farm]
+) -> None:
     """3 full node processes in a line, the farm on n0: all reach the same tip; split off n2,
     which then gets no blocks and no peers while n0/n1 go on; after the join n2 catches up."""
-    farm = tmp_path / "farm"
-    # Fixed keys: the same plots on every run, so no run depends on lucky random plots.
-    Keychain(farm).add_mnemonic(Mnemonic("english").to_mnemonic(hashlib.sha256(b"tn").digest()))
+    # The suite's farm (fixed keys, its plots): the same plots on every run, so no run depends
+    # on lucky random plots, and none to make.
+    seed_devnet_farm(tmp_path)
     async with Testnet.open(tmp_path, nodes=3, topology="line", network="sim", farm="n0") as net:
         with trio.fail_after(300):
             height = await net.sync_all(120, min_height=2)

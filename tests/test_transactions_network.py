@@ -10,12 +10,10 @@ from pathlib import Path
 
 import pytest
 import trio
-from mnemonic import Mnemonic
 
+from tests.conftest import Farm
 from trionode.cli.wallet import cmd_balance, cmd_send
 from trionode.consensus import SIM
-from trionode.keys.keychain import Keychain
-from trionode.plotting.create import ensure_plots
 from trionode.roles.farmer.main import Farmer, FarmerConfig
 from trionode.roles.harvester.main import Harvester, HarvesterConfig
 from trionode.roles.timelord.main import TimelordConfig, TimelordService
@@ -27,23 +25,10 @@ AMOUNT = 1_000
 FEE = 7
 
 
-@pytest.fixture(scope="module")
-def farm(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A farm root with fixed keys (deterministic proofs) and 3 k=18 plots of those keys."""
-    base = tmp_path_factory.mktemp("txfarm")
-    root = base / "farm"
-    keychain = Keychain(root)
-    keychain.add_mnemonic(Mnemonic("english").to_mnemonic(hashlib.sha256(b"farm").digest()))
-    keys = keychain.farm_keys()
-    plots = base / "plots"
-    ensure_plots(plots, 18, 3, keys.farmer_pk, keys.pool_pk, keys.master_sk)
-    return root, plots
-
-
 async def test_payment_is_mined_and_seen_by_every_node(
-    farm: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    farm: Farm, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    root, plots = farm
+    root, plots = farm.root, farm.plots
     async with trio.open_nursery() as nursery:
         net = TestNetwork(nursery, tmp_path)
         a = await net.start("a")  # the farm's node
@@ -78,7 +63,7 @@ async def test_payment_is_mined_and_seen_by_every_node(
         high = b.blockchain.peak_height
         assert low is not None and high is not None
         lines = capsys.readouterr().out.splitlines()
-        keys = Keychain(root).farm_keys()
+        keys = farm.keys
         pool_line = next(line for line in lines if line.startswith("pool"))
         farmer_line = next(line for line in lines if line.startswith("farmer"))
         assert keys.pool_puzzle_hash.hex() in pool_line
@@ -125,8 +110,8 @@ async def test_payment_is_mined_and_seen_by_every_node(
         nursery.cancel_scope.cancel()
 
 
-def test_wallet_send_refuses_bad_input(farm: tuple[Path, Path], tmp_path: Path) -> None:
-    root, _ = farm
+def test_wallet_send_refuses_bad_input(farm: Farm, tmp_path: Path) -> None:
+    root = farm.root
     base = {"root": str(root), "node_root": tmp_path, "network": "sim", "db": None}
     bad_to = argparse.Namespace(
         **base, to="zz", amount=1, fee=0, full_node="127.0.0.1:1", timeout=1.0
