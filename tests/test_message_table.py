@@ -2,8 +2,9 @@
 by hand before the table (issue 12): number, class, reply, route, size cap and rate of every type.
 
 The snapshot below was taken from the seven hand-written tables before they were folded into
-``trionode.protocols.message_table``. A change to it is a change of the protocol: make it on
-purpose, in the table and here, and in docs/protocol.md.
+``trionode.protocols.message_table``. Changing one of these types is a change of the protocol:
+make it on purpose, in the table and here, and in docs/protocol.md. A new message type needs no
+edit here (it gets its row in the table, which itself refuses a type without one).
 """
 
 from __future__ import annotations
@@ -488,10 +489,12 @@ def _now() -> list[tuple[Any, ...]]:
 
 
 def test_the_derived_tables_equal_the_hand_written_ones() -> None:
-    assert _now() == SNAPSHOT
-    # Nothing beyond the snapshot's types hides in a derived table.
+    now = _now()
+    # The snapshot's types, in their order, unchanged; new types may follow them.
+    assert [row for row in now if row[0] in {old[0] for old in SNAPSHOT}] == SNAPSHOT
+    # Nothing beyond the table's types hides in a derived table.
     assert len(MESSAGE_CLASSES) == len(MESSAGE_SIZE_CAPS) == len(DEFAULT_RATE_LIMITS) == len(T)
-    assert set(REPLY_TYPES) == {T[row[1]] for row in SNAPSHOT if row[3] is not None}
+    assert set(REPLY_TYPES) == {T[row[1]] for row in now if row[3] is not None}
     assert {cls: t for t, cls in MESSAGE_CLASSES.items()} == MESSAGE_TYPES
 
 
