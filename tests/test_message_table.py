@@ -9,6 +9,8 @@ edit here (it gets its row in the table, which itself refuses a type without one
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -524,3 +526,34 @@ def test_a_missing_or_doubled_row_fails_at_import() -> None:
     with pytest.raises(ValueError, match="error has two rows"):
         message_table._by_type([*rows, rows[2]])
     assert list(message_table._by_type(reversed(rows))) == list(T)
+
+
+def _doc_cap(n: int) -> str:
+    if n == UNBOUNDED:
+        return "max_message_size"
+    for unit, size in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n % size == 0:
+            return f"{n // size} {unit}"
+    return f"{n:,} B"
+
+
+def _doc_row(row: message_table.Row) -> str:
+    """How docs/protocol.md section 1 writes a type's cap, rate and route."""
+    count, window = row.rate
+    rate = f"{count} / {window:g} s"
+    if row.mtype is T.error:
+        rate += " (without an id)"
+        route = "any (without an id: logged)"
+    elif row.route is None:
+        route = "reply or handshake only"
+    else:
+        senders = ", ".join(sorted(s.name.lower() for s in row.route.senders))
+        route = f"{row.route.receiver.name.lower()} (from {senders})"
+    return f"| {int(row.mtype)} | `{row.mtype.name}` | {_doc_cap(row.cap)} | {rate} | {route} |"
+
+
+def test_protocol_md_section_1_lists_every_type_as_the_table_says() -> None:
+    text = (Path(__file__).parent.parent / "docs" / "protocol.md").read_text(encoding="utf-8")
+    section = text[text.index("\n## 1. ") : text.index("\n## 2. ")]
+    documented = [line for line in section.splitlines() if re.match(r"\| \d+ \| `", line)]
+    assert documented == [_doc_row(message_table.ROWS[t]) for t in sorted(T)]
