@@ -1,7 +1,8 @@
 """Resource limits of the peer layer: message sizes, rates, connection counts, deadlines.
 
-The tables are at the top (STYLE.md 5). A message bigger than the cap of its type, or a type
-sent faster than its rate, is a protocol violation by the peer.
+The per-type caps and rates are columns of the message table (STYLE.md 5,
+``trionode.protocols.message_table``); the rest is at the top. A message bigger than the cap of
+its type, or a type sent faster than its rate, is a protocol violation by the peer.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 
 from trionode.peers.errors import MessageTooLarge, RateLimitExceeded
 from trionode.protocols import ProtocolMessageTypes as T
-from trionode.protocols.size_caps import MESSAGE_SIZE_CAPS
+from trionode.protocols.message_table import MESSAGE_RATE_LIMITS, MESSAGE_SIZE_CAPS
 
 __all__ = [
     "DEFAULT_RATE_LIMITS",
@@ -26,87 +27,14 @@ MiB = 1024 * 1024
 # One websocket message at most (PROTOCOL.md, Transport). Never the library's 1 MiB default.
 MAX_MESSAGE_SIZE = 50 * MiB
 
-# Per-type caps on the envelope size (every type: trionode.protocols.size_caps), below
-# max_message_size.
+# Per-type caps on the envelope size, below max_message_size, and per-type (messages, window
+# seconds) a peer may send: the cap and rate columns of the message table
+# (trionode.protocols.message_table), which lists every type and says why each value is what it
+# is. Replies that answer one of our open requests are not counted against the rate.
 DEFAULT_SIZE_CAPS: Mapping[T, int] = MESSAGE_SIZE_CAPS
-
-# Per-type (messages, window seconds) a peer may send; every type is listed. Replies that answer
-# one of our open requests are not counted (their number is bounded by our requests). The rates
-# are set so an honest node never trips them: a long sync asks one peer for at most a few
-# batches a second, gossip relays each block, proof and transaction once per peer.
-_SOME = (100, 60.0)  # messages a node sends a few times a connection
-_GOSSIP = (1000, 60.0)  # per block / proof / signage point: a few a second at most
+DEFAULT_RATE_LIMITS: Mapping[T, tuple[int, float]] = MESSAGE_RATE_LIMITS
+# The rate of a type a PeerLimits' own rate_limits leave out.
 DEFAULT_RATE: tuple[int, float] = (100, 60.0)
-DEFAULT_RATE_LIMITS: Mapping[T, tuple[int, float]] = {
-    T.handshake: (1, 60.0),
-    T.handshake_ack: (1, 60.0),
-    T.error: (100, 60.0),
-    # harvester protocol
-    T.harvester_handshake: (10, 60.0),
-    T.new_signage_point_harvester: _GOSSIP,
-    T.new_proof_of_space: _GOSSIP,
-    T.request_signatures: _GOSSIP,
-    T.respond_signatures: _GOSSIP,
-    T.request_plots: _SOME,
-    T.respond_plots: _SOME,
-    T.harvester_handshake_v1: (10, 60.0),
-    T.new_challenge: _GOSSIP,
-    T.challenge_response: (5000, 60.0),  # one per quality found
-    T.request_proof_of_space: _GOSSIP,
-    T.respond_proof_of_space: _GOSSIP,
-    T.request_header_signature: _GOSSIP,
-    T.respond_header_signature: _GOSSIP,
-    T.request_partial_proof: _GOSSIP,
-    T.respond_partial_proof: _GOSSIP,
-    # farmer protocol
-    T.proof_of_space_finalized: _GOSSIP,
-    T.proof_of_space_arrived: _GOSSIP,
-    T.request_header_hash: _GOSSIP,
-    T.header_hash: _GOSSIP,
-    T.header_signature: _GOSSIP,
-    T.proof_of_time_rate: _GOSSIP,
-    # timelord protocol
-    T.proof_of_time_finished: _GOSSIP,
-    T.challenge_start: _GOSSIP,
-    T.proof_of_space_info: _GOSSIP,
-    # peer protocol
-    T.new_proof_of_time: _GOSSIP,
-    T.unfinished_block: _GOSSIP,
-    T.request_block: (2000, 60.0),  # short sync fetches up to SYNC_THRESHOLD parents a block
-    T.block: _GOSSIP,
-    T.request_peers: (10, 60.0),
-    T.peers: (10, 60.0),
-    T.request_all_header_hashes: (20, 60.0),
-    T.all_header_hashes: (20, 60.0),
-    T.request_header_blocks: (3000, 60.0),  # 32 headers a request: 1,600 headers/s
-    T.header_blocks: (3000, 60.0),
-    T.request_sync_blocks: (3000, 60.0),
-    T.sync_blocks: (3000, 60.0),
-    T.transaction_id: (5000, 60.0),
-    T.request_transaction: (5000, 60.0),
-    T.new_transaction: (2000, 60.0),
-    # introducer protocol
-    T.request_peers_introducer: (10, 60.0),
-    T.respond_peers_introducer: (10, 60.0),
-    # wallet protocol: a wallet syncs headers in batches of 64 and coins in batches of 32
-    T.request_wallet_peak: (600, 60.0),
-    T.wallet_peak: (600, 60.0),
-    T.request_wallet_headers: (3000, 60.0),  # 64 headers a request: 3,200 headers/s
-    T.wallet_headers: (3000, 60.0),
-    T.request_coin_heights: (600, 60.0),
-    T.coin_heights: (600, 60.0),
-    T.request_block_coins: (3000, 60.0),
-    T.respond_block_coins: (3000, 60.0),
-    # pool protocol (docs/protocol.md section 5): the pool also limits partials per farmer
-    # itself (RATE_LIMITED with a reason); this is the peer layer's outer bound
-    T.request_pool_info: (60, 60.0),
-    T.pool_info: (60, 60.0),
-    T.join_pool: (10, 60.0),
-    T.join_pool_response: (10, 60.0),
-    T.submit_partial: (6000, 60.0),
-    T.respond_partial: (6000, 60.0),
-    T.pool_difficulty_changed: (60, 60.0),
-}
 
 
 @dataclass(frozen=True)

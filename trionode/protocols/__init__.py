@@ -4,11 +4,11 @@ from trionode.protocols.message_table import (
     MESSAGE_CLASSES,
     MESSAGE_TYPES,
     REPLY_TYPES,
+    ProtocolMessageTypes,
     decode_message,
     make_message,
     message_type_of,
 )
-from trionode.protocols.protocol_message_types import ProtocolMessageTypes
 
 __all__ = [
     "MESSAGE_CLASSES",
