@@ -20,6 +20,7 @@ LAYERS: list[set[str]] = [
     {"init_root", "sync"},
     {"roles", "rpc", "metrics", "config", "wallet"},
     {"devnet", "testing"},
+    {"simulation"},
     {"testnet"},
     {"cli", "__main__"},
 ]

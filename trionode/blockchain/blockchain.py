@@ -28,7 +28,6 @@ map (a hash per height) are kept in memory; headers and per-block coin changes a
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Mapping, Sequence
 
 import trio
@@ -53,6 +52,7 @@ from trionode.consensus import (
     verify_pot,
 )
 from trionode.consensus.proofs import pot_output_hash
+from trionode.nursery.clock import wall_time
 from trionode.nursery.offload import run_blocking
 from trionode.protocols.chain_types import Coin, FullBlock, HeaderBlock, ProofOfTime
 from trionode.storage import BlockCommit, BlockDelta, BlockInfo, ChainStore, StoreCorruptError
@@ -95,7 +95,7 @@ class Blockchain:
         constants: ConsensusConstants,
         *,
         validation_workers: int = DEFAULT_VALIDATION_WORKERS,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = wall_time,  # the simulator's, per node
     ) -> None:
         self.store = store
         self.constants = constants
@@ -118,7 +118,7 @@ class Blockchain:
         constants: ConsensusConstants,
         *,
         validation_workers: int = DEFAULT_VALIDATION_WORKERS,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = wall_time,  # the simulator's, per node
     ) -> Blockchain:
         """Load tips and the height map from ``store`` (which ``ChainStore.open`` checked).
 
