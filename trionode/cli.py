@@ -147,7 +147,15 @@ def build_parser() -> argparse.ArgumentParser:
     from trionode.wallet import cli as wallet_cli
 
     wallet_cli.register(subparsers)
+    _add_simulate(subparsers)
     return parser
+
+
+def _add_simulate(subparsers: Any) -> None:
+    """The network simulator's command (its own layer, imported only here)."""
+    from trionode.simulation import cli as simulate_cli
+
+    simulate_cli.register(subparsers)
 
 
 def _init(args: argparse.Namespace) -> int:

@@ -108,7 +108,7 @@ class Adversary:
         self.rand = rand
         self.log = log
         count = rand.randint(2, 4)
-        self.moves = frozenset(rand.sample(MOVES, count))
+        self.moves = frozenset(rand.sample(MOVES, min(count, len(MOVES))))
         self.final_phase = False
         self.sent: dict[str, int] = {}
         if "inconsistent-hashes" in self.moves:

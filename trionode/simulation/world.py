@@ -18,7 +18,7 @@ from trionode.simulation.byzantine import Adversary
 from trionode.simulation.config import SimConfig
 from trionode.simulation.eventlog import EventLog
 from trionode.simulation.farm import CachedBlockTools, Farm
-from trionode.simulation.invariants import EscapedErrors, Invariants
+from trionode.simulation.invariants import EscapedErrors, Invariants, agreed
 from trionode.simulation.links import FaultInjector
 from trionode.simulation.nodes import EPOCH, SimNode
 from trionode.simulation.report import SimReport
@@ -296,10 +296,7 @@ class SimWorld:
         last_block_at = trio.current_time()
         deadline = healed_at + self.config.settle_seconds
         while trio.current_time() < deadline:
-            peaks = {n.blockchain.get_peak() for n in self.honest}
-            if len({None if p is None else p.header_hash for p in peaks}) == 1 and not any(
-                n.full_node.sync.syncing for n in self.honest
-            ):
+            if agreed(self.honest) and not any(n.full_node.sync.syncing for n in self.honest):
                 self.converged_after = trio.current_time() - last_block_at
                 break
             await trio.sleep(1.0)
@@ -310,7 +307,7 @@ class SimWorld:
         for node in self.honest:
             peak = node.blockchain.get_peak()
             peaks[node.name] = None if peak is None else peak.header_hash
-        self.inv.converged(peaks, self.converged_after)
+        self.inv.converged(peaks, self.converged_after and agreed(self.honest))
         accepted: dict[str, list[tuple[bytes32, list[bytes32]]]] = collections.defaultdict(list)
         crashed = {name: max(times) for name, times in self.crashed_at.items()}
         for tx_id, (tx, name, at) in self.farm.accepted.items():
