@@ -6,7 +6,7 @@ from pathlib import Path
 
 import attrs
 
-FAULTS = ("partition", "loss", "delay", "duplicate", "reorder", "crash", "clock-skew")
+FAULTS = ("partition", "loss", "delay", "duplicate", "reorder", "crash", "clock-skew", "slow-disk")
 TOPOLOGIES = ("random", "line", "ring", "star", "clusters")
 
 

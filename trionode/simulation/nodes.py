@@ -13,11 +13,13 @@ import hashlib
 import random
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import trio
 
 from trionode.blockchain.blockchain import Blockchain
 from trionode.nursery.clock import using_world
+from trionode.nursery.offload import using_executor
 from trionode.peers.limits import PeerLimits
 from trionode.peers.memory_transport import MemoryNetwork, MemoryTransport
 from trionode.peers.node import PeerNode
@@ -28,9 +30,61 @@ from trionode.roles.full_node.node import FullNode
 from trionode.sync import SyncConfig
 from trionode.wire import bytes32
 
+T = TypeVar("T")
+
 PORT = 8444
 #: Virtual time 0 is this wall-clock second (the block tools' genesis timestamp).
 EPOCH = 1_700_000_000
+
+
+class _CrashInCommit(Exception):
+    """Raised inside a store transaction to roll it back, as power loss before the commit."""
+
+
+class NodeExecutor:
+    """The node's executor: blocking work runs inline (deterministic), store writes wait
+    ``disk_delay`` virtual seconds first (a slow disk), and with ``crash_in_commit`` set the
+    next write issues all its statements, then the node dies before the commit: the
+    transaction rolls back and the node's tasks are cancelled where they stand.
+
+    Store writes are recognised by the store runner's method name (``_run_write``), a coupling
+    this adapter keeps so the storage code needs no hook."""
+
+    def __init__(self, node: SimNode) -> None:
+        self._node = node
+        self.disk_delay = 0.0
+        self.crash_in_commit = False
+        self.calls = 0
+
+    async def run(
+        self,
+        fn: Callable[..., T],
+        *args: Any,
+        limiter: trio.CapacityLimiter | None = None,
+        abandon_on_cancel: bool = False,
+    ) -> T:
+        self.calls += 1
+        if getattr(fn, "__name__", "") == "_run_write":
+            if self.disk_delay:
+                await trio.sleep(self.disk_delay)
+            if self.crash_in_commit:
+                self.crash_in_commit = False
+                work, work_args = args
+
+                def doomed(conn: object, *a: object) -> None:
+                    work(conn, *a)
+                    raise _CrashInCommit
+
+                try:
+                    fn(doomed, work_args)
+                except _CrashInCommit:
+                    pass
+                self._node.died_in_commit = True
+                self._node.cancel()
+                await trio.sleep_forever()
+        result = fn(*args)
+        await trio.lowlevel.checkpoint()
+        return result
 
 
 class _SimService(FullNodeService):
@@ -69,6 +123,8 @@ class SimNode:
         self.on_ban: Callable[[SimNode, str, float, str], None] | None = None
         self._scope: trio.CancelScope | None = None
         self._done: trio.Event | None = None
+        self.executor = NodeExecutor(self)
+        self.died_in_commit = False
 
     @property
     def address(self) -> tuple[str, int]:
@@ -134,7 +190,7 @@ class SimNode:
 
         # Tasks inherit the context they are spawned in: the node's world reaches every task
         # the node starts below this one.
-        with using_world(wall=self.wall, rand=rand):
+        with using_world(wall=self.wall, rand=rand), using_executor(self.executor):
             await nursery.start(run)
         self._watch_bans()
 
@@ -148,6 +204,14 @@ class SimNode:
             ban(host, seconds, reason)
 
         bans.ban = recorded  # type: ignore[method-assign]
+
+    def cancel(self) -> None:
+        if self._scope is not None:
+            self._scope.cancel()
+
+    async def wait_down(self) -> None:
+        if self._done is not None:
+            await self._done.wait()
 
     async def crash(self) -> None:
         """Stop the node at once (its tasks are cancelled; what the store committed stays)."""

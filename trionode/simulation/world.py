@@ -6,6 +6,7 @@ from __future__ import annotations
 import collections
 import os
 import random
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import trio
@@ -14,6 +15,7 @@ from trionode.consensus import get_constants
 from trionode.nursery.clock import using_world
 from trionode.nursery.offload import InlineExecutor, using_executor
 from trionode.peers.memory_transport import MemoryNetwork
+from trionode.protocols.chain_types import FullBlock
 from trionode.simulation.byzantine import Adversary
 from trionode.simulation.config import SimConfig
 from trionode.simulation.eventlog import EventLog
@@ -211,14 +213,32 @@ class SimWorld:
             return
         node = self.farm.rand.choice(running)
         equivocate = bool(self.adversaries) and self.farm.rand.random() < 0.05
-        blocks = await self.farm.farm_on(node, equivocate=equivocate)
+        blocks: list[FullBlock] = []
+
+        async def farm() -> None:
+            blocks.extend(await self.farm.farm_on(node, equivocate=equivocate))
+
+        await self._on(node, farm)
         if len(blocks) == 2:
             others = [n for n in running if n is not node]
             if others:
-                await self.farm.rand.choice(others).full_node.add_block(blocks[1], source=None)
+                other = self.farm.rand.choice(others)
+                await self._on(other, lambda: other.full_node.add_block(blocks[1], source=None))
         if len(running) > 1 and self.farm.rand.random() < 0.5:
             target = self.farm.rand.choice(running)
-            await self.farm.spend_on(target, [n for n in running if n is not target])
+            rest = [n for n in running if n is not target]
+            await self._on(target, lambda: self.farm.spend_on(target, rest))
+
+    async def _on(self, node: SimNode, work: Callable[[], Awaitable[object]]) -> None:
+        """Run the farm's or the wallet's ``work`` on ``node``; a node that crashed meanwhile
+        (its store closed under the call) just misses it, as a farmer loses its full node."""
+        if not node.running:
+            return
+        try:
+            await work()
+        except Exception:
+            if node.running:
+                raise
 
     # -- faults -----------------------------------------------------------------------------
 
@@ -249,11 +269,27 @@ class SimWorld:
             if len(running) < 2:
                 return
             node = running[int(pick * len(running))]
-            self.log.write("fault", kind, node.name, duration)
+            in_commit = self.rand.random() < 0.5
+            self.log.write("fault", kind, node.name, duration, "in-commit" if in_commit else "")
             self.crashed_at[node.name].append(trio.current_time())
+            if in_commit:
+                # Dies at its next store write, before the commit (or plainly if none comes).
+                node.executor.crash_in_commit = True
+                with trio.move_on_after(30):
+                    await node.wait_down()
+                node.executor.crash_in_commit = False
+                if node.died_in_commit:
+                    self.faults["crash in commit"] += 1
+                    node.died_in_commit = False
             await node.crash()
             await trio.sleep(duration)
-            await self._start(nursery, node)
+            await self._restart(nursery, node)
+        elif kind == "slow-disk":
+            node = self.nodes[int(pick * len(self.nodes))]
+            node.executor.disk_delay = round(self.rand.uniform(0.05, 2.0), 3)
+            self.log.write("fault", kind, node.name, node.executor.disk_delay, duration)
+            await trio.sleep(duration)
+            node.executor.disk_delay = 0.0
         elif kind == "clock-skew":
             node = self.nodes[int(pick * len(self.nodes))]
             node.skew = self._skew()
@@ -279,9 +315,21 @@ class SimWorld:
         r = injector.rates
         r.loss = r.duplicate = r.reorder = r.jitter = 0.0
         for node in self.nodes:
+            node.executor.disk_delay = 0.0
             if not node.running:
-                await self._start(nursery, node)
+                await self._restart(nursery, node)
         self.log.write("heal", "all")
+
+    async def _restart(self, nursery: trio.Nursery, node: SimNode) -> None:
+        """Start a crashed node again on its kept store; a store that does not reopen fails
+        the run."""
+        if node.running:
+            return
+        try:
+            await self._start(nursery, node)
+        except Exception as exc:  # noqa: BLE001 - any failure to reopen is the finding
+            self.inv.fail("a crashed node restarts", f"{node.name}: {type(exc).__name__}: {exc}")
+        self.inv.checked["a crashed node restarts"] += 1
 
     # -- the end ----------------------------------------------------------------------------
 
