@@ -30,6 +30,7 @@ class SimConfig:
     until_height: int | None = None
     virtual_seconds: float | None = None
     report: Path | None = None
+    event_log: Path | None = None  # every event, one line each (the hash covers them all)
     work_dir: Path | None = None  # None: a temporary directory, removed afterwards
     plot_dir: Path | None = None  # None: the per-user cache (plots are made once)
     settle_seconds: float = 300.0

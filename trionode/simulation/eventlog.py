@@ -7,6 +7,7 @@ from __future__ import annotations
 import collections
 import hashlib
 from collections.abc import Iterator
+from pathlib import Path
 
 import trio
 
@@ -14,7 +15,8 @@ TAIL = 200
 
 
 class EventLog:
-    def __init__(self, *, keep: int = TAIL) -> None:
+    def __init__(self, *, keep: int = TAIL, path: Path | None = None) -> None:
+        self._file = None if path is None else path.open("w", encoding="utf-8")
         self._hash = hashlib.sha256()
         self.count = 0
         self.tail: collections.deque[str] = collections.deque(maxlen=keep)
@@ -26,9 +28,16 @@ class EventLog:
         micros = round(trio.current_time() * 1_000_000)
         line = f"{micros} {kind} " + " ".join(str(f) for f in fields)
         self._hash.update(line.encode() + b"\n")
+        if self._file is not None:
+            self._file.write(line + "\n")
         self.count += 1
         self.kinds[kind] += 1
         self.tail.append(line)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
     def hexdigest(self) -> str:
         return self._hash.hexdigest()

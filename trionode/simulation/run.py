@@ -2,7 +2,8 @@
 choice from the seed.
 
 Determinism: trio's own scheduler shuffles each batch of runnable tasks with a module-level
-``random.Random``; it is seeded from the run's seed (and restored afterwards). Blocking work
+``random.Random``; it is seeded from the run's seed (and restored afterwards), and trio's
+deterministic-scheduling switch is on for the run (batches sorted by task creation first). Blocking work
 runs inline (:class:`~trionode.nursery.offload.InlineExecutor`), wall time is the virtual
 clock plus each node's skew, every node's random choices come from its own seeded generator,
 node ids are derived from the seed. Set iteration over bytes depends on ``PYTHONHASHSEED``:
@@ -42,6 +43,12 @@ def run_simulation(config: SimConfig) -> SimReport:
         work = Path(tempfile.mkdtemp(prefix="trionode-sim-", dir=shm if shm.is_dir() else None))
     state = trio_run._r.getstate()
     trio_run._r.seed(f"trionode sim scheduling {config.seed}")
+    # trio's own switch for replayable runs (pytest-trio sets it under Hypothesis): each batch
+    # of runnable tasks is sorted by task creation order before the seeded shuffle, so the
+    # order tasks were woken in (sets hashed by object id, different in every process) is
+    # forgotten.
+    deterministic = trio_run._ALLOW_DETERMINISTIC_SCHEDULING
+    trio_run._ALLOW_DETERMINISTIC_SCHEDULING = True  # type: ignore[misc]
     errors = EscapedErrors()
     logging.getLogger("trionode").addHandler(errors)
     started = time.perf_counter()
@@ -51,6 +58,7 @@ def run_simulation(config: SimConfig) -> SimReport:
     finally:
         logging.getLogger("trionode").removeHandler(errors)
         trio_run._r.setstate(state)
+        trio_run._ALLOW_DETERMINISTIC_SCHEDULING = deterministic  # type: ignore[misc]
         if temporary:
             shutil.rmtree(work, ignore_errors=True)
     return world.report(time.perf_counter() - started)

@@ -48,7 +48,7 @@ class SimWorld:
         self.errors = errors
         seed = config.seed
         self.rand = random.Random(f"trionode sim {seed}")
-        self.log = EventLog()
+        self.log = EventLog(path=config.event_log)
         self.inv = Invariants()
         self.constants = get_constants("sim")
         cache = default_cache_dir()
@@ -116,6 +116,7 @@ class SimWorld:
                 self.virtual_end = trio.current_time()
                 for node in self.nodes:
                     await node.crash()
+                self.log.close()
                 nursery.cancel_scope.cancel()
 
     async def _start_all(self, nursery: trio.Nursery) -> None:
