@@ -4,6 +4,7 @@ validating them, fixed by the hostile-peers issue) is caught within the first si
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -129,3 +130,14 @@ def test_cli_refuses_bad_flags_in_one_line(capsys: pytest.CaptureFixture[str]) -
     assert "trionode: simulate: --seeds" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["simulate", "--seed", "1", "--seeds", "1-2"])
+
+
+def test_cli_runs_a_seed_and_writes_its_event_log(tmp_path: Path) -> None:
+    report = tmp_path / "run.json"
+    argv = ["simulate", "--seed", "2", "--nodes", "3", "--blocks", "3", "--report", str(report)]
+    assert main(argv) == 0
+    written = json.loads(report.read_text())
+    assert written["ok"] is True and written["blocks_made"] >= 3
+    events = (tmp_path / "run.json.events").read_bytes()
+    assert hashlib.sha256(events).hexdigest() == written["event_log_sha256"]
+    assert written["replay"].startswith("python -m trionode simulate --seed 2 --nodes 3")

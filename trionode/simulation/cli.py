@@ -52,7 +52,12 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     end.add_argument(
         "--virtual-seconds", type=float, metavar="T", help="stop farming after T virtual seconds"
     )
-    parser.add_argument("--report", type=Path, metavar="FILE", help="write the report as JSON")
+    parser.add_argument(
+        "--report",
+        type=Path,
+        metavar="FILE",
+        help="write the report as JSON, and the whole event log to FILE.events",
+    )
     parser.set_defaults(handler=simulate_command)
     return parser
 
@@ -68,6 +73,9 @@ def _config(args: argparse.Namespace, seed: int) -> SimConfig:
         until_height=args.until_height,
         virtual_seconds=args.virtual_seconds,
         report=args.report,
+        event_log=None
+        if args.report is None
+        else args.report.with_name(args.report.name + ".events"),
     )
 
 
@@ -82,9 +90,7 @@ def simulate_command(args: argparse.Namespace) -> int:
         # Set iteration order of bytes depends on the hash seed: pin it, so a seed replays
         # the same run (and event-log hash) in any process on any machine.
         env = dict(os.environ, PYTHONHASHSEED="0")
-        argv = sys.argv[1:] if sys.argv[0].endswith("__main__.py") else None
-        if argv is None:
-            argv = _argv_of(args)
+        argv = _argv_of(args)
         return subprocess.run([sys.executable, "-m", "trionode", *argv], env=env).returncode
     logging.basicConfig(level=logging.ERROR)
     from trionode.simulation.run import run_simulation
@@ -116,7 +122,7 @@ def simulate_command(args: argparse.Namespace) -> int:
 
 
 def _argv_of(args: argparse.Namespace) -> list[str]:
-    """The simulate command line for ``args`` (when called from Python, not the shell)."""
+    """The simulate command line for ``args`` (what the child with the pinned hash seed runs)."""
     out = ["simulate"]
     out += ["--seed", str(args.seed)] if args.seeds is None else ["--seeds", args.seeds]
     out += ["--nodes", str(args.nodes), "--blocks", str(args.blocks), "--topology", args.topology]
