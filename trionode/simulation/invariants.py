@@ -13,7 +13,7 @@
   not on the chain after a reorg), unless the node crashed after accepting it (the mempool is
   memory);
 - every pool stays within its configured bound (mempool cost and bytes, orphans, unfinished
-  blocks), checked every few virtual seconds;
+  blocks, the ban list, connections), checked every few virtual seconds;
 - no handler exception escapes (an error logged with a traceback by the node's code).
 """
 
@@ -70,6 +70,13 @@ class Invariants:
             and fn.farming.unfinished_count <= limits.unfinished_max_blocks,
             f"{node.name} unfinished {fn.farming.unfinished_count} blocks, "
             f"{fn.farming.unfinished_bytes} B",
+        )
+        peers = node.peer_node
+        inbound = sum(1 for c in peers.connections.values() if not c.outbound)
+        self.check(
+            "pools within bounds",
+            len(peers.bans) <= peers.config.max_bans and inbound <= peers.limits.max_inbound,
+            f"{node.name} bans {len(peers.bans)}, inbound connections {inbound}",
         )
 
     def ban(self, by: SimNode, host: str, reason: str, honest_hosts: set[str]) -> None:
