@@ -20,7 +20,8 @@ blocks                  wall (CPU)             virtual      blocks/s     event-l
 ======================  =====================  ===========  ===========  ================
 
 About 17 ms of CPU per block per node: the 1000-block run is about 50,000 block arrivals,
-some 15 minutes of CPU, far from the issue's 60 s. Each block reaches each node about 5 times
+15 minutes of CPU or more, far from the issue's 60 s (one attempt, cold VDF cache for most
+blocks, was stopped unfinished after 43 minutes of wall time and 23 of CPU). Each block reaches each node about 5 times
 as a Block message (once per connection; event log of 20 nodes, 32 blocks: 3,232 Block
 messages), is decoded each time it is received or read back from the store, validated once per
 node (proof checks memoised across nodes, the coinbase-owner signature of full validation not
