@@ -21,7 +21,8 @@ LAYERS: list[set[str]] = [
     {"sync", "service"},
     {"rpc"},  # the generic operator RPC and metrics servers: no role in them
     {"roles", "config", "config_values", "init_root", "wallet"},
-    {"devnet", "testing"},  # local process networks; in-process drivers and fakes for tests
+    # local process networks; in-process drivers, fakes and the network simulator for tests
+    {"devnet", "testing", "simulation"},
     {"testnet"},
     {"cli", "__main__"},  # every command (trionode/cli/)
 ]

@@ -29,7 +29,6 @@ methods, and for a batch's contexts one read snapshot (:meth:`ChainStore.snapsho
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Mapping, Sequence
 
 import trio
@@ -48,6 +47,7 @@ from trionode.consensus import (
     verify_pot,
 )
 from trionode.consensus.proofs import pot_output_hash
+from trionode.nursery.clock import wall_time
 from trionode.nursery.offload import run_blocking
 from trionode.protocols.chain_types import FullBlock, HeaderBlock, ProofOfTime
 from trionode.storage import BlockCommit, BlockDelta, BlockInfo, ChainStore, StoreCorruptError
@@ -70,7 +70,7 @@ class Blockchain:
         constants: ConsensusConstants,
         *,
         validation_workers: int = DEFAULT_VALIDATION_WORKERS,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = wall_time,  # the simulator's, per node
     ) -> None:
         self.store = store
         self.constants = constants
@@ -96,7 +96,7 @@ class Blockchain:
         constants: ConsensusConstants,
         *,
         validation_workers: int = DEFAULT_VALIDATION_WORKERS,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = wall_time,  # the simulator's, per node
     ) -> Blockchain:
         """Load tips and the height map from ``store`` (which ``ChainStore.open`` checked).
 

@@ -162,6 +162,9 @@ def _add_commands(parser: argparse.ArgumentParser) -> None:
     from trionode.cli import wallet as wallet_cli
 
     wallet_cli.register(subparsers)
+    from trionode.cli import simulate as simulate_cli
+
+    simulate_cli.register(subparsers)
 
 
 def _init(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Protocol
 
 import attrs
 import trio
@@ -36,6 +37,13 @@ __all__ = ["MemoryNetwork", "MemoryPeerStream", "MemoryTransport"]
 logger = logging.getLogger(__name__)
 
 _QUEUE = 16  # messages buffered per direction; a full queue blocks the sender (backpressure)
+
+
+class LinkShaper(Protocol):
+    """What a network simulator puts between ``send`` and delivery (latency, loss, partitions):
+    it calls ``stream.deliver(data)`` when, and if, the message reaches the other end."""
+
+    async def send(self, stream: MemoryPeerStream, data: bytes) -> None: ...
 
 
 @attrs.define
@@ -77,11 +85,26 @@ class MemoryPeerStream(PeerStream):
         # The other end of the pipe (set by the transport once both ends exist).
         self._partner: MemoryPeerStream | None = None
         self.sees_peer_pings = True
+        self.local_host = ""  # set by the transport: the address the other end sees
+        self.shaper: LinkShaper | None = None  # the network's, if it has one
+
+    @property
+    def closed_event(self) -> trio.Event:
+        return self._pipe.closed_event
 
     def _closed_error(self) -> TransportClosed:
         return self._pipe.close_reason or TransportClosed("closed")
 
     async def send(self, data: bytes) -> None:
+        if self._pipe.close_reason is not None:
+            raise self._closed_error()
+        if self.shaper is not None:
+            await self.shaper.send(self, bytes(data))
+            return
+        await self.deliver(data)
+
+    async def deliver(self, data: bytes) -> None:
+        """Put ``data`` in the other end's queue (the shaper's way past itself)."""
         if self._pipe.close_reason is not None:
             raise self._closed_error()
         try:
@@ -137,9 +160,10 @@ class _Incoming:
 class MemoryNetwork:
     """The address space that :class:`MemoryTransport` s of one test share."""
 
-    def __init__(self) -> None:
+    def __init__(self, shaper: LinkShaper | None = None) -> None:
         self._listeners: dict[tuple[str, int], _Listener] = {}
         self._next_port = 20000
+        self.shaper = shaper
 
     def _bind(self, host: str, port: int, listener: _Listener) -> int:
         if port == 0:
@@ -253,6 +277,8 @@ class MemoryTransport(Transport):
             remote_answers_pings=self.answer_pings,
         )
         ours._partner, theirs._partner = theirs, ours
+        ours.local_host, theirs.local_host = self._host, host
+        ours.shaper = theirs.shaper = self._network.shaper
         theirs.setup_slot = slot
         incoming = _Incoming(theirs)
         try:

@@ -16,8 +16,10 @@ from trionode.consensus import get_constants
 from trionode.nursery import Supervisor
 from trionode.peers.full_node import FullNodePeers
 from trionode.peers.identity import NodeIdentity, make_websocket_transport
+from trionode.peers.limits import PeerLimits
 from trionode.peers.manager import PeerManagerConfig
 from trionode.peers.node import PeerNode, PeerNodeConfig
+from trionode.peers.transport import Transport
 from trionode.protocols.shared_protocol import NodeType
 from trionode.roles.full_node.api import FullNodeAPI
 from trionode.roles.full_node.node import FullNode
@@ -103,7 +105,7 @@ class FullNodeService:
                         limits=limits,
                         exempt_loopback_from_bans=cfg.exempt_loopback_from_bans,
                     ),
-                    make_websocket_transport(NodeIdentity.public(cfg.root, "full_node"), limits),
+                    self.make_transport(limits),
                     peer_store,
                     PeerManagerConfig(
                         target_outbound=cfg.target_outbound,
@@ -151,6 +153,10 @@ class FullNodeService:
         finally:
             with trio.CancelScope(shield=True):
                 await store.aclose()
+
+    def make_transport(self, limits: PeerLimits) -> Transport:
+        """TLS websockets with this root's identity (the network simulator gives its own)."""
+        return make_websocket_transport(NodeIdentity.public(self.config.root, "full_node"), limits)
 
 
 def _peer_db_location(root: Path, peer_db: str) -> str | Path:
