@@ -32,6 +32,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 
+import attrs
 import trio
 
 from trionode.blockchain.chain_view import ChainView, block_delta
@@ -300,8 +301,9 @@ class Blockchain:
                 for i, ctx in zip(jobs, contexts, strict=True):
                     nursery.start_soon(verify, i, ctx)
             async with self._lock:
-                for i in jobs:
-                    results[i] = await self._commit_checked(blocks[i], errors[i])
+                committed = await self._commit_run([(blocks[i], errors[i]) for i in jobs])
+            for i, result in zip(jobs, committed, strict=True):
+                results[i] = result
         done = [r for r in results if r is not None]
         assert len(done) == len(blocks)
         return done
@@ -318,21 +320,71 @@ class Blockchain:
             return AddBlockResult(AddBlockStatus.DISCONNECTED)
         return None
 
-    async def _commit_checked(self, block: FullBlock, error: Err | None) -> AddBlockResult:
-        if error is not None:
-            logger.info(
-                "invalid block %s at height %d: %s",
-                block.header_hash.hex()[:16],
-                block.height,
-                error.name,
-            )
-            return AddBlockResult(AddBlockStatus.INVALID, error=error)
-        pre = self._precheck(block, {})
-        if pre is not None:  # committed meanwhile, or its parent in the batch was invalid
-            return pre
-        return await self._commit(block)
+    async def _commit_run(
+        self, items: Sequence[tuple[FullBlock, Err | None]]
+    ) -> list[AddBlockResult]:
+        """Commit the verified blocks of a batch in order (lock held), as few transactions as
+        possible: usually one for the whole batch (one fsync for a sync window).
 
-    async def _commit(self, block: FullBlock) -> AddBlockResult:
+        Each block's commit is planned on the in-memory view as the blocks before it left it:
+        the plan is applied to the view synchronously (no await, so nobody sees it), then the
+        view is put back, the batch is written in one transaction, and only after it committed
+        is the plan applied for good. A kill at any instant leaves the store before or after
+        the whole batch, so the stored blocks stay a prefix of validated blocks. A reorg whose
+        fork needs coin changes neither cached nor in the batch ends the run there: what was
+        planned commits, the changes are read, and planning goes on."""
+        results: list[AddBlockResult] = []
+        known: dict[bytes32, BlockDelta] = {}
+        i = 0
+        while True:
+            staged: list[_Staged] = []
+            need: list[bytes32] = []
+            undo = _Undo(self)
+            try:
+                while i < len(items):
+                    block, error = items[i]
+                    if error is not None:
+                        logger.info(
+                            "invalid block %s at height %d: %s",
+                            block.header_hash.hex()[:16],
+                            block.height,
+                            error.name,
+                        )
+                        results.append(AddBlockResult(AddBlockStatus.INVALID, error=error))
+                        i += 1
+                        continue
+                    pre = self._precheck(block, {})
+                    if pre is not None:  # committed meanwhile, or its parent was invalid
+                        results.append(pre)
+                        i += 1
+                        continue
+                    entry = self._stage(block, known, need)
+                    if entry is None:
+                        break
+                    self._apply(entry, undo)
+                    staged.append(entry)
+                    results.append(entry.result)
+                    known[entry.info.header_hash] = entry.delta
+                    i += 1
+            finally:
+                undo.restore()
+            if staged:
+                # Not abandoned on cancellation (the store's write is not either): the view
+                # must follow what the store committed.
+                with trio.CancelScope(shield=True):
+                    await self.store.commit_many([e.commit for e in staged])
+                    for entry in staged:
+                        self._apply(entry, None)
+            if not need:
+                return results
+            found = await self.store.snapshot(self._chain.deltas_in, need, {})
+            known.update(zip(need, found, strict=True))
+
+    def _stage(
+        self, block: FullBlock, known: Mapping[bytes32, BlockDelta], need: list[bytes32]
+    ) -> _Staged | None:
+        """Plan ``block``'s commit on the current view; None (and the hashes whose coin
+        changes must be read first in ``need``) when its fork needs changes not at hand."""
         header_hash = block.header_hash
         info = BlockInfo(
             header_hash,
@@ -354,49 +406,72 @@ class Blockchain:
         if new_peak:
             fork_height, fork = self._chain.fork_of(header_hash, {header_hash: block})
             earlier: list[BlockDelta] = []
-            if len(fork) > 1:
-                earlier = await self.store.snapshot(self._chain.deltas_in, fork[:-1], {})
+            for h in fork[:-1]:
+                got = known.get(h) or self._deltas.get(h)
+                if got is None:
+                    need.append(h)
+                else:
+                    earlier.append(got)
+            if need:
+                return None
             apply = (*earlier, delta)
-        await self.store.commit(BlockCommit(block, info.seen, new_tips, fork_height, apply))
+        commit = BlockCommit(block, info.seen, new_tips, fork_height, apply)
+        if new_tips is None:
+            result = AddBlockResult(AddBlockStatus.ADDED_AS_ORPHAN)
+        else:
+            result = AddBlockResult(
+                AddBlockStatus.ADDED_TO_TIP, new_peak=new_peak, fork_height=fork_height
+            )
+        return _Staged(block, info, delta, new_tips, fork_height, fork, commit, result)
 
-        # The transaction committed: bring the in-memory view in line, without a checkpoint.
+    def _apply(self, entry: _Staged, undo: _Undo | None) -> None:
+        """Bring the in-memory view in line with ``entry``'s commit. With ``undo``, only to
+        plan the next block (recorded to be put back); without, for good (the transaction
+        committed): caches, logs and subscribers too."""
+        block, info, header_hash = entry.block, entry.info, entry.info.header_hash
+        final = undo is None
+        if undo is not None:
+            undo.added.append(header_hash)
         self._blocks[header_hash] = info
         self._next_seen += 1
-        header = block.header_block()
-        self._headers.put(header_hash, header)
-        self._deltas.put(header_hash, delta)
+        if final:
+            header = block.header_block()
+            self._headers.put(header_hash, header)
+            self._deltas.put(header_hash, entry.delta)
+        new_tips = entry.new_tips
         if new_tips is not None:
-            self._tip_headers = {
-                t: header if t == header_hash else self._tip_headers[t] for t in new_tips
-            }
+            if final:  # planning reads the tips only, never their headers
+                self._tip_headers = {
+                    t: header if t == header_hash else self._tip_headers[t] for t in new_tips
+                }
             self._tips = list(new_tips)
+        new_peak = entry.result.new_peak
         if new_peak:
+            fork_height = entry.fork_height
             assert fork_height is not None
             reorg = fork_height < len(self._height_map) - 1
+            if undo is not None:
+                undo.cut(fork_height)
             del self._height_map[fork_height + 1 :]
-            self._height_map.extend(fork)
-            if reorg:
+            self._height_map.extend(entry.fork)
+            if final and reorg:
                 logger.info(
                     "reorg: new heaviest tip %s at height %d, fork at height %d",
                     header_hash.hex()[:16],
                     block.height,
                     fork_height,
                 )
-            else:
+            elif final:
                 logger.info(
                     "new heaviest tip %s at height %d (weight %d)",
                     header_hash.hex()[:16],
                     block.height,
                     block.weight,
                 )
-        if new_tips is not None:
+        if final and new_tips is not None:
             self._notify(
-                ChainEvent(self._tip_headers[self._tips[0]], new_tips, new_peak, fork_height)
+                ChainEvent(self._tip_headers[self._tips[0]], new_tips, new_peak, entry.fork_height)
             )
-            return AddBlockResult(
-                AddBlockStatus.ADDED_TO_TIP, new_peak=new_peak, fork_height=fork_height
-            )
-        return AddBlockResult(AddBlockStatus.ADDED_AS_ORPHAN)
 
     def _notify(self, event: ChainEvent) -> None:
         for send in list(self._subscribers):
@@ -456,13 +531,18 @@ class Blockchain:
 
         return await run_blocking(check, limiter=self._verify_limiter)
 
-    async def validate_header_blocks(self, headers: Sequence[HeaderBlock]) -> list[Err | None]:
+    async def validate_header_blocks(
+        self,
+        headers: Sequence[HeaderBlock],
+        before: Mapping[bytes32, HeaderBlock] | None = None,
+    ) -> list[Err | None]:
         """Validate a run of header blocks (header sync) in parallel, storing nothing.
 
-        Each header's parent must be stored or earlier in ``headers``; otherwise its result is
-        ``Err.UNKNOWN_PARENT``.
+        Each header's parent must be stored, earlier in ``headers`` or in ``before`` (headers
+        already validated and not stored yet: a sync window's headers validate while the window
+        below is still being committed); otherwise its result is ``Err.UNKNOWN_PARENT``.
         """
-        pending: dict[bytes32, HeaderBlock] = {}
+        pending: dict[bytes32, HeaderBlock] = dict(before or {})
         jobs: list[int] = []
         errors: list[Err | None] = [Err.UNKNOWN_PARENT] * len(headers)
         for i, header in enumerate(headers):
@@ -488,3 +568,48 @@ class Blockchain:
             for i, ctx in zip(jobs, contexts, strict=True):
                 nursery.start_soon(verify, i, ctx)
         return errors
+
+
+@attrs.frozen
+class _Staged:
+    """One block's planned commit and the view change that follows it."""
+
+    block: FullBlock
+    info: BlockInfo
+    delta: BlockDelta
+    new_tips: tuple[bytes32, ...] | None
+    fork_height: int | None
+    fork: list[bytes32]
+    commit: BlockCommit
+    result: AddBlockResult
+
+
+class _Undo:
+    """What planning a batch changed in a Blockchain's view, to put it back (no await between
+    the plan and :meth:`restore`)."""
+
+    def __init__(self, chain: Blockchain) -> None:
+        self._chain = chain
+        self.added: list[bytes32] = []
+        self._tips = list(chain._tips)
+        self._tip_headers = dict(chain._tip_headers)
+        self._next_seen = chain._next_seen
+        self._low = len(chain._height_map) - 1  # heights up to here are untouched
+        self._tail: list[bytes32] = []  # the original height map above _low
+
+    def cut(self, fork_height: int) -> None:
+        """The height map is about to lose everything above ``fork_height``."""
+        hm = self._chain._height_map
+        if fork_height < self._low:
+            self._tail = hm[fork_height + 1 : self._low + 1] + self._tail
+            self._low = fork_height
+
+    def restore(self) -> None:
+        chain = self._chain
+        for h in self.added:
+            del chain._blocks[h]
+        chain._tips = self._tips
+        chain._tip_headers = self._tip_headers
+        chain._next_seen = self._next_seen
+        del chain._height_map[self._low + 1 :]
+        chain._height_map.extend(self._tail)

@@ -112,17 +112,18 @@ class ChainReader:
         """The coins ``ids`` as a chain sees it that is the heaviest chain up to
         ``fork_height``, then the blocks of ``fork`` (their coin changes, ascending). Coins that
         do not exist on that chain are left out."""
-        wanted = set(ids)
-        created: dict[bytes32, tuple[Coin, int, bool]] = {}
-        spent: dict[bytes32, int] = {}
+        changes = ForkCoins()
         for delta in fork:
-            for coin, coinbase in delta.additions:
-                coin_id = coin.name()
-                if coin_id in wanted:
-                    created[coin_id] = (coin, delta.height, coinbase)
-            for coin_id in delta.removals:
-                if coin_id in wanted:
-                    spent[coin_id] = delta.height
+            changes.extend(delta)
+        return self.coin_records_with(ids, fork_height, changes)
+
+    def coin_records_with(
+        self, ids: Iterable[bytes32], fork_height: int, changes: ForkCoins
+    ) -> dict[bytes32, CoinRecord]:
+        """As :meth:`coin_records_on_fork`, with the fork's coin changes already gathered (a
+        sync window's blocks extend one running :class:`ForkCoins`: linear in the window)."""
+        wanted = set(ids)
+        created, spent = changes.created, changes.spent
         heaviest = self.coin_records([c for c in wanted if c not in created])
         out: dict[bytes32, CoinRecord] = {}
         for coin_id in wanted:
@@ -141,3 +142,20 @@ class ChainReader:
                 record.coin, record.confirmed_height, spent_height, record.coinbase
             )
         return out
+
+
+class ForkCoins:
+    """The coins created and spent by the blocks of a fork above the heaviest chain, as running
+    maps (coin id -> (coin, height, coinbase) and coin id -> spent height): a child's fork is
+    its parent's plus the parent, so a window's contexts extend one map instead of replaying
+    every ancestor's changes for every block."""
+
+    def __init__(self) -> None:
+        self.created: dict[bytes32, tuple[Coin, int, bool]] = {}
+        self.spent: dict[bytes32, int] = {}
+
+    def extend(self, delta: BlockDelta) -> None:
+        for coin, coinbase in delta.additions:
+            self.created[coin.name()] = (coin, delta.height, coinbase)
+        for coin_id in delta.removals:
+            self.spent[coin_id] = delta.height
