@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 import attrs
 import trio
@@ -57,6 +57,9 @@ from trionode.wire import bytes32
 logger = logging.getLogger(__name__)
 
 DEFAULT_VALIDATION_WORKERS = 2
+
+#: Told of a block that validated and is about to be added to a tip (before its commit).
+OnValid = Callable[[FullBlock, AddBlockResult], Awaitable[None]]
 
 
 class Blockchain:
@@ -266,14 +269,23 @@ class Blockchain:
 
     # -- adding blocks ------------------------------------------------------------------------
 
-    async def add_block(self, block: FullBlock) -> AddBlockResult:
+    async def add_block(
+        self, block: FullBlock, *, on_valid: OnValid | None = None
+    ) -> AddBlockResult:
         """Validate ``block`` fully and, if valid and new, store it (see the module docstring)."""
-        return (await self.add_blocks([block]))[0]
+        return (await self.add_blocks([block], on_valid=on_valid))[0]
 
-    async def add_blocks(self, blocks: Sequence[FullBlock]) -> list[AddBlockResult]:
+    async def add_blocks(
+        self, blocks: Sequence[FullBlock], *, on_valid: OnValid | None = None
+    ) -> list[AddBlockResult]:
         """Add several blocks: contexts gathered in one hop, verified in parallel, committed in
         order. A block may have its parent earlier in ``blocks``. Results are in input order;
-        a block whose parent turned out invalid is DISCONNECTED."""
+        a block whose parent turned out invalid is DISCONNECTED.
+
+        ``on_valid(block, result)`` is awaited for each block that validated and will be added
+        to a tip, with the result its commit will return, *before* the commit's transaction
+        (relay before store, docs/protocol.md): the block is fully validated by then; if the
+        commit then fails (a fault of our store, not of the block), the error is raised here."""
         results: list[AddBlockResult | None] = [None] * len(blocks)
         pending: dict[bytes32, FullBlock] = {}
         jobs: list[int] = []
@@ -301,7 +313,7 @@ class Blockchain:
                 for i, ctx in zip(jobs, contexts, strict=True):
                     nursery.start_soon(verify, i, ctx)
             async with self._lock:
-                committed = await self._commit_run([(blocks[i], errors[i]) for i in jobs])
+                committed = await self._commit_run([(blocks[i], errors[i]) for i in jobs], on_valid)
             for i, result in zip(jobs, committed, strict=True):
                 results[i] = result
         done = [r for r in results if r is not None]
@@ -321,7 +333,7 @@ class Blockchain:
         return None
 
     async def _commit_run(
-        self, items: Sequence[tuple[FullBlock, Err | None]]
+        self, items: Sequence[tuple[FullBlock, Err | None]], on_valid: OnValid | None = None
     ) -> list[AddBlockResult]:
         """Commit the verified blocks of a batch in order (lock held), as few transactions as
         possible: usually one for the whole batch (one fsync for a sync window).
@@ -368,6 +380,10 @@ class Blockchain:
                     i += 1
             finally:
                 undo.restore()
+            if on_valid is not None:
+                for entry in staged:
+                    if entry.result.status is AddBlockStatus.ADDED_TO_TIP:
+                        await on_valid(entry.block, entry.result)
             if staged:
                 # Not abandoned on cancellation (the store's write is not either): the view
                 # must follow what the store committed.
