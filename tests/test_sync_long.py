@@ -13,6 +13,7 @@ import trio
 
 from trionode import runfiles
 from trionode.peers.connection import PeerConnection
+from trionode.protocols import decoded
 from trionode.protocols.chain_types import FullBlock
 from trionode.protocols.peer_protocol import (
     AllHeaderHashes,
@@ -263,7 +264,7 @@ class TamperingAPI(FullNodeAPI):
     async def request_sync_blocks(
         self, msg: RequestSyncBlocks, peer: PeerConnection
     ) -> SyncBlocks | Error:
-        reply = await super().request_sync_blocks(msg, peer)
+        reply = decoded(await super().request_sync_blocks(msg, peer))
         assert isinstance(reply, SyncBlocks)
         tampered = [
             b.replace(body=b.body.replace(cost=uint64(int(b.body.cost) + 1))) for b in reply.blocks

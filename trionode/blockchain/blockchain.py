@@ -207,6 +207,24 @@ class Blockchain:
         found = await self.store.get_full_blocks(hashes)
         return [found[h] for h in hashes]
 
+    async def get_block_bytes(self, header_hash: bytes32) -> bytes | None:
+        """A stored block's encoding as stored (served without decoding), None if unknown."""
+        if header_hash not in self._blocks:
+            return None
+        return (await self.store.get_full_block_bytes([header_hash])).get(header_hash)
+
+    async def get_blocks_bytes_at(
+        self, heights: Sequence[int], tip_hash: bytes32 | None = None, *, headers: bool = False
+    ) -> list[bytes]:
+        """As :meth:`get_blocks_at` (``headers``: :meth:`get_header_blocks_at`), the stored
+        encodings, not decoded. Raises ValueError and KeyError as they do."""
+        hashes = self._chain.hashes_at(heights, tip_hash)
+        if headers:
+            found = await self.store.get_header_block_bytes(hashes)
+        else:
+            found = await self.store.get_full_block_bytes(hashes)
+        return [found[h] for h in hashes]
+
     async def get_header_blocks_at(
         self, heights: Sequence[int], tip_hash: bytes32 | None = None
     ) -> list[HeaderBlock]:

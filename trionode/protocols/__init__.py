@@ -4,7 +4,9 @@ from trionode.protocols.message_table import (
     MESSAGE_CLASSES,
     MESSAGE_TYPES,
     REPLY_TYPES,
+    Encoded,
     decode_message,
+    decoded,
     make_message,
     message_type_of,
 )
@@ -14,8 +16,10 @@ __all__ = [
     "MESSAGE_CLASSES",
     "MESSAGE_TYPES",
     "REPLY_TYPES",
+    "Encoded",
     "ProtocolMessageTypes",
     "decode_message",
+    "decoded",
     "make_message",
     "message_type_of",
 ]

@@ -57,6 +57,21 @@ class ChainReader:
                 out[bytes32(h)] = FullBlock.from_bytes(data)
         return out
 
+    def full_block_bytes(self, hashes: Sequence[bytes]) -> dict[bytes32, bytes]:
+        """Stored blocks' encodings by header hash, not decoded (served as they are)."""
+        return self._blobs(q.SEL_FULL, hashes)
+
+    def header_block_bytes(self, hashes: Sequence[bytes]) -> dict[bytes32, bytes]:
+        """Stored header blocks' encodings by header hash, not decoded."""
+        return self._blobs(q.SEL_HEADER, hashes)
+
+    def _blobs(self, stmt: Any, hashes: Sequence[bytes]) -> dict[bytes32, bytes]:
+        out: dict[bytes32, bytes] = {}
+        for part in q.chunks(list(hashes)):
+            for h, data in self._conn.execute(stmt, {"hashes": list(part)}):
+                out[bytes32(h)] = bytes(data)
+        return out
+
     def header_blocks(self, hashes: Sequence[bytes]) -> dict[bytes32, HeaderBlock]:
         """Stored header blocks by header hash (unknown hashes are left out)."""
         out: dict[bytes32, HeaderBlock] = {}

@@ -129,6 +129,14 @@ class ChainStore:
     async def get_full_blocks(self, hashes: Sequence[bytes32]) -> dict[bytes32, FullBlock]:
         return await self.snapshot(ChainReader.full_blocks, hashes)
 
+    async def get_full_block_bytes(self, hashes: Sequence[bytes32]) -> dict[bytes32, bytes]:
+        """Stored blocks as stored (their encodings), for serving without decoding."""
+        return await self.snapshot(ChainReader.full_block_bytes, hashes)
+
+    async def get_header_block_bytes(self, hashes: Sequence[bytes32]) -> dict[bytes32, bytes]:
+        """Stored header blocks (kept beside their blocks) as stored."""
+        return await self.snapshot(ChainReader.header_block_bytes, hashes)
+
     async def get_header_block(self, header_hash: bytes32) -> HeaderBlock | None:
         return (await self.get_header_blocks([header_hash])).get(header_hash)
 
