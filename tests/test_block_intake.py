@@ -144,20 +144,19 @@ async def test_a_full_report_channel_holds_intake_back(
             await rig.intake.add_block(second, source=None)
             done.set()
 
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(add_both)
-            with trio.fail_after(DEADLINE):
-                # The channel has no event for a waiting sender (validation runs in threads,
-                # so wait_all_tasks_blocked is not enough): a bounded poll.
-                while rig.send.statistics().tasks_waiting_send == 0:  # noqa: ASYNC110
-                    await trio.sleep(0.01)
-            # The second validated; its report waits for room (the role has not taken the
-            # first) and, relayed before stored, it is not committed until the report went.
-            assert not done.is_set()
-            assert rig.chain.contains_block(first.header_hash)
-            assert not rig.chain.contains_block(second.header_hash)
-            assert (await rig.reports.receive()).block == first
-            with trio.fail_after(DEADLINE):
-                await done.wait()
-            assert rig.chain.get_peak().header_hash == second.header_hash  # type: ignore[union-attr]
-            assert (await rig.reports.receive()).block == second
+        with rig.chain.subscribe(8) as events:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(add_both)
+                with trio.fail_after(DEADLINE):
+                    while rig.chain.get_peak() is None or (
+                        rig.chain.get_peak().header_hash != second.header_hash  # type: ignore[union-attr]
+                    ):
+                        await events.receive()
+                await trio.testing.wait_all_tasks_blocked()
+                # Stored, but its report waits for room: the role has not taken the first.
+                assert not done.is_set()
+                assert rig.send.statistics().tasks_waiting_send == 1
+                assert (await rig.reports.receive()).block == first
+                with trio.fail_after(DEADLINE):
+                    await done.wait()
+                assert (await rig.reports.receive()).block == second
