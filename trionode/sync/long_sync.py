@@ -450,7 +450,12 @@ class SyncManager:
                 headers = await session.fetch("headers", heights)
                 await self._join_new_peers(session)
                 blocks = await session.fetch("blocks", heights)
-                await send.send((heights, headers, blocks))
+                try:
+                    await send.send((heights, headers, blocks))
+                except trio.BrokenResourceError:
+                    # Header validation stopped at an invalid header: the windows below it
+                    # still commit and the sync fails with that header's error, not this.
+                    return
 
     async def _check_headers(
         self,
