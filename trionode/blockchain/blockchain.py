@@ -3,16 +3,19 @@
 ``Blockchain`` sits on a :class:`~trionode.storage.ChainStore`. Adding blocks goes in three
 phases:
 
-1. *gather* (event loop, under the state lock, one store hop for the whole batch): for each block
+1. *gather* (under the state lock, one store hop for the whole batch): for each block
    the :class:`~trionode.consensus.ValidationContext` of its own chain at its parent - parent
    header, difficulty, median timestamp and the coins it spends as that chain sees them (the
-   heaviest chain's coin set at the fork point, plus and minus the fork blocks' coins).
+   heaviest chain's coin set at the fork point, plus and minus the fork blocks' coins; one
+   running map for a batch in chain order, so linear in the batch).
 2. *verify* (worker threads, up to ``validation_workers`` at once, no lock): ``validate_block``;
    chiapos, chiavdf and blspy release the GIL, so blocks really verify in parallel and the event
    loop stays free.
-3. *commit* (under the lock, one write hop per block, in order): the block, the new tip set and,
-   when it becomes the heaviest tip, the height map and coin-set change of the reorg, all in one
-   transaction; the in-memory view is updated only after that transaction committed.
+3. *commit* (under the lock, in order, one write hop and transaction for the batch): each
+   block, the new tip set and, when it becomes the heaviest tip, the height map and coin-set
+   change of the reorg; the in-memory view is updated only after the transaction committed.
+   ``on_valid`` hears of each block that will join a tip before that transaction (relay before
+   store).
 
 A block's context depends only on its own chain, which never changes once its blocks are stored,
 so a context gathered before another block committed is still right when this one commits.
