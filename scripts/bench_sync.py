@@ -25,13 +25,16 @@ validation (the proofs it verified are memoised, so the block pass does not veri
 again) and the pipeline cost. The proof caches are cleared before each verification round and
 before the sync.
 
-Measured on 2 cores shared with other work (load average 7-10, so the verification rate itself
-swung from 52 to 117 blocks/s between runs; ratios are taken within one run), 1,000 sim blocks,
-2 workers, runs alternating with the previous code: before the sync pipeline 0.22, 0.37, 0.46
-(per-block transactions, contexts quadratic in the window, headers validated before bodies);
-with it 0.76, 0.82, 1.17 (contexts of a window in one pass, one transaction per window, header
-validation of window k+1 beside the bodies and commit of window k). Earlier, on an idle
-machine: verification ~371-432 blocks/s and a ratio of 0.34-0.38.
+Measured on 2 cores shared with other work, 1,000 sim blocks, 2 workers, runs alternating with
+the previous code, ratios taken within one run. With the machine moderately loaded
+(verification 202-230 blocks/s): before the sync pipeline 0.42-0.43 (sync 84-89 blocks/s), with
+it 0.58-0.64 (133-139 blocks/s). Under heavy load (load average 7-10, verification 52-117
+blocks/s) the ratios scatter: before 0.22-0.46, after 0.76-1.17. Before: per-block transactions,
+contexts quadratic in the window, headers validated before bodies; with it: contexts of a window
+in one pass, one transaction per window, header validation of window k+1 beside the bodies and
+commit of window k, blocks served from stored bytes. What remains is header validation then
+block validation of the same window in sequence (the first window's headers and the last
+window's bodies are not overlapped) and the event loop's share (decoding batches, hashing).
 """
 
 from __future__ import annotations
