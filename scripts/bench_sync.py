@@ -21,15 +21,20 @@ Then:
    to the last commit; the time to the first connection is printed apart.
 
 The ratio sync / verification is the figure to quote: what the network, storage, header
-validation (done before bodies; the proofs it verified are memoised, so the block pass does not
-verify them again) and the pipeline cost. The proof caches are cleared before each
-verification round and before the sync.
+validation (the proofs it verified are memoised, so the block pass does not verify them
+again) and the pipeline cost. The proof caches are cleared before each verification round and
+before the sync.
 
-Measured on 2 cores (1,000 devnet blocks, 2 workers): verification ~432 blocks/s; sync from
-one or two servers ~159 blocks/s (0.37). Before the proof checks were memoised, header
-validation verified every header's proofs and the block pass verified them again: ~125-140
-blocks/s (0.29-0.32). What remains is mostly contexts, one store transaction per block, and
-the body checks; downloads overlap with all of it.
+Measured on 2 cores shared with other work, 1,000 sim blocks, 2 workers, runs alternating with
+the previous code, ratios taken within one run. With the machine moderately loaded
+(verification 202-230 blocks/s): before the sync pipeline 0.42-0.43 (sync 84-89 blocks/s), with
+it 0.58-0.64 (133-139 blocks/s). Under heavy load (load average 7-10, verification 52-117
+blocks/s) the ratios scatter: before 0.22-0.46, after 0.76-1.17. Before: per-block transactions,
+contexts quadratic in the window, headers validated before bodies; with it: contexts of a window
+in one pass, one transaction per window, header validation of window k+1 beside the bodies and
+commit of window k, blocks served from stored bytes. What remains is header validation then
+block validation of the same window in sequence (the first window's headers and the last
+window's bodies are not overlapped) and the event loop's share (decoding batches, hashing).
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ import trio
 
 from tests.peer_probes import is_refused, probe
 from trionode.peers.connection import PeerConnection
+from trionode.protocols import decoded
 from trionode.protocols.chain_types import ClassgroupElement, FullBlock, HeaderBlock, Transaction
 from trionode.protocols.peer_protocol import (
     AllHeaderHashes,
@@ -314,7 +315,7 @@ class InvalidHeadersAPI(FullNodeAPI):
     async def request_header_blocks(
         self, msg: RequestHeaderBlocks, peer: PeerConnection
     ) -> HeaderBlocks | Error:
-        reply = await super().request_header_blocks(msg, peer)
+        reply = decoded(await super().request_header_blocks(msg, peer))
         assert isinstance(reply, HeaderBlocks)
         blocks: list[HeaderBlock] = list(reply.header_blocks)
         outputs = [b.proof_of_time.output for b in blocks]  # type: ignore[union-attr]
@@ -331,7 +332,7 @@ class ShuffledHeadersAPI(FullNodeAPI):
     async def request_header_blocks(
         self, msg: RequestHeaderBlocks, peer: PeerConnection
     ) -> HeaderBlocks | Error:
-        reply = await super().request_header_blocks(msg, peer)
+        reply = decoded(await super().request_header_blocks(msg, peer))
         assert isinstance(reply, HeaderBlocks)
         return HeaderBlocks(reply.tip_header_hash, list(reversed(reply.header_blocks)))
 
@@ -342,7 +343,7 @@ class TamperedBlocksAPI(FullNodeAPI):
     async def request_sync_blocks(
         self, msg: RequestSyncBlocks, peer: PeerConnection
     ) -> SyncBlocks | Error:
-        reply = await super().request_sync_blocks(msg, peer)
+        reply = decoded(await super().request_sync_blocks(msg, peer))
         assert isinstance(reply, SyncBlocks)
         tampered = [
             b.replace(body=b.body.replace(cost=uint64(int(b.body.cost) + 1))) for b in reply.blocks
@@ -414,17 +415,19 @@ class OtherParentAPI(FullNodeAPI):
     """Answers RequestBlock with the asked block's parent instead (a real block, not asked)."""
 
     async def request_block(self, msg: RequestBlock, peer: PeerConnection) -> Block | Error:
-        reply = await super().request_block(msg, peer)
+        reply = decoded(await super().request_block(msg, peer))
         if not isinstance(reply, Block) or reply.block.height == 0:
             return reply
-        return await super().request_block(RequestBlock(reply.block.prev_header_hash), peer)
+        return decoded(  # type: ignore[return-value]
+            await super().request_block(RequestBlock(reply.block.prev_header_hash), peer)
+        )
 
 
 class TamperedParentAPI(FullNodeAPI):
     """Answers RequestBlock with the asked block, its body changed (header, so hash, kept)."""
 
     async def request_block(self, msg: RequestBlock, peer: PeerConnection) -> Block | Error:
-        reply = await super().request_block(msg, peer)
+        reply = decoded(await super().request_block(msg, peer))
         if not isinstance(reply, Block):
             return reply
         b = reply.block

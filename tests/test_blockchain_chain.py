@@ -486,3 +486,54 @@ async def test_epoch_difficulty_change(store: ChainStore, bt: BlockTools) -> Non
         await add_expect(bc, block, ADDED)
     assert diffs[c.EPOCH - 1] == c.DIFFICULTY_STARTING
     assert diffs[c.EPOCH] > c.DIFFICULTY_STARTING
+
+
+async def test_on_valid_runs_before_the_commit_and_never_for_an_invalid_block(
+    chain: Blockchain, chains: Chains
+) -> None:
+    """Relay before store: ``on_valid`` sees a block that validated and is not stored yet,
+    with the result its commit then returns; a block that fails validation never reaches it."""
+    main = chains.main
+    for block in main[:5]:
+        await chain.add_block(block)
+    told: list[tuple[bytes32, bool, object]] = []
+
+    async def on_valid(block: FullBlock, planned: object) -> None:
+        told.append((block.header_hash, chain.contains_block(block.header_hash), planned))
+
+    result = await chain.add_block(main[5], on_valid=on_valid)
+    assert result.status is AddBlockStatus.ADDED_TO_TIP and result.new_peak
+    assert told == [(main[5].header_hash, False, result)]
+    assert chain.contains_block(main[5].header_hash)
+
+    told.clear()
+    bad = main[6].replace(
+        header=main[6].header.replace(data=main[6].header.data.replace(timestamp=0))
+    )
+    result = await chain.add_block(bad, on_valid=on_valid)
+    assert result.status is AddBlockStatus.INVALID and told == []
+    # A window: each block is told before the one transaction that stores them all.
+    results = await chain.add_blocks(main[6:10], on_valid=on_valid)
+    assert all(r.status is AddBlockStatus.ADDED_TO_TIP for r in results)
+    assert [h for h, _, _ in told] == [b.header_hash for b in main[6:10]]
+    assert not any(stored for _, stored, _ in told)
+
+
+async def test_a_batch_reorg_reads_the_fork_coin_changes_it_lacks(
+    store: ChainStore, chains: Chains, bt: BlockTools
+) -> None:
+    """One add_blocks batch that reorgs onto a fork whose lower blocks are stored but not
+    cached (a restarted node): the blocks before the reorg commit, the fork's coin changes are
+    read, the rest commit; the end state is the fork's chain and coin set, as if added one by
+    one."""
+    main, fork_a = chains.main, chains.fork_a
+    first = await Blockchain.create(store, bt.constants)
+    for block in main[:9] + fork_a[5:8]:  # fork_a 5..7 stored as orphans (lighter)
+        await first.add_block(block)
+    restarted = await Blockchain.create(store, bt.constants)  # empty caches
+    results = await restarted.add_blocks([main[9], *fork_a[8:]])
+    assert [r.status for r in results] == [AddBlockStatus.ADDED_TO_TIP] * 5
+    assert restarted.get_header_hashes() == [b.header_hash for b in fork_a]
+    assert await all_coins(store) == coin_set(fork_a)
+    again = await Blockchain.create(store, bt.constants)  # what was committed, reloaded
+    assert again.get_header_hashes() == [b.header_hash for b in fork_a]

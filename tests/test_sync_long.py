@@ -13,10 +13,13 @@ import trio
 
 from trionode import runfiles
 from trionode.peers.connection import PeerConnection
+from trionode.protocols import decoded
 from trionode.protocols.chain_types import FullBlock
 from trionode.protocols.peer_protocol import (
     AllHeaderHashes,
+    HeaderBlocks,
     RequestAllHeaderHashes,
+    RequestHeaderBlocks,
     RequestSyncBlocks,
     SyncBlocks,
 )
@@ -263,7 +266,7 @@ class TamperingAPI(FullNodeAPI):
     async def request_sync_blocks(
         self, msg: RequestSyncBlocks, peer: PeerConnection
     ) -> SyncBlocks | Error:
-        reply = await super().request_sync_blocks(msg, peer)
+        reply = decoded(await super().request_sync_blocks(msg, peer))
         assert isinstance(reply, SyncBlocks)
         tampered = [
             b.replace(body=b.body.replace(cost=uint64(int(b.body.cost) + 1))) for b in reply.blocks
@@ -288,4 +291,47 @@ async def test_peer_serving_an_invalid_block_mid_sync_is_banned_and_sync_complet
         assert node is not None
         assert node.bans.is_banned("127.0.0.2") and not node.bans.is_banned("127.0.0.1")
         assert c.blockchain.get_header_hashes() == [blk.header_hash for blk in chain_60]
+        nursery.cancel_scope.cancel()
+
+
+class LateInvalidHeadersAPI(FullNodeAPI):
+    """Honest below height 24; above, header blocks whose proofs of time carry another block's
+    output (headers, so hashes, unchanged)."""
+
+    async def request_header_blocks(
+        self, msg: RequestHeaderBlocks, peer: PeerConnection
+    ) -> HeaderBlocks | Error:
+        reply = decoded(await super().request_header_blocks(msg, peer))
+        assert isinstance(reply, HeaderBlocks)
+        if min(int(h) for h in msg.heights) < 24:
+            return reply
+        blocks = list(reply.header_blocks)
+        outputs = [b.proof_of_time.output for b in blocks]  # type: ignore[union-attr]
+        swapped = [
+            b.replace(proof_of_time=b.proof_of_time.replace(output=outputs[(i + 1) % len(blocks)]))  # type: ignore[union-attr]
+            for i, b in enumerate(blocks)
+        ]
+        return HeaderBlocks(reply.tip_header_hash, swapped)
+
+
+async def test_an_invalid_header_mid_pipeline_keeps_the_valid_windows_and_bans_its_server(
+    chain_60: tuple[FullBlock, ...], tmp_path: Path
+) -> None:
+    """Windows of 8 from a lone liar whose headers turn invalid at height 24: the windows below
+    commit (validated in full), the invalid window and everything above are not stored, and the
+    liar is banned for the header (the downloads running ahead stop quietly)."""
+    async with trio.open_nursery() as nursery:
+        net = TestNetwork(nursery, tmp_path)
+        liar = await net.start(
+            "liar", chain=chain_60, host="127.0.0.2", api_class=LateInvalidHeadersAPI
+        )
+        c = await net.start("c", peers=[liar], sync=SyncConfig(window=8, batch_size=8))
+        node = c.service.node
+        assert node is not None
+        with trio.fail_after(DEADLINE):
+            while not node.bans.is_banned("127.0.0.2"):
+                await node.wait_connection_change()
+            await c.full_node.sync.wait_idle()
+        assert c.blockchain.get_header_hashes() == [blk.header_hash for blk in chain_60[:24]]
+        assert c.full_node.sync.stats.blocks_synced == 24
         nursery.cancel_scope.cancel()

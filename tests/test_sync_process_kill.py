@@ -113,3 +113,68 @@ async def test_sigkill_mid_sync_then_resume(tmp_path: Path, block_tools: BlockTo
                     proc.kill()
                     proc.wait()
     assert await stored_height(client_root) == BLOCKS - 1
+
+
+@pytest.mark.slow
+async def test_sigkill_anywhere_in_the_pipelined_sync(
+    tmp_path: Path, block_tools: BlockTools
+) -> None:
+    """Killed at a random instant once the long sync runs (downloading, validating headers of
+    one window while the window below verifies or commits): whatever the stage, the store opens
+    clean and holds a prefix of the server's chain (a window is committed whole or not at
+    all), and the restarted node finishes the sync."""
+    blocks = await trio.to_thread.run_sync(block_tools.make_chain, BLOCKS)
+    server_root, client_root = tmp_path / "server", tmp_path / "client"
+    await preload(server_root, "sim", blocks)
+    server = start(server_root)
+    client: subprocess.Popen[bytes] | None = None
+    try:
+        ready = await wait_for(
+            "server ready",
+            lambda: runfiles.read_json(runfiles.ready_path(server_root, "full_node")),
+            server,
+            60,
+        )
+        peer = f"127.0.0.1:{ready['port']}"  # type: ignore[index]
+        client = start(client_root, "--peer", peer)
+        seed = test_seed()
+        jitter = random.Random(seed).uniform(0, 1.0)
+        why = f"seed {seed}: kill {jitter:.3f} s after the sync started"
+        await wait_for(
+            f"the sync to start ({why})",
+            # (or blocks stored already: the status file is written at intervals)
+            lambda: (
+                (s := status(client_root)) is not None
+                and (s["sync"]["syncing"] or s.get("height") is not None)
+            ),
+            client,
+            120,
+        )
+        await trio.sleep(jitter)  # a real process: the instant of the kill is the point
+        client.send_signal(signal.SIGKILL)
+        client.wait()
+        async with await ChainStore.open(default_db_url(client_root, "sim")) as store:
+            chain = await Blockchain.create(store, get_constants("sim"))
+            stored = chain.get_header_hashes()
+        assert stored == [b.header_hash for b in blocks[: len(stored)]], why
+
+        client = start(client_root, "--peer", peer)
+        await wait_for(
+            "the server's tip",
+            lambda: (
+                (s := status(client_root)) is not None
+                and s.get("peak") == blocks[-1].header_hash.hex()
+            ),
+            client,
+            120,
+        )
+    finally:
+        for proc in (client, server):
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+    assert await stored_height(client_root) == BLOCKS - 1

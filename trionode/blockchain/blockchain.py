@@ -1,18 +1,22 @@
+# size: over 500 lines since window commits: planning a run of commits on the chain view, writing it in one transaction and applying it share the chain's private state; moving them to their own module is next.
 """The chain state a full node keeps: tips, the heaviest chain's height map, its coin set.
 
 ``Blockchain`` sits on a :class:`~trionode.storage.ChainStore`. Adding blocks goes in three
 phases:
 
-1. *gather* (event loop, under the state lock, one store hop for the whole batch): for each block
+1. *gather* (under the state lock, one store hop for the whole batch): for each block
    the :class:`~trionode.consensus.ValidationContext` of its own chain at its parent - parent
    header, difficulty, median timestamp and the coins it spends as that chain sees them (the
-   heaviest chain's coin set at the fork point, plus and minus the fork blocks' coins).
+   heaviest chain's coin set at the fork point, plus and minus the fork blocks' coins; one
+   running map for a batch in chain order, so linear in the batch).
 2. *verify* (worker threads, up to ``validation_workers`` at once, no lock): ``validate_block``;
    chiapos, chiavdf and blspy release the GIL, so blocks really verify in parallel and the event
    loop stays free.
-3. *commit* (under the lock, one write hop per block, in order): the block, the new tip set and,
-   when it becomes the heaviest tip, the height map and coin-set change of the reorg, all in one
-   transaction; the in-memory view is updated only after that transaction committed.
+3. *commit* (under the lock, in order, one write hop and transaction for the batch): each
+   block, the new tip set and, when it becomes the heaviest tip, the height map and coin-set
+   change of the reorg; the in-memory view is updated only after the transaction committed.
+   ``on_valid`` hears of each block that will join a tip before that transaction (relay before
+   store).
 
 A block's context depends only on its own chain, which never changes once its blocks are stored,
 so a context gathered before another block committed is still right when this one commits.
@@ -29,8 +33,9 @@ methods, and for a batch's contexts one read snapshot (:meth:`ChainStore.snapsho
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
+import attrs
 import trio
 
 from trionode.blockchain.chain_view import ChainView, block_delta
@@ -56,6 +61,9 @@ from trionode.wire import bytes32
 logger = logging.getLogger(__name__)
 
 DEFAULT_VALIDATION_WORKERS = 2
+
+#: Told of a block that validated and is about to be added to a tip (before its commit).
+OnValid = Callable[[FullBlock, AddBlockResult], Awaitable[None]]
 
 
 class Blockchain:
@@ -203,6 +211,24 @@ class Blockchain:
         found = await self.store.get_full_blocks(hashes)
         return [found[h] for h in hashes]
 
+    async def get_block_bytes(self, header_hash: bytes32) -> bytes | None:
+        """A stored block's encoding as stored (served without decoding), None if unknown."""
+        if header_hash not in self._blocks:
+            return None
+        return (await self.store.get_full_block_bytes([header_hash])).get(header_hash)
+
+    async def get_blocks_bytes_at(
+        self, heights: Sequence[int], tip_hash: bytes32 | None = None, *, headers: bool = False
+    ) -> list[bytes]:
+        """As :meth:`get_blocks_at` (``headers``: :meth:`get_header_blocks_at`), the stored
+        encodings, not decoded. Raises ValueError and KeyError as they do."""
+        hashes = self._chain.hashes_at(heights, tip_hash)
+        if headers:
+            found = await self.store.get_header_block_bytes(hashes)
+        else:
+            found = await self.store.get_full_block_bytes(hashes)
+        return [found[h] for h in hashes]
+
     async def get_header_blocks_at(
         self, heights: Sequence[int], tip_hash: bytes32 | None = None
     ) -> list[HeaderBlock]:
@@ -265,14 +291,23 @@ class Blockchain:
 
     # -- adding blocks ------------------------------------------------------------------------
 
-    async def add_block(self, block: FullBlock) -> AddBlockResult:
+    async def add_block(
+        self, block: FullBlock, *, on_valid: OnValid | None = None
+    ) -> AddBlockResult:
         """Validate ``block`` fully and, if valid and new, store it (see the module docstring)."""
-        return (await self.add_blocks([block]))[0]
+        return (await self.add_blocks([block], on_valid=on_valid))[0]
 
-    async def add_blocks(self, blocks: Sequence[FullBlock]) -> list[AddBlockResult]:
+    async def add_blocks(
+        self, blocks: Sequence[FullBlock], *, on_valid: OnValid | None = None
+    ) -> list[AddBlockResult]:
         """Add several blocks: contexts gathered in one hop, verified in parallel, committed in
         order. A block may have its parent earlier in ``blocks``. Results are in input order;
-        a block whose parent turned out invalid is DISCONNECTED."""
+        a block whose parent turned out invalid is DISCONNECTED.
+
+        ``on_valid(block, result)`` is awaited for each block that validated and will be added
+        to a tip, with the result its commit will return, *before* the commit's transaction
+        (relay before store, docs/protocol.md): the block is fully validated by then; if the
+        commit then fails (a fault of our store, not of the block), the error is raised here."""
         results: list[AddBlockResult | None] = [None] * len(blocks)
         pending: dict[bytes32, FullBlock] = {}
         jobs: list[int] = []
@@ -300,8 +335,9 @@ class Blockchain:
                 for i, ctx in zip(jobs, contexts, strict=True):
                     nursery.start_soon(verify, i, ctx)
             async with self._lock:
-                for i in jobs:
-                    results[i] = await self._commit_checked(blocks[i], errors[i])
+                committed = await self._commit_run([(blocks[i], errors[i]) for i in jobs], on_valid)
+            for i, result in zip(jobs, committed, strict=True):
+                results[i] = result
         done = [r for r in results if r is not None]
         assert len(done) == len(blocks)
         return done
@@ -318,21 +354,75 @@ class Blockchain:
             return AddBlockResult(AddBlockStatus.DISCONNECTED)
         return None
 
-    async def _commit_checked(self, block: FullBlock, error: Err | None) -> AddBlockResult:
-        if error is not None:
-            logger.info(
-                "invalid block %s at height %d: %s",
-                block.header_hash.hex()[:16],
-                block.height,
-                error.name,
-            )
-            return AddBlockResult(AddBlockStatus.INVALID, error=error)
-        pre = self._precheck(block, {})
-        if pre is not None:  # committed meanwhile, or its parent in the batch was invalid
-            return pre
-        return await self._commit(block)
+    async def _commit_run(
+        self, items: Sequence[tuple[FullBlock, Err | None]], on_valid: OnValid | None = None
+    ) -> list[AddBlockResult]:
+        """Commit the verified blocks of a batch in order (lock held), as few transactions as
+        possible: usually one for the whole batch (one fsync for a sync window).
 
-    async def _commit(self, block: FullBlock) -> AddBlockResult:
+        Each block's commit is planned on the in-memory view as the blocks before it left it:
+        the plan is applied to the view synchronously (no await, so nobody sees it), then the
+        view is put back, the batch is written in one transaction, and only after it committed
+        is the plan applied for good. A kill at any instant leaves the store before or after
+        the whole batch, so the stored blocks stay a prefix of validated blocks. A reorg whose
+        fork needs coin changes neither cached nor in the batch ends the run there: what was
+        planned commits, the changes are read, and planning goes on."""
+        results: list[AddBlockResult] = []
+        known: dict[bytes32, BlockDelta] = {}
+        i = 0
+        while True:
+            staged: list[_Staged] = []
+            need: list[bytes32] = []
+            undo = _Undo(self)
+            try:
+                while i < len(items):
+                    block, error = items[i]
+                    if error is not None:
+                        logger.info(
+                            "invalid block %s at height %d: %s",
+                            block.header_hash.hex()[:16],
+                            block.height,
+                            error.name,
+                        )
+                        results.append(AddBlockResult(AddBlockStatus.INVALID, error=error))
+                        i += 1
+                        continue
+                    pre = self._precheck(block, {})
+                    if pre is not None:  # committed meanwhile, or its parent was invalid
+                        results.append(pre)
+                        i += 1
+                        continue
+                    entry = self._stage(block, known, need)
+                    if entry is None:
+                        break
+                    self._apply(entry, undo)
+                    staged.append(entry)
+                    results.append(entry.result)
+                    known[entry.info.header_hash] = entry.delta
+                    i += 1
+            finally:
+                undo.restore()
+            if on_valid is not None:
+                for entry in staged:
+                    if entry.result.status is AddBlockStatus.ADDED_TO_TIP:
+                        await on_valid(entry.block, entry.result)
+            if staged:
+                # Not abandoned on cancellation (the store's write is not either): the view
+                # must follow what the store committed.
+                with trio.CancelScope(shield=True):
+                    await self.store.commit_many([e.commit for e in staged])
+                    for entry in staged:
+                        self._apply(entry, None)
+            if not need:
+                return results
+            found = await self.store.snapshot(self._chain.deltas_in, need, {})
+            known.update(zip(need, found, strict=True))
+
+    def _stage(
+        self, block: FullBlock, known: Mapping[bytes32, BlockDelta], need: list[bytes32]
+    ) -> _Staged | None:
+        """Plan ``block``'s commit on the current view; None (and the hashes whose coin
+        changes must be read first in ``need``) when its fork needs changes not at hand."""
         header_hash = block.header_hash
         info = BlockInfo(
             header_hash,
@@ -354,49 +444,72 @@ class Blockchain:
         if new_peak:
             fork_height, fork = self._chain.fork_of(header_hash, {header_hash: block})
             earlier: list[BlockDelta] = []
-            if len(fork) > 1:
-                earlier = await self.store.snapshot(self._chain.deltas_in, fork[:-1], {})
+            for h in fork[:-1]:
+                got = known.get(h) or self._deltas.get(h)
+                if got is None:
+                    need.append(h)
+                else:
+                    earlier.append(got)
+            if need:
+                return None
             apply = (*earlier, delta)
-        await self.store.commit(BlockCommit(block, info.seen, new_tips, fork_height, apply))
+        commit = BlockCommit(block, info.seen, new_tips, fork_height, apply)
+        if new_tips is None:
+            result = AddBlockResult(AddBlockStatus.ADDED_AS_ORPHAN)
+        else:
+            result = AddBlockResult(
+                AddBlockStatus.ADDED_TO_TIP, new_peak=new_peak, fork_height=fork_height
+            )
+        return _Staged(block, info, delta, new_tips, fork_height, fork, commit, result)
 
-        # The transaction committed: bring the in-memory view in line, without a checkpoint.
+    def _apply(self, entry: _Staged, undo: _Undo | None) -> None:
+        """Bring the in-memory view in line with ``entry``'s commit. With ``undo``, only to
+        plan the next block (recorded to be put back); without, for good (the transaction
+        committed): caches, logs and subscribers too."""
+        block, info, header_hash = entry.block, entry.info, entry.info.header_hash
+        final = undo is None
+        if undo is not None:
+            undo.added.append(header_hash)
         self._blocks[header_hash] = info
         self._next_seen += 1
-        header = block.header_block()
-        self._headers.put(header_hash, header)
-        self._deltas.put(header_hash, delta)
+        if final:
+            header = block.header_block()
+            self._headers.put(header_hash, header)
+            self._deltas.put(header_hash, entry.delta)
+        new_tips = entry.new_tips
         if new_tips is not None:
-            self._tip_headers = {
-                t: header if t == header_hash else self._tip_headers[t] for t in new_tips
-            }
+            if final:  # planning reads the tips only, never their headers
+                self._tip_headers = {
+                    t: header if t == header_hash else self._tip_headers[t] for t in new_tips
+                }
             self._tips = list(new_tips)
+        new_peak = entry.result.new_peak
         if new_peak:
+            fork_height = entry.fork_height
             assert fork_height is not None
             reorg = fork_height < len(self._height_map) - 1
+            if undo is not None:
+                undo.cut(fork_height)
             del self._height_map[fork_height + 1 :]
-            self._height_map.extend(fork)
-            if reorg:
+            self._height_map.extend(entry.fork)
+            if final and reorg:
                 logger.info(
                     "reorg: new heaviest tip %s at height %d, fork at height %d",
                     header_hash.hex()[:16],
                     block.height,
                     fork_height,
                 )
-            else:
+            elif final:
                 logger.info(
                     "new heaviest tip %s at height %d (weight %d)",
                     header_hash.hex()[:16],
                     block.height,
                     block.weight,
                 )
-        if new_tips is not None:
+        if final and new_tips is not None:
             self._notify(
-                ChainEvent(self._tip_headers[self._tips[0]], new_tips, new_peak, fork_height)
+                ChainEvent(self._tip_headers[self._tips[0]], new_tips, new_peak, entry.fork_height)
             )
-            return AddBlockResult(
-                AddBlockStatus.ADDED_TO_TIP, new_peak=new_peak, fork_height=fork_height
-            )
-        return AddBlockResult(AddBlockStatus.ADDED_AS_ORPHAN)
 
     def _notify(self, event: ChainEvent) -> None:
         for send in list(self._subscribers):
@@ -456,13 +569,18 @@ class Blockchain:
 
         return await run_blocking(check, limiter=self._verify_limiter)
 
-    async def validate_header_blocks(self, headers: Sequence[HeaderBlock]) -> list[Err | None]:
+    async def validate_header_blocks(
+        self,
+        headers: Sequence[HeaderBlock],
+        before: Mapping[bytes32, HeaderBlock] | None = None,
+    ) -> list[Err | None]:
         """Validate a run of header blocks (header sync) in parallel, storing nothing.
 
-        Each header's parent must be stored or earlier in ``headers``; otherwise its result is
-        ``Err.UNKNOWN_PARENT``.
+        Each header's parent must be stored, earlier in ``headers`` or in ``before`` (headers
+        already validated and not stored yet: a sync window's headers validate while the window
+        below is still being committed); otherwise its result is ``Err.UNKNOWN_PARENT``.
         """
-        pending: dict[bytes32, HeaderBlock] = {}
+        pending: dict[bytes32, HeaderBlock] = dict(before or {})
         jobs: list[int] = []
         errors: list[Err | None] = [Err.UNKNOWN_PARENT] * len(headers)
         for i, header in enumerate(headers):
@@ -488,3 +606,48 @@ class Blockchain:
             for i, ctx in zip(jobs, contexts, strict=True):
                 nursery.start_soon(verify, i, ctx)
         return errors
+
+
+@attrs.frozen
+class _Staged:
+    """One block's planned commit and the view change that follows it."""
+
+    block: FullBlock
+    info: BlockInfo
+    delta: BlockDelta
+    new_tips: tuple[bytes32, ...] | None
+    fork_height: int | None
+    fork: list[bytes32]
+    commit: BlockCommit
+    result: AddBlockResult
+
+
+class _Undo:
+    """What planning a batch changed in a Blockchain's view, to put it back (no await between
+    the plan and :meth:`restore`)."""
+
+    def __init__(self, chain: Blockchain) -> None:
+        self._chain = chain
+        self.added: list[bytes32] = []
+        self._tips = list(chain._tips)
+        self._tip_headers = dict(chain._tip_headers)
+        self._next_seen = chain._next_seen
+        self._low = len(chain._height_map) - 1  # heights up to here are untouched
+        self._tail: list[bytes32] = []  # the original height map above _low
+
+    def cut(self, fork_height: int) -> None:
+        """The height map is about to lose everything above ``fork_height``."""
+        hm = self._chain._height_map
+        if fork_height < self._low:
+            self._tail = hm[fork_height + 1 : self._low + 1] + self._tail
+            self._low = fork_height
+
+    def restore(self) -> None:
+        chain = self._chain
+        for h in self.added:
+            del chain._blocks[h]
+        chain._tips = self._tips
+        chain._tip_headers = self._tip_headers
+        chain._next_seen = self._next_seen
+        del chain._height_map[self._low + 1 :]
+        chain._height_map.extend(self._tail)

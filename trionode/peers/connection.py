@@ -66,7 +66,7 @@ from trionode.peers.handshake import HandshakeMachine
 from trionode.peers.inbox import HandlerSlots, InboundQueue, Work, current_slot
 from trionode.peers.limits import PeerLimits, RateLimiter
 from trionode.peers.transport import PeerStream
-from trionode.protocols import MESSAGE_CLASSES, REPLY_TYPES, make_message, message_type_of
+from trionode.protocols import MESSAGE_CLASSES, REPLY_TYPES, Encoded, make_message, message_type_of
 from trionode.protocols import ProtocolMessageTypes as T
 from trionode.protocols.peer_protocol import PeerInfo
 from trionode.protocols.shared_protocol import Error, ErrorCode, Handshake, NodeType
@@ -77,8 +77,9 @@ __all__ = ["Handler", "HandlerLookup", "MessageObserver", "PeerConnection", "Pee
 logger = logging.getLogger(__name__)
 
 # A handler gets the decoded payload and the connection it came on; it returns the reply to a
-# request (or None).
-Handler = Callable[[Any, "PeerConnection"], Awaitable[Streamable | None]]
+# request (or None), decoded or already encoded (``Encoded``: e.g. blocks served from the
+# store's bytes; its type is checked against the request like any reply's).
+Handler = Callable[[Any, "PeerConnection"], Awaitable[Streamable | Encoded | None]]
 HandlerLookup = Callable[[T], Handler | None]
 # Observes every message after the handshake: (outbound, type, size in bytes). Set by whoever
 # counts traffic (trionode.rpc.metrics); it must not block or raise.
@@ -462,7 +463,7 @@ class PeerConnection:
         self.handlers_running += 1
         try:
             handler = lookup(mtype)
-            reply: Streamable | None
+            reply: Streamable | Encoded | None
             if handler is None:
                 logger.debug("%r: no handler for %s", self, mtype.name)
                 reply = Error(int16(ErrorCode.NOT_SUPPORTED), f"{mtype.name} is not served here")

@@ -4,8 +4,10 @@ from trionode.protocols.message_table import (
     MESSAGE_CLASSES,
     MESSAGE_TYPES,
     REPLY_TYPES,
+    Encoded,
     ProtocolMessageTypes,
     decode_message,
+    decoded,
     make_message,
     message_type_of,
 )
@@ -14,8 +16,10 @@ __all__ = [
     "MESSAGE_CLASSES",
     "MESSAGE_TYPES",
     "REPLY_TYPES",
+    "Encoded",
     "ProtocolMessageTypes",
     "decode_message",
+    "decoded",
     "make_message",
     "message_type_of",
 ]

@@ -421,19 +421,42 @@ ALLOWED_BEFORE_HANDSHAKE: frozenset[ProtocolMessageTypes] = frozenset(
 )
 
 
-def message_type_of(payload: Streamable) -> ProtocolMessageTypes:
+class Encoded:
+    """A payload already in wire bytes, sent as message ``mtype`` without being decoded and
+    encoded again (a full node serves stored blocks this way). Whoever makes one vouches that
+    ``data`` is a valid encoding of ``mtype``'s class; the connection still checks the message
+    size and, for a reply, that ``mtype`` answers the request."""
+
+    __slots__ = ("data", "mtype")
+
+    def __init__(self, mtype: ProtocolMessageTypes, data: bytes) -> None:
+        self.mtype = mtype
+        self.data = data
+
+
+def decoded(payload: Streamable | Encoded) -> Streamable:
+    """``payload`` as its message class (an :class:`Encoded` one decoded; raises DecodeError
+    if its bytes are not a valid encoding)."""
+    if isinstance(payload, Encoded):
+        result: Streamable = MESSAGE_CLASSES[payload.mtype].from_bytes(payload.data)
+        return result
+    return payload
+
+
+def message_type_of(payload: Streamable | Encoded) -> ProtocolMessageTypes:
     """The message number that carries ``payload``'s class."""
+    if isinstance(payload, Encoded):
+        return payload.mtype
     try:
         return MESSAGE_TYPES[type(payload)]
     except KeyError:
         raise TypeError(f"{type(payload).__name__} is not a protocol message") from None
 
 
-def make_message(payload: Streamable, id: int | None = None) -> Message:
+def make_message(payload: Streamable | Encoded, id: int | None = None) -> Message:
     """Wrap a protocol payload in the envelope."""
-    return Message(
-        uint8(message_type_of(payload)), None if id is None else uint16(id), bytes(payload)
-    )
+    data = payload.data if isinstance(payload, Encoded) else bytes(payload)
+    return Message(uint8(message_type_of(payload)), None if id is None else uint16(id), data)
 
 
 def decode_message(msg: Message) -> tuple[ProtocolMessageTypes, Any]:

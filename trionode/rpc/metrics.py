@@ -175,13 +175,14 @@ class RoleMetrics:
         """Time ``blockchain.add_blocks`` (which ``add_block`` calls): gather, parallel
         verification and commit of a batch, observed per block. Decorates the instance at
         composition time so the chain code knows nothing of metrics."""
-        inner: Callable[[Sequence[Any]], Awaitable[Any]] = blockchain.add_blocks
+        inner: Callable[..., Awaitable[Any]] = blockchain.add_blocks
 
         @functools.wraps(inner)
-        async def add_blocks(blocks: Sequence[Any]) -> Any:
+        async def add_blocks(blocks: Sequence[Any], **options: Any) -> Any:
+            # options (on_valid, relay before store) pass through untouched
             start = time.perf_counter()
             try:
-                return await inner(blocks)
+                return await inner(blocks, **options)
             finally:
                 if blocks:
                     per_block = (time.perf_counter() - start) / len(blocks)

@@ -29,7 +29,7 @@ import trio
 from trionode.peers.connection import PeerConnection
 from trionode.peers.errors import PeerRequestError, TransportClosed
 from trionode.peers.limits import PeerLimits
-from trionode.protocols import make_message
+from trionode.protocols import Encoded, ProtocolMessageTypes, make_message
 from trionode.protocols.chain_types import FullBlock, Header
 from trionode.protocols.farmer_protocol import ProofOfTimeRate
 from trionode.protocols.peer_protocol import (
@@ -93,12 +93,12 @@ class LyingAPI(FullNodeAPI):
             return AllHeaderHashes(hashes)
         return reply
 
-    async def request_block(self, msg: RequestBlock, peer: PeerConnection) -> Block | Error:
+    async def request_block(self, msg: RequestBlock, peer: PeerConnection) -> Encoded | Error:
         peak = self.full_node.blockchain.get_peak()
         if peak is not None and peak.header_hash != msg.header_hash:
             block = await self.full_node.blockchain.get_block(peak.header_hash)
             if block is not None:
-                return Block(block)
+                return Encoded(ProtocolMessageTypes.block, bytes(Block(block)))
         return await super().request_block(msg, peer)
 
 

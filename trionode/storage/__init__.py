@@ -1,6 +1,6 @@
 """trionode.storage: the SQL chain store behind one async boundary (see ``engine``)."""
 
-from trionode.storage.chain_reads import ChainReader
+from trionode.storage.chain_reads import ChainReader, ForkCoins
 from trionode.storage.chain_records import BlockCommit, BlockDelta, BlockInfo, ChainState
 from trionode.storage.chain_store import ChainStore
 from trionode.storage.engine import StoreRunner, default_db_path, default_db_url, make_engine
@@ -13,6 +13,7 @@ __all__ = [
     "BlockDelta",
     "BlockInfo",
     "ChainReader",
+    "ForkCoins",
     "ChainState",
     "ChainStore",
     "SchemaVersionError",

@@ -57,6 +57,21 @@ class ChainReader:
                 out[bytes32(h)] = FullBlock.from_bytes(data)
         return out
 
+    def full_block_bytes(self, hashes: Sequence[bytes]) -> dict[bytes32, bytes]:
+        """Stored blocks' encodings by header hash, not decoded (served as they are)."""
+        return self._blobs(q.SEL_FULL, hashes)
+
+    def header_block_bytes(self, hashes: Sequence[bytes]) -> dict[bytes32, bytes]:
+        """Stored header blocks' encodings by header hash, not decoded."""
+        return self._blobs(q.SEL_HEADER, hashes)
+
+    def _blobs(self, stmt: Any, hashes: Sequence[bytes]) -> dict[bytes32, bytes]:
+        out: dict[bytes32, bytes] = {}
+        for part in q.chunks(list(hashes)):
+            for h, data in self._conn.execute(stmt, {"hashes": list(part)}):
+                out[bytes32(h)] = bytes(data)
+        return out
+
     def header_blocks(self, hashes: Sequence[bytes]) -> dict[bytes32, HeaderBlock]:
         """Stored header blocks by header hash (unknown hashes are left out)."""
         out: dict[bytes32, HeaderBlock] = {}
@@ -112,17 +127,18 @@ class ChainReader:
         """The coins ``ids`` as a chain sees it that is the heaviest chain up to
         ``fork_height``, then the blocks of ``fork`` (their coin changes, ascending). Coins that
         do not exist on that chain are left out."""
-        wanted = set(ids)
-        created: dict[bytes32, tuple[Coin, int, bool]] = {}
-        spent: dict[bytes32, int] = {}
+        changes = ForkCoins()
         for delta in fork:
-            for coin, coinbase in delta.additions:
-                coin_id = coin.name()
-                if coin_id in wanted:
-                    created[coin_id] = (coin, delta.height, coinbase)
-            for coin_id in delta.removals:
-                if coin_id in wanted:
-                    spent[coin_id] = delta.height
+            changes.extend(delta)
+        return self.coin_records_with(ids, fork_height, changes)
+
+    def coin_records_with(
+        self, ids: Iterable[bytes32], fork_height: int, changes: ForkCoins
+    ) -> dict[bytes32, CoinRecord]:
+        """As :meth:`coin_records_on_fork`, with the fork's coin changes already gathered (a
+        sync window's blocks extend one running :class:`ForkCoins`: linear in the window)."""
+        wanted = set(ids)
+        created, spent = changes.created, changes.spent
         heaviest = self.coin_records([c for c in wanted if c not in created])
         out: dict[bytes32, CoinRecord] = {}
         for coin_id in wanted:
@@ -141,3 +157,20 @@ class ChainReader:
                 record.coin, record.confirmed_height, spent_height, record.coinbase
             )
         return out
+
+
+class ForkCoins:
+    """The coins created and spent by the blocks of a fork above the heaviest chain, as running
+    maps (coin id -> (coin, height, coinbase) and coin id -> spent height): a child's fork is
+    its parent's plus the parent, so a window's contexts extend one map instead of replaying
+    every ancestor's changes for every block."""
+
+    def __init__(self) -> None:
+        self.created: dict[bytes32, tuple[Coin, int, bool]] = {}
+        self.spent: dict[bytes32, int] = {}
+
+    def extend(self, delta: BlockDelta) -> None:
+        for coin, coinbase in delta.additions:
+            self.created[coin.name()] = (coin, delta.height, coinbase)
+        for coin_id in delta.removals:
+            self.spent[coin_id] = delta.height

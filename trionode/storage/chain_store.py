@@ -27,7 +27,7 @@ from trionode.storage import schema as s
 from trionode.storage.chain_integrity import check_integrity_sync
 from trionode.storage.chain_reads import ChainReader
 from trionode.storage.chain_records import BlockCommit, BlockDelta, BlockInfo, ChainState
-from trionode.storage.chain_writes import commit_sync, init_schema_sync
+from trionode.storage.chain_writes import commit_many_sync, commit_sync, init_schema_sync
 from trionode.storage.engine import StoreRunner, make_engine
 from trionode.storage.errors import StoreCorruptError, StoreError
 from trionode.wire import bytes32
@@ -118,11 +118,24 @@ class ChainStore:
     async def commit(self, commit: BlockCommit) -> None:
         await self.runner.write(commit_sync, commit)
 
+    async def commit_many(self, commits: Sequence[BlockCommit]) -> None:
+        """Several commits (each built on the state the previous leaves) in one transaction:
+        one fsync for a sync window; a kill leaves all of them or none."""
+        await self.runner.write(commit_many_sync, list(commits))
+
     async def get_full_block(self, header_hash: bytes32) -> FullBlock | None:
         return (await self.get_full_blocks([header_hash])).get(header_hash)
 
     async def get_full_blocks(self, hashes: Sequence[bytes32]) -> dict[bytes32, FullBlock]:
         return await self.snapshot(ChainReader.full_blocks, hashes)
+
+    async def get_full_block_bytes(self, hashes: Sequence[bytes32]) -> dict[bytes32, bytes]:
+        """Stored blocks as stored (their encodings), for serving without decoding."""
+        return await self.snapshot(ChainReader.full_block_bytes, hashes)
+
+    async def get_header_block_bytes(self, hashes: Sequence[bytes32]) -> dict[bytes32, bytes]:
+        """Stored header blocks (kept beside their blocks) as stored."""
+        return await self.snapshot(ChainReader.header_block_bytes, hashes)
 
     async def get_header_block(self, header_hash: bytes32) -> HeaderBlock | None:
         return (await self.get_header_blocks([header_hash])).get(header_hash)

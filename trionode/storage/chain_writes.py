@@ -1,12 +1,15 @@
-"""Writes of the chain store: the schema at open (and its migration) and one block's commit.
+"""Writes of the chain store: the schema at open (and its migration) and block commits.
 
 Each function runs inside one write hop of the store runner: one transaction, so a process
-killed at any instant leaves the state before or after it, never between.
+killed at any instant leaves the state before or after it, never between. ``commit_many_sync``
+writes several blocks (a sync window) in one transaction, so one fsync: a kill leaves all of
+them or none, and what was stored before stays a prefix of validated blocks.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from sqlalchemy import Connection, inspect, select, update
 
@@ -62,6 +65,12 @@ def _migrate_1_to_2(conn: Connection) -> None:
     conn.execute(update(ch).values(weight=weight_of_block))
     conn.execute(update(s.schema_version).values(version=2))
     logger.info("chain store migrated from schema v1 to v2 (chain weights)")
+
+
+def commit_many_sync(conn: Connection, commits: Sequence[BlockCommit]) -> None:
+    """Write ``commits`` in order, in the caller's one transaction (all or none)."""
+    for commit in commits:
+        commit_sync(conn, commit)
 
 
 def commit_sync(conn: Connection, commit: BlockCommit) -> None:

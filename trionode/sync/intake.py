@@ -21,7 +21,10 @@ docs/protocol.md section 2), in order:
 
 A stored block's orphans are added after it. Each block added to a tip by any path but the
 long sync is reported to the role on a bounded memory channel (:class:`BlockAdded`), which
-relays it; a full channel makes intake wait (the role's relay is the back-pressure).
+relays it; a full channel makes intake wait (the role's relay is the back-pressure). The report
+goes as soon as the block has validated and its commit is planned, before the commit's
+transaction (relay before store, docs/protocol.md 2.4), if the channel has room then; else
+after the commit, waiting for room (the chain's lock is never held waiting for the relay).
 """
 
 from __future__ import annotations
@@ -155,8 +158,22 @@ class BlockIntake:
     async def add_block(self, block: FullBlock, *, source: PeerConnection | None) -> AddBlockResult:
         """Add a block; report it if it extends a tip. A peer's invalid block raises
         InvalidBlockFromPeer. Orphans kept earlier whose parent this is are added after it."""
+        reported = False
+
+        async def relay_before_store(valid: FullBlock, planned: AddBlockResult) -> None:
+            # Relay before store (docs/protocol.md 2.4): the block validated in full; the role
+            # relays it while our commit runs, so a hop costs validation, not our fsync. Only
+            # if the report fits at once: this runs under the chain's lock, which must never
+            # wait for the relay (a slow peer's send); a full channel reports after the commit.
+            nonlocal reported
+            try:
+                self._reports.send_nowait(BlockAdded(valid, planned.new_peak, source))
+                reported = True
+            except trio.WouldBlock:
+                pass
+
         async with self._add_lock:
-            result = await self.blockchain.add_block(block)
+            result = await self.blockchain.add_block(block, on_valid=relay_before_store)
         if result.added or result.status is AddBlockStatus.ALREADY_HAVE:
             self.seen.add(block.header_hash)  # validated: later copies are dropped
         if result.status is AddBlockStatus.INVALID:
@@ -171,7 +188,8 @@ class BlockIntake:
                 block.height,
                 " (new peak)" if result.new_peak else "",
             )
-            await self._reports.send(BlockAdded(block, result.new_peak, source))
+            if not reported:  # the channel was full: report now, waiting for room
+                await self._reports.send(BlockAdded(block, result.new_peak, source))
         if result.added:
             for child in self.orphans.take_children(block.header_hash):
                 await self.add_block(child, source=None)

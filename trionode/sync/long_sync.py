@@ -1,3 +1,4 @@
+# size: over 500 lines since the three-stage pipeline (download, headers, commit) joined the session that feeds it; the stages are next to move to their own module.
 """Long sync (PROTOCOL.md section 4): catch up with a tip far above ours.
 
 Trigger: a peer advertises (sends a Block for) a tip more than ``SYNC_THRESHOLD`` heights above
@@ -26,10 +27,16 @@ hands targets heaviest first, one at a time, to :meth:`SyncManager.attempt`, whi
    ``request_timeout`` goes back to the queue for another peer, and the slow peer gets no more
    batches in this sync; headers and blocks must hash to the peer's own list and link, or the
    peer is banned;
-4. validates a window's headers in parallel workers (``Blockchain.validate_header_blocks``),
-   then adds its blocks (``Blockchain.add_blocks``: full validation in parallel, commits in
-   height order). An invalid header or block bans the peer that served it and drops the group.
-   The next window downloads while one is validated.
+4. runs windows through a pipeline of three stages, each its own task: downloads (at most one
+   finished window waits for the next stage), header validation in parallel workers
+   (``Blockchain.validate_header_blocks``, the window's parents being stored or validated
+   headers of windows still committing) and adding the blocks (``Blockchain.add_blocks``: the
+   window's contexts in one pass, full validation in parallel, one transaction for the window).
+   Header validation of window k+1 overlaps body checks and the commit of window k, so the
+   validation workers do not wait for commits; at most four windows are held in memory (one
+   downloading, one queued, one validating headers, one being added) plus one queued between
+   the stages. An invalid header or block bans the peer that served it and drops the group;
+   the windows below it have committed first (a valid prefix is kept).
 
 Once a target is reached, the peers of other groups, whose list for the same tip contradicts
 the chain just validated, are banned. Every request to a peer is paced by its
@@ -50,6 +57,7 @@ import trio
 
 from trionode.blockchain.blockchain import Blockchain
 from trionode.blockchain.results import AddBlockStatus
+from trionode.consensus import Err
 from trionode.nursery import unwrapped_exception_groups
 from trionode.peers.connection import PeerConnection
 from trionode.peers.errors import (
@@ -91,6 +99,17 @@ class SyncConfig:
     # Before a sync, wait this long for up to max_peers full nodes (a node just started is
     # still connecting), so the work is spread and hash lists can be compared.
     gather_seconds: float = 1.0
+
+
+@attrs.frozen
+class _Checked:
+    """A downloaded window after its headers were validated (``bad_header``: the first invalid
+    one, height and error)."""
+
+    heights: list[int]
+    headers: Fetched
+    blocks: Fetched
+    bad_header: tuple[int, Err] | None
 
 
 @attrs.define
@@ -408,12 +427,14 @@ class SyncManager:
                 for s in range(start, top + 1, self.config.window)
             ]
             send, receive = trio.open_memory_channel[tuple[list[int], Fetched, Fetched]](1)
+            checked, to_commit = trio.open_memory_channel[_Checked](1)
             with unwrapped_exception_groups():
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(self._download, session, windows, send)
-                    async with receive:
-                        async for heights, headers, blocks in receive:
-                            await self._commit_window(session, heights, headers, blocks)
+                    nursery.start_soon(self._check_headers, receive, checked)
+                    async with to_commit:
+                        async for window in to_commit:
+                            await self._commit_window(session, window)
             logger.info("sync done: %s", self.progress.describe())
         finally:
             self.progress = None
@@ -430,18 +451,50 @@ class SyncManager:
                 headers = await session.fetch("headers", heights)
                 await self._join_new_peers(session)
                 blocks = await session.fetch("blocks", heights)
-                await send.send((heights, headers, blocks))
+                try:
+                    await send.send((heights, headers, blocks))
+                except trio.BrokenResourceError:
+                    # Header validation stopped at an invalid header: the windows below it
+                    # still commit and the sync fails with that header's error, not this.
+                    return
 
-    async def _commit_window(
-        self, session: BatchFetcher, heights: list[int], headers: Fetched, blocks: Fetched
+    async def _check_headers(
+        self,
+        receive: trio.MemoryReceiveChannel[tuple[list[int], Fetched, Fetched]],
+        send: trio.MemorySendChannel[_Checked],
     ) -> None:
-        header_list = [headers[h][0] for h in heights]
-        assert all(isinstance(h, HeaderBlock) for h in header_list)
-        errors = await self.blockchain.validate_header_blocks(header_list)  # type: ignore[arg-type]
-        for height, err in zip(heights, errors, strict=True):
-            if err is not None:
-                self.ban(headers[height][1], InconsistentPeer(f"invalid header: {err.name}"))
-                raise InvalidChain(f"header at height {height} is invalid: {err.name}")
+        """Pipeline stage 2: validate each window's headers as it arrives, while the window
+        below verifies its bodies and commits (both share the validation workers, so they stay
+        busy). Headers validated and not stored yet are the parents of the next window's; the
+        first invalid header goes down with its window and stops this stage, so the windows
+        below it still commit (the valid prefix is kept) before its server is banned."""
+        unstored: dict[bytes32, HeaderBlock] = {}
+        async with receive, send:
+            async for heights, headers, blocks in receive:
+                header_list = [headers[h][0] for h in heights]
+                assert all(isinstance(h, HeaderBlock) for h in header_list)
+                for h in [h for h in unstored if self.blockchain.contains_block(h)]:
+                    del unstored[h]
+                errors = await self.blockchain.validate_header_blocks(
+                    header_list,  # type: ignore[arg-type]
+                    unstored,
+                )
+                bad = next(
+                    ((h, e) for h, e in zip(heights, errors, strict=True) if e is not None), None
+                )
+                await send.send(_Checked(heights, headers, blocks, bad))
+                if bad is not None:
+                    return
+                unstored.update((hb.header_hash, hb) for hb in header_list)  # type: ignore[misc]
+
+    async def _commit_window(self, session: BatchFetcher, window: _Checked) -> None:
+        """Pipeline stage 3: a window whose headers validated is added (bodies verified in
+        parallel, committed in one transaction); an invalid header bans its server."""
+        heights, headers, blocks = window.heights, window.headers, window.blocks
+        if window.bad_header is not None:
+            height, err = window.bad_header
+            self.ban(headers[height][1], InconsistentPeer(f"invalid header: {err.name}"))
+            raise InvalidChain(f"header at height {height} is invalid: {err.name}")
         block_list: list[FullBlock] = [blocks[h][0] for h in heights]  # type: ignore[misc]
         results = await self.blockchain.add_blocks(block_list)
         bad = [

@@ -6,13 +6,15 @@ message, named after it. The work is in the parts of
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from trionode.peers.connection import PeerConnection
+from trionode.protocols import Encoded
+from trionode.protocols import ProtocolMessageTypes as T
 from trionode.protocols.farmer_protocol import HeaderHash, HeaderSignature, RequestHeaderHash
 from trionode.protocols.peer_protocol import (
     AllHeaderHashes,
     Block,
-    HeaderBlocks,
     NewProofOfTime,
     NewTransaction,
     RequestAllHeaderHashes,
@@ -20,7 +22,6 @@ from trionode.protocols.peer_protocol import (
     RequestHeaderBlocks,
     RequestSyncBlocks,
     RequestTransaction,
-    SyncBlocks,
     TransactionId,
     UnfinishedBlock,
 )
@@ -28,12 +29,18 @@ from trionode.protocols.shared_protocol import Error, ErrorCode
 from trionode.protocols.timelord_protocol import ProofOfTimeFinished
 from trionode.roles.full_node.headers import RequestRejected
 from trionode.roles.full_node.node import FullNode
-from trionode.wire import int16
+from trionode.wire import bytes32, int16
 
 logger = logging.getLogger(__name__)
 
 # Responders cap request sizes (PROTOCOL.md section 4: at most 32 heights a request).
 MAX_BLOCKS_PER_REQUEST = 32
+
+
+def _batch_bytes(tip: bytes32, items: Sequence[bytes]) -> bytes:
+    """The encoding of ``HeaderBlocks`` / ``SyncBlocks`` (a tip hash, then a list: a 4-byte
+    big-endian count and the items) from the items' stored encodings."""
+    return bytes(tip) + len(items).to_bytes(4, "big") + b"".join(items)
 
 
 def _error(code: ErrorCode, message: str) -> Error:
@@ -79,11 +86,12 @@ class FullNodeAPI:
     async def unfinished_block(self, msg: UnfinishedBlock, peer: PeerConnection) -> None:
         await self.full_node.unfinished.unfinished_from_peer(msg.block, peer)
 
-    async def request_block(self, msg: RequestBlock, peer: PeerConnection) -> Block | Error:
-        block = await self.full_node.blockchain.get_block(msg.header_hash)
-        if block is None:
+    async def request_block(self, msg: RequestBlock, peer: PeerConnection) -> Encoded | Error:
+        # Served from the stored bytes (Block is its one FullBlock): nothing decoded.
+        data = await self.full_node.blockchain.get_block_bytes(msg.header_hash)
+        if data is None:
             return _error(ErrorCode.NOT_FOUND, f"no block {msg.header_hash.hex()}")
-        return Block(block)
+        return Encoded(T.block, data)
 
     async def block(self, msg: Block, peer: PeerConnection) -> None:
         await self.full_node.intake.block_from_peer(msg.block, peer)
@@ -99,33 +107,33 @@ class FullNodeAPI:
 
     async def request_header_blocks(
         self, msg: RequestHeaderBlocks, peer: PeerConnection
-    ) -> HeaderBlocks | Error:
+    ) -> Encoded | Error:
         if len(msg.heights) > MAX_BLOCKS_PER_REQUEST:
             return _error(ErrorCode.TOO_MANY_ITEMS, f"at most {MAX_BLOCKS_PER_REQUEST} heights")
         try:
-            headers = await self.full_node.blockchain.get_header_blocks_at(
-                [int(h) for h in msg.heights], msg.tip_header_hash
+            headers = await self.full_node.blockchain.get_blocks_bytes_at(
+                [int(h) for h in msg.heights], msg.tip_header_hash, headers=True
             )
         except KeyError:
             return _error(ErrorCode.UNKNOWN_TIP, f"unknown tip {msg.tip_header_hash.hex()}")
         except ValueError as exc:
             return _error(ErrorCode.NOT_FOUND, str(exc))
-        return HeaderBlocks(msg.tip_header_hash, headers)
+        return Encoded(T.header_blocks, _batch_bytes(msg.tip_header_hash, headers))
 
     async def request_sync_blocks(
         self, msg: RequestSyncBlocks, peer: PeerConnection
-    ) -> SyncBlocks | Error:
+    ) -> Encoded | Error:
         if len(msg.heights) > MAX_BLOCKS_PER_REQUEST:
             return _error(ErrorCode.TOO_MANY_ITEMS, f"at most {MAX_BLOCKS_PER_REQUEST} heights")
         try:
-            blocks = await self.full_node.blockchain.get_blocks_at(
+            blocks = await self.full_node.blockchain.get_blocks_bytes_at(
                 [int(h) for h in msg.heights], msg.tip_header_hash
             )
         except KeyError:
             return _error(ErrorCode.UNKNOWN_TIP, f"unknown tip {msg.tip_header_hash.hex()}")
         except ValueError as exc:
             return _error(ErrorCode.NOT_FOUND, str(exc))
-        return SyncBlocks(msg.tip_header_hash, blocks)
+        return Encoded(T.sync_blocks, _batch_bytes(msg.tip_header_hash, blocks))
 
     # -- transactions ----------------------------------------------------------------------
 
