@@ -25,10 +25,12 @@ same farm where a devnet or testnet base directory keeps its farm, so it reuses 
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import attrs
@@ -69,6 +71,19 @@ def pytest_runtest_makereport(
         report.longrepr = f"{REQUIRE_POSTGRES_ENV}=1 but this PostgreSQL case skipped: {reason}"
 
 
+@contextmanager
+def cache_lock(directory: Path) -> Iterator[None]:
+    """Holds an exclusive lock on ``directory`` (a pytest cache directory shared by the xdist
+    workers of one run, and by runs in parallel): the first worker makes the plots or keys, the
+    others wait and then reuse them instead of writing the same files at the same time."""
+    with (directory / ".lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session")
 def plot_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     cache = getattr(request.config, "cache", None)
@@ -84,7 +99,8 @@ def sim_constants() -> ConsensusConstants:
 
 @pytest.fixture(scope="session")
 def block_tools(sim_constants: ConsensusConstants, plot_dir: Path) -> BlockTools:
-    return BlockTools(sim_constants, plot_dir, num_plots=4, k=18)
+    with cache_lock(plot_dir):
+        return BlockTools(sim_constants, plot_dir, num_plots=4, k=18)
 
 
 @pytest.fixture(scope="session")
@@ -140,13 +156,14 @@ def _farm_template(
         if cache is not None
         else tmp_path_factory.mktemp("trionode-k18-farm")
     )
-    keychain = Keychain(base / "farm")
-    if not keychain.exists():
-        keychain.add_mnemonic(FARM_MNEMONIC)
-    keys = keychain.farm_keys()
-    files = ensure_plots(
-        base / "plots", 18, FARM_PLOTS, keys.farmer_pk, keys.pool_pk, keys.master_sk
-    )
+    with cache_lock(base):
+        keychain = Keychain(base / "farm")
+        if not keychain.exists():
+            keychain.add_mnemonic(FARM_MNEMONIC)
+        keys = keychain.farm_keys()
+        files = ensure_plots(
+            base / "plots", 18, FARM_PLOTS, keys.farmer_pk, keys.pool_pk, keys.master_sk
+        )
     return Farm(base / "farm", base / "plots", keys, tuple(files))
 
 
@@ -187,3 +204,9 @@ def link_plots(plots: Sequence[Path], directory: Path) -> tuple[Path, ...]:
             shutil.copy2(plot, target)
         out.append(target)
     return tuple(out)
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: one worker per core, at least two (the suite mostly waits on processes and
+    sockets) and at most four (each worker farms its own session chains)."""
+    return max(2, min(4, os.cpu_count() or 2))

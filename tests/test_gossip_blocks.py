@@ -101,6 +101,8 @@ async def test_duplicate_and_relayed_blocks(
             await to_b.send(Block(new))
         with trio.fail_after(DEADLINE):
             await net.wait_for("c", new.header_hash)  # relayed because it extends a tip
+            # b relays a block once it validated, before its commit and the seen-cache entry.
+            await net.wait_for("b", new.header_hash)
         assert new.header_hash in b.full_node.intake.seen
         # The duplicates changed nothing and closed no connection.
         assert b.blockchain.get_peak().header_hash == new.header_hash  # type: ignore[union-attr]

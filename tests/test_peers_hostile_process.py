@@ -176,7 +176,10 @@ async def test_huge_unhandled_messages_do_not_stall_the_node(tmp_path: Path) -> 
         assert not poller.result["errors"]
         assert len(latencies) >= 10
         print(f"RPC latency during the flood: max {max(latencies):.3f} s over {len(latencies)}")
-        assert max(latencies) < 0.25, f"RPC latencies during the flood: {latencies}"
+        # A loop frozen by the flood (decoding 218,000 points of one message on it takes about
+        # 12 s) shows as a stall of seconds; the bound is loose so that a loaded machine (the
+        # suite runs in parallel workers) cannot fail it.
+        assert max(latencies) < 2.0, f"RPC latencies during the flood: {latencies}"
         lines = log_lines(root)
         for source in sources:
             assert any(f"banned {source}" in line for line in lines), source

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import random
 from pathlib import Path
 
 import pytest
 from blspy import AugSchemeMPL, PrivateKey
 
+from tests.chain_store_helpers import BACKENDS, backend_url
 from trionode.cli import build_parser
 from trionode.cli import main as cli_main
 from trionode.cli.launch import build_service, build_settings
@@ -155,22 +155,13 @@ def test_payout_split_by_points_in_one_signed_transaction() -> None:
     assert plan_payout([], farmers) == ([], {})
 
 
-def _store_urls(tmp_path: Path) -> list[str]:
-    urls = [f"sqlite:///{tmp_path / 'pool.sqlite'}"]
-    if os.environ.get("TRIONODE_TEST_POSTGRES_URL"):
-        urls.append(os.environ["TRIONODE_TEST_POSTGRES_URL"])
-    return urls
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_store_credits_once_and_payouts_take_points(backend: str, tmp_path: Path) -> None:
+    from trionode.storage.pool_store import PayoutShare
 
-
-async def test_store_credits_once_and_payouts_take_points(tmp_path: Path) -> None:
-    from trionode.storage.pool_store import PayoutShare, _metadata
-
-    for url in _store_urls(tmp_path):
+    with backend_url(backend, tmp_path) as url:  # a fresh database (PostgreSQL: own schema)
         store = await PoolStore.open(url)
         try:
-            await store._runner.write(
-                lambda c: [c.execute(t.delete()) for t in reversed(_metadata.sorted_tables)]
-            )
             a = await store.join(b"a" * 48, sha(b"pa"), 100, 1, max_farmers=1)
             assert a is not None and a.points == 0
             assert await store.join(b"b" * 48, sha(b"pb"), 100, 1, max_farmers=1) is None  # full
