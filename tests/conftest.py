@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import itertools
 import os
 import shutil
 from collections.abc import Callable, Generator, Iterator, Sequence
@@ -82,6 +83,46 @@ def cache_lock(directory: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+#: Slow test files that cannot carry the mark: the README shows this one verbatim as an example
+#: for users' own projects, where the mark would be unknown.
+SLOW_FILES = ("test_operator_readme_example.py",)
+
+
+def _is_slow(item: pytest.Item) -> bool:
+    return item.get_closest_marker("slow") is not None or item.path.name in SLOW_FILES
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``slow`` (real node processes, tens of seconds each) start first, spread
+    over the workers: one worker that drew several of them late would otherwise keep the run
+    going alone after the others had finished.
+
+    xdist's worksteal scheduler hands each of the W workers a contiguous share of the
+    collection at the start (sizes as computed below) and later moves tests from the end of
+    the longest queue to an idle worker; so each share is made to begin with its own slow
+    tests. Every worker collects the same order (the sort is deterministic), as xdist
+    requires. If the scheduler ever shares out differently, only the balance suffers."""
+    slow = [item for item in items if _is_slow(item)]
+    fast = [item for item in items if not _is_slow(item)]
+    workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
+    if workers <= 1:
+        items[:] = slow + fast
+        return
+    shares, left = [], len(items)
+    for i in range(workers):
+        shares.append(left // (workers - i))
+        left -= shares[-1]
+    ordered: list[pytest.Item] = []
+    rest = iter(fast)
+    for i, size in enumerate(shares):
+        own = slow[i::workers]
+        ordered += own
+        ordered += itertools.islice(rest, max(0, size - len(own)))
+    ordered += list(rest)
+    assert len(ordered) == len(items)
+    items[:] = ordered
 
 
 @pytest.fixture(scope="session")

@@ -77,6 +77,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("window", [1, 8], ids=["one_by_one", "windows_of_8"])
 async def test_kill_9_while_adding_blocks(
     tmp_path: Path, store_url: str, block_tools: BlockTools, chain_30: list[FullBlock], window: int

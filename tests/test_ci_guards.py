@@ -21,7 +21,7 @@ def run_case(require: bool) -> subprocess.CompletedProcess[str]:
     if require:
         env["TRIONODE_REQUIRE_POSTGRES"] = "1"
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", CASE],
+        [sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", CASE],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -30,12 +30,14 @@ def run_case(require: bool) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_postgres_case_skips_for_a_developer() -> None:
     result = run_case(require=False)
     assert result.returncode == 0, result.stdout
     assert "1 skipped" in result.stdout
 
 
+@pytest.mark.slow
 def test_postgres_case_fails_in_ci_without_a_server() -> None:
     result = run_case(require=True)
     assert result.returncode != 0, result.stdout

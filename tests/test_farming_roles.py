@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import trio
 
 from tests.conftest import Farm
@@ -38,6 +39,7 @@ def farmed_every_tip(service: FullNodeService, farmer: Farmer) -> bool:
     )
 
 
+@pytest.mark.slow
 async def test_roles_make_blocks_and_survive_timelord_restart(farm: Farm, tmp_path: Path) -> None:
     root, plots = farm.root, farm.plots
     node_a = FullNodeService(FullNodeConfig(root=tmp_path / "a", network="sim", port=0))

@@ -319,6 +319,7 @@ class FabricatingAPI(FullNodeAPI):
         return Block(block)
 
 
+@pytest.mark.slow
 async def test_pools_stay_within_their_bounds_under_floods(
     block_tools: BlockTools, chain_30: list[FullBlock], tmp_path: Path
 ) -> None:

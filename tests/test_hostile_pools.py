@@ -238,6 +238,7 @@ def _big_transactions(
     return txs, records
 
 
+@pytest.mark.slow
 def test_mempool_flood_holds_at_most_its_byte_bound(block_tools: BlockTools) -> None:
     """100 valid transactions of ~100 kB (9.6 MiB serialized, under the 10-block cost bound)
     offered to a pool with the default bounds: the objects it keeps (tracemalloc) stay under

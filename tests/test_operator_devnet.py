@@ -18,6 +18,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import Farm
 from trionode.devnet.layout import DevnetLayout
 
@@ -94,6 +96,7 @@ def pasted(command: str) -> list[str]:
     return [sys.executable, *argv[1:]]
 
 
+@pytest.mark.slow
 def test_devnet_explains_itself_and_its_commands_work(
     tmp_path: Path, seed_devnet_farm: Callable[[Path], Farm]
 ) -> None:
@@ -194,6 +197,7 @@ def test_devnet_explains_itself_and_its_commands_work(
     assert "devnet: SIGINT: stopping" in text
 
 
+@pytest.mark.slow
 def test_devnet_node_that_cannot_start_is_reported_once(
     tmp_path: Path, seed_devnet_farm: Callable[[Path], Farm]
 ) -> None:

@@ -110,6 +110,7 @@ def test_stale_lock_of_a_dead_process_is_taken_over(tmp_path: Path) -> None:
     assert " INFO " in next(line for line in log.splitlines() if "took over the lock" in line)
 
 
+@pytest.mark.slow
 def test_devnet_and_testnet_check_every_root_first(tmp_path: Path) -> None:
     base = tmp_path / "net"
     # A full node already runs on the root devnet would give its second full node.

@@ -61,6 +61,7 @@ async def start(nursery: trio.Nursery, role: str, root: Path, *args: str) -> Pro
     return proc
 
 
+@pytest.mark.slow
 async def test_processes_discover_and_stop_cleanly(nursery: trio.Nursery, tmp_path: Path) -> None:
     procs: list[Proc] = []
     try:

@@ -437,6 +437,7 @@ def test_cli_check_empty_and_missing_dirs(tmp_path: Path, capsys) -> None:
     assert "cannot read" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_cli_end_to_end_via_python_m(tmp_path: Path) -> None:
     import subprocess
     import sys

@@ -91,6 +91,7 @@ async def wait_until(predicate, what: str) -> None:  # type: ignore[no-untyped-d
         await trio.sleep(0.1)
 
 
+@pytest.mark.slow
 async def test_pool_credits_refuses_and_pays(farms: dict, tmp_path: Path) -> None:  # type: ignore[type-arg]
     pool_root, _, pool_keys = farms["pool"]
     node_root = tmp_path / "node"

@@ -48,6 +48,7 @@ def test_fixed_seeds_hold_every_invariant(simulate: Simulate, seed: int) -> None
     assert report.converged_after is not None
 
 
+@pytest.mark.slow
 def test_a_seed_replays_to_the_same_event_log(simulate: Simulate) -> None:  # noqa: F811
     options = {"nodes": 4, "blocks": 6, "byzantine": 1, "faults": "delay,duplicate,reorder"}
     first = simulate(seed=11, **options)
@@ -109,6 +110,7 @@ def _hunt_in_child(seeds: int, buggy: bool) -> dict[str, Any]:
     return result
 
 
+@pytest.mark.slow
 def test_a_reintroduced_seen_cache_bug_is_caught() -> None:
     """With the seen-cache bug put back, the Byzantine lurkers' invalid copies of the last
     block leave an honest node behind for good: the convergence invariant fails within

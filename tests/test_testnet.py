@@ -46,6 +46,7 @@ def test_parse_groups() -> None:
             parse_groups(bad)
 
 
+@pytest.mark.slow
 async def test_connect_and_bad_split(tmp_path: Path) -> None:
     async with Testnet.open(tmp_path, nodes=2, topology="none") as net:
         with trio.fail_after(60):
