@@ -32,6 +32,7 @@ from trionode.blockchain.results import AddBlockResult
 from trionode.consensus import ConsensusConstants
 from trionode.mempool import AddResult, MempoolManager
 from trionode.nursery.clock import wall_time
+from trionode.nursery.offload import run_blocking
 from trionode.nursery.supervisor import ChildFn
 from trionode.peers.connection import PeerConnection
 from trionode.peers.holdings import HoldingsBook
@@ -181,7 +182,7 @@ class FullNode:
                     await self.mempool.on_new_peak()
                     self._log_peak()
                 await self.headers.tell_farmers_and_timelords()
-                self.write_status()
+                await self.write_status_off_loop()
 
     def _log_peak(self) -> None:
         peak = self.blockchain.get_peak()
@@ -209,7 +210,7 @@ class FullNode:
     ) -> None:
         task_status.started()
         while True:
-            self.write_status()
+            await self.write_status_off_loop()
             await trio.sleep(STATUS_INTERVAL)
 
     # ---------------------------------------------------------------- status
@@ -219,9 +220,19 @@ class FullNode:
         return self.sync.status()
 
     def write_status(self) -> None:
+        runfiles.write_json_atomic(runfiles.status_path(self.root, "full_node"), self.status())
+
+    async def write_status_off_loop(self) -> None:
+        """:meth:`write_status` with the file written (JSON, fsync) in a worker thread: the
+        loops call it after every block, and a disk's fsync must not stall the event loop."""
+        path = runfiles.status_path(self.root, "full_node")
+        await run_blocking(runfiles.write_json_atomic, path, self.status())
+
+    def status(self) -> dict[str, object]:
+        """What the status file holds (read on the event loop: the chain's state)."""
         peak = self.blockchain.get_peak()
         tips = self.blockchain.get_tips()
-        status = {
+        status: dict[str, object] = {
             "height": None if peak is None else int(peak.height),
             "peak": None if peak is None else peak.header_hash.hex(),
             "weight": 0 if peak is None else int(peak.weight),
@@ -240,4 +251,4 @@ class FullNode:
             },
             "time": wall_time(),
         }
-        runfiles.write_json_atomic(runfiles.status_path(self.root, "full_node"), status)
+        return status
