@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from pathlib import Path
 
 import attrs
@@ -111,6 +112,7 @@ class FullNode:
             constants, blockchain, self.mempool, self.unfinished, self.outbox
         )
         self.transactions = TransactionGossip(self.mempool, self.gossip, self.outbox, self.budget)
+        self._status_lock = threading.Lock()
 
     @property
     def blocks_made(self) -> int:
@@ -220,13 +222,18 @@ class FullNode:
         return self.sync.status()
 
     def write_status(self) -> None:
-        runfiles.write_json_atomic(runfiles.status_path(self.root, "full_node"), self.status())
+        self._write_status_file(self.status())
 
     async def write_status_off_loop(self) -> None:
         """:meth:`write_status` with the file written (JSON, fsync) in a worker thread: the
         loops call it after every block, and a disk's fsync must not stall the event loop."""
-        path = runfiles.status_path(self.root, "full_node")
-        await run_blocking(runfiles.write_json_atomic, path, self.status())
+        await run_blocking(self._write_status_file, self.status())
+
+    def _write_status_file(self, status: dict[str, object]) -> None:
+        # One writer at a time: writes from two threads (or a thread and the loop) would
+        # share the temporary file and one rename would find it gone.
+        with self._status_lock:
+            runfiles.write_json_atomic(runfiles.status_path(self.root, "full_node"), status)
 
     def status(self) -> dict[str, object]:
         """What the status file holds (read on the event loop: the chain's state)."""
