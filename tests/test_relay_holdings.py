@@ -192,3 +192,31 @@ async def test_records_are_dropped_with_the_connection(
         book.of(conn).note(chain_20[-1].header_hash, Held.BLOCK)
         assert len(book) == 0
         nursery.cancel_scope.cancel()
+
+
+async def test_a_holder_gets_the_block_when_no_fallback_can_wait(
+    block_tools: BlockTools, chain_20: list[FullBlock], tmp_path: Path
+) -> None:
+    """With no room to wait for a holder's answer, the holder is sent the Block at once."""
+    unfinished = block_tools.make_unfinished(chain_20, seed=3)
+    finished = block_tools.finish_block(unfinished, chain_20[-1].header_block())
+    pot = finished.proof_of_time
+    assert pot is not None
+    async with trio.open_nursery() as nursery:
+        net = TestNetwork(nursery, tmp_path)
+        a = await net.start("a", chain=chain_20, target_outbound=0)
+        b = await net.start("b", chain=chain_20, peers=[a], target_outbound=1)
+        c = await net.start("c", chain=chain_20, peers=[b], target_outbound=1)
+        b.full_node.relay.max_pending = 0
+        with trio.fail_after(DEADLINE):
+            await wait_connections(b, 2)
+        await link(a, b).send(UnfinishedBlock(unfinished))
+        with trio.fail_after(DEADLINE):
+            await wait_until(lambda: knows(b, c, unfinished.header_hash, Held.UNFINISHED))
+        at_c = received(link(c, b))
+        await link(a, b).send(NewProofOfTime(pot))
+        with trio.fail_after(DEADLINE):
+            await net.wait_for("c", finished.header_hash)
+        assert at_c[T.block] == 1 and at_c[T.new_proof_of_time] == 0
+        assert b.full_node.relay.pending() == 0
+        nursery.cancel_scope.cancel()
