@@ -4,10 +4,13 @@ to have (:mod:`trionode.peers.holdings`; the rules are docs/protocol.md 2.5).
 - An unfinished block this node holds goes to every full node it has not been sent to,
   including the peer it came from: that copy tells the sender that we hold it (the protocol has
   no smaller acknowledgement), so each side of a link learns what the other holds.
-- A block added to a tip goes, per peer: to one that sent it to us or was sent it already,
-  nothing; to one that sent us the NewProofOfTime finishing it, that proof back (it tells the
-  peer we have the block); to one that holds its unfinished block, only the NewProofOfTime (it
-  finishes the block itself); to any other, the Block.
+- A proof of time that finishes unfinished blocks we hold goes, once verified and before we
+  add the blocks, to the peers that hold one of them (they finish it themselves) and back to
+  the peers that sent it to us (it tells them we have the block).
+- A block added to a tip goes, per peer: to one that sent it to us or was sent it (or its
+  proof) already, nothing; to one that sent us the NewProofOfTime finishing it, that proof
+  back; to one that holds its unfinished block, only the NewProofOfTime; to any other, the
+  Block.
 - A peer sent only the proof must show it has the block (that proof or the Block comes back
   from it) within ``fallback_seconds``; otherwise it is sent the Block from our store. So a
   peer that claimed an unfinished block it did not keep (dropped from a full pool, or a liar)
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import collections
 import logging
+from collections.abc import Sequence
 
 import attrs
 import trio
@@ -27,7 +31,7 @@ from trionode.peers.connection import PeerConnection
 from trionode.peers.holdings import Held, HoldingsBook
 from trionode.protocols import Encoded
 from trionode.protocols import ProtocolMessageTypes as T
-from trionode.protocols.chain_types import FullBlock
+from trionode.protocols.chain_types import FullBlock, ProofOfTime
 from trionode.protocols.peer_protocol import Block, NewProofOfTime, UnfinishedBlock
 from trionode.protocols.shared_protocol import NodeType
 from trionode.roles.full_node.outbox import Outbox
@@ -115,6 +119,33 @@ class BlockRelay:
             await self.outbox.broadcast(NewProofOfTime(pot), to=to_proof)
         if to_block:
             await self.outbox.broadcast(Block(block), to=to_block)
+
+    async def proof(self, pot: ProofOfTime, finished: Sequence[bytes32]) -> None:
+        """A verified proof of time that finishes our held unfinished blocks ``finished``
+        (header hashes): sent at once to the peers that hold one of them (with the fallback) or
+        sent us this proof (its acknowledgement), before we add the blocks ourselves. A held
+        unfinished block passed every rule but the finished part, and a verified proof for its
+        challenge and iterations passes that part (the challenge is made from it): the block
+        it finishes is valid. The other peers get the Block from :meth:`block`."""
+        proof_hash = pot.get_hash()
+        to = []
+        deadline = trio.current_time() + self.fallback_seconds
+        for conn in self.outbox.peers(NodeType.FULL_NODE):
+            record = self.holdings.of(conn)
+            acknowledged = record.knows(proof_hash, Held.PROOF)
+            hashes = [h for h in finished if not record.knows(h, Held.BLOCK | Held.BLOCK_SENT)]
+            if not acknowledged:
+                hashes = [h for h in hashes if record.knows(h, Held.UNFINISHED)]
+                if len(self._owed) + len(hashes) > self.max_pending:
+                    continue  # no room to wait for its answer: it gets the Block
+                for h in hashes:
+                    self._owe(_Owed(deadline, conn, h, proof_hash))
+            if hashes:
+                for h in hashes:
+                    record.note(h, Held.BLOCK_SENT)
+                to.append(conn)
+        if to:
+            await self.outbox.broadcast(NewProofOfTime(pot), to=to)
 
     def _owe(self, owed: _Owed) -> bool:
         if len(self._owed) >= self.max_pending:

@@ -197,6 +197,9 @@ class UnfinishedBlocks:
         self.gossip.proofs_of_time.add(pot_hash)
         own = source is None or from_timelord
         blocks = self.farming.take_unfinished(challenge_hash, iterations)
+        # The blocks it finishes are valid (BlockRelay.proof says why): holders hear of the
+        # proof now, not after our own validation and commit of those blocks.
+        await self.relay.proof(pot, [b.header_hash for b in blocks])
         added = 0
         for unfinished in blocks:
             challenge = make_challenge(
