@@ -123,6 +123,16 @@ class SyncStats:
     targets_dropped: int = 0  # sync targets nobody could serve or validate
 
 
+def sync_windows(start: int, top: int, window: int) -> list[list[int]]:
+    """The heights ``start..top`` cut into windows of ``window`` heights, but the first of a
+    quarter of it: the first window's headers validate with nothing beside them (no bodies are
+    ready yet), so a short one fills the pipeline sooner."""
+    first = min(top + 1, start + max(1, window // 4))
+    out = [list(range(start, first))] if first > start else []
+    out += [list(range(s, min(s + window, top + 1))) for s in range(first, top + 1, window)]
+    return out
+
+
 class SyncManager:
     """See the module docstring. Talks to the peers of ``peers`` (bans go to its ban list),
     takes targets and peers' claims from ``adverts``, records what it stored in ``seen`` (the
@@ -422,10 +432,7 @@ class SyncManager:
             "syncing heights %d..%d from %d peers (fork point %d)", start, top, len(conns), fork
         )
         try:
-            windows = [
-                list(range(s, min(s + self.config.window, top + 1)))
-                for s in range(start, top + 1, self.config.window)
-            ]
+            windows = sync_windows(start, top, self.config.window)
             send, receive = trio.open_memory_channel[tuple[list[int], Fetched, Fetched]](1)
             checked, to_commit = trio.open_memory_channel[_Checked](1)
             with unwrapped_exception_groups():
