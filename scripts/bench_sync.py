@@ -5,15 +5,20 @@
 
 The blocks are real (4 k=18 plots, VDFs at the network's discriminant size for exactly the
 iterations each proof needs, pool-signed coinbases, 2-of-2 plot signatures, one signed
-transaction per block from height 5 on). Generating 1,000 ``devnet`` blocks costs ~1.2M VDF
-iterations each (~25-50 min on 2 cores), so they are made once and cached under
-``--cache-dir`` (resumed if interrupted; ``--seed-cache`` starts from another cache of the same
-chain, e.g. bench_validate's 200 blocks). ``--network sim`` makes them in seconds.
+transaction per block from height 5 on). They are made once and cached under ``--cache-dir``
+(default ``~/.cache/trionode-bench-sync``; resumed if interrupted, saved every 10 blocks;
+``--seed-cache`` starts from another cache of the same chain, e.g. bench_validate's).
+``--network sim`` makes 1,000 blocks in seconds. A ``devnet`` block costs ~1.2M VDF iterations:
+build the devnet chain once with ``--network devnet --blocks 150 --generate-only`` (about 10
+blocks a minute on 2 busy cores, faster idle), then run with the same ``--blocks``.
 
 Then:
 
 1. *verification*: ``validate_block`` of every block with contexts precomputed as the
-   Blockchain would gather them, in ``--workers`` threads (best of 3 rounds);
+   Blockchain would gather them, in ``--workers`` threads (best of 3 rounds). Each round
+   decodes the blocks afresh (outside the timed part), so it decompresses every BLS point as
+   the syncing node must; the figure for blocks whose points an earlier round decompressed
+   (what this script measured before) is printed beside it;
 2. *sync*: ``--servers`` full node processes (``python -m trionode --role full_node``) serve the
    chain from their own stores; a fresh node in this process, knowing them as peers, long
    syncs it over TLS websockets on 127.0.0.1 with ``validation_workers = --workers``. The
@@ -23,18 +28,9 @@ Then:
 The ratio sync / verification is the figure to quote: what the network, storage, header
 validation (the proofs it verified are memoised, so the block pass does not verify them
 again) and the pipeline cost. The proof caches are cleared before each verification round and
-before the sync.
-
-Measured on 2 cores shared with other work, 1,000 sim blocks, 2 workers, runs alternating with
-the previous code, ratios taken within one run. With the machine moderately loaded
-(verification 202-230 blocks/s): before the sync pipeline 0.42-0.43 (sync 84-89 blocks/s), with
-it 0.58-0.64 (133-139 blocks/s). Under heavy load (load average 7-10, verification 52-117
-blocks/s) the ratios scatter: before 0.22-0.46, after 0.76-1.17. Before: per-block transactions,
-contexts quadratic in the window, headers validated before bodies; with it: contexts of a window
-in one pass, one transaction per window, header validation of window k+1 beside the bodies and
-commit of window k, blocks served from stored bytes. What remains is header validation then
-block validation of the same window in sequence (the first window's headers and the last
-window's bodies are not overlapped) and the event loop's share (decoding batches, hashing).
+before the sync. The CPU this process spent per block verifying and syncing is printed too: on
+a machine shared with other work the wall-clock rates scatter (the server process and other
+jobs take the cores in turns), the CPU spent much less.
 """
 
 from __future__ import annotations

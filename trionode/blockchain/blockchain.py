@@ -9,7 +9,7 @@ phases:
    heaviest chain's coin set at the fork point, plus and minus the fork blocks' coins; one
    running map for a batch in chain order, so linear in the batch).
 2. *verify* (worker threads, up to ``validation_workers`` at once, no lock): ``validate_block``
-   of each block, a few blocks per job (:mod:`.verify`); chiapos, chiavdf and blspy release
+   of each block, one job each (:mod:`.verify`); chiapos, chiavdf and blspy release
    the GIL, so blocks really verify in parallel and the event loop stays free.
 3. *commit* (under the lock, in order, one write hop and transaction for the batch;
    :mod:`.commit_run`): each block, the new tip set and, when it becomes the heaviest tip, the

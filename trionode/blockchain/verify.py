@@ -1,11 +1,12 @@
-"""Verifying many blocks (or headers) in the validation workers, a few per job.
+"""Verifying many blocks (or headers) in the validation workers, each block its own job.
 
-One worker-thread job per block cost a thread hand-off and a wake-up of the event loop each,
-and both hold the GIL the other workers' Python parts need: a sync window of 128 blocks made
-256 of them (headers, then bodies). Jobs of a few blocks keep every worker busy (the jobs are
-still many more than the workers, and the limiter serves them in order) at a fraction of the
-hand-offs. Every block is still validated on its own, with its own context: only the
-scheduling is batched.
+Every block is validated on its own, with its own context, in a worker thread under the
+chain's limiter (served in order, so a sync window's bodies and the next window's headers
+share the workers). Jobs of several blocks were tried, to save thread hand-offs: they cost a
+little less CPU but made the sync slower (with 1,000 sim blocks on 2 busy cores, load 8-11,
+16-24 s with jobs of 8 blocks against 9-11 s with jobs of one, ``scripts/bench_sync.py``),
+likely because a worker thread the system leaves waiting holds all its blocks while the rest
+of its window is done; hence :data:`BLOCKS_PER_JOB`.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from trionode.nursery.offload import run_blocking
 
 B = TypeVar("B")
 
-#: Blocks per worker job: a window of 128 makes 16 jobs per stage.
-BLOCKS_PER_JOB = 8
+#: Blocks per worker job (module docstring).
+BLOCKS_PER_JOB = 1
 
 
 async def verify_many(
