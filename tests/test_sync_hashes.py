@@ -11,6 +11,7 @@ import pytest
 from trionode.protocols.chain_types import FullBlock
 from trionode.sync.errors import InconsistentPeer
 from trionode.sync.hashes import check_against_list, check_hash_list, find_fork_point
+from trionode.sync.pipeline import sync_windows
 from trionode.testing.block_tools import BlockTools
 from trionode.wire import bytes32
 
@@ -143,3 +144,12 @@ def test_answer_not_linking_to_the_list(chain_20: list[FullBlock]) -> None:
     hashes[4] = chain_20[3].header_hash
     with pytest.raises(InconsistentPeer, match="does not link"):
         check_against_list(_headers(chain_20, [5]), [5], hashes, hashes[-1], hashes[-1])
+
+
+def test_sync_windows_cut_the_heights_with_a_short_first_window() -> None:
+    windows = sync_windows(1, 300, 128, 32)
+    assert [(w[0], w[-1]) for w in windows] == [(1, 32), (33, 160), (161, 288), (289, 300)]
+    assert [h for w in windows for h in w] == list(range(1, 301))
+    assert sync_windows(5, 5, 128, 32) == [[5]]
+    assert sync_windows(6, 5, 128, 32) == []
+    assert sync_windows(0, 59, 32, 128) == [list(range(32)), list(range(32, 60))]  # first <= window

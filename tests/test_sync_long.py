@@ -34,7 +34,8 @@ DEADLINE = 60
 #: For tests whose point needs every peer asked: the sync waits (up to DEADLINE) for both of the
 #: node's peers before it starts, instead of the default 1 s gathering window, which a peer
 #: connecting late on a loaded machine would miss (it would then never be asked).
-BOTH_PEERS = SyncConfig(max_peers=2, gather_seconds=DEADLINE)
+# One window for the 60 blocks (no short first one): its two batches go one to each peer.
+BOTH_PEERS = SyncConfig(max_peers=2, gather_seconds=DEADLINE, first_window=128)
 
 
 @pytest.fixture(scope="module")

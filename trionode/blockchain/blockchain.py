@@ -1,4 +1,3 @@
-# size: over 500 lines since window commits: planning a run of commits on the chain view, writing it in one transaction and applying it share the chain's private state; moving them to their own module is next.
 """The chain state a full node keeps: tips, the heaviest chain's height map, its coin set.
 
 ``Blockchain`` sits on a :class:`~trionode.storage.ChainStore`. Adding blocks goes in three
@@ -9,14 +8,14 @@ phases:
    header, difficulty, median timestamp and the coins it spends as that chain sees them (the
    heaviest chain's coin set at the fork point, plus and minus the fork blocks' coins; one
    running map for a batch in chain order, so linear in the batch).
-2. *verify* (worker threads, up to ``validation_workers`` at once, no lock): ``validate_block``;
-   chiapos, chiavdf and blspy release the GIL, so blocks really verify in parallel and the event
-   loop stays free.
-3. *commit* (under the lock, in order, one write hop and transaction for the batch): each
-   block, the new tip set and, when it becomes the heaviest tip, the height map and coin-set
-   change of the reorg; the in-memory view is updated only after the transaction committed.
-   ``on_valid`` hears of each block that will join a tip before that transaction (relay before
-   store).
+2. *verify* (worker threads, up to ``validation_workers`` at once, no lock): ``validate_block``
+   of each block, one job each (:mod:`.verify`); chiapos, chiavdf and blspy release
+   the GIL, so blocks really verify in parallel and the event loop stays free.
+3. *commit* (under the lock, in order, one write hop and transaction for the batch;
+   :mod:`.commit_run`): each block, the new tip set and, when it becomes the heaviest tip, the
+   height map and coin-set change of the reorg; the in-memory view is updated only after the
+   transaction committed. ``on_valid`` hears of each block that will join a tip before that
+   transaction (relay before store).
 
 A block's context depends only on its own chain, which never changes once its blocks are stored,
 so a context gathered before another block committed is still right when this one commits.
@@ -33,19 +32,19 @@ methods, and for a batch's contexts one read snapshot (:meth:`ChainStore.snapsho
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
-import attrs
 import trio
 
-from trionode.blockchain.chain_view import ChainView, block_delta
+from trionode.blockchain.chain_view import ChainView
+from trionode.blockchain.commit_run import CommitRun, OnValid
 from trionode.blockchain.detached import check_detached_block, check_parent_link
-from trionode.blockchain.results import AddBlockResult, AddBlockStatus, ChainEvent
+from trionode.blockchain.results import AddBlockResult, ChainEvent
+from trionode.blockchain.verify import verify_many
 from trionode.consensus import (
     CoinRecord,
     ConsensusConstants,
     Err,
-    ValidationContext,
     validate_block,
     validate_header_block,
     validate_unfinished_block,
@@ -55,18 +54,15 @@ from trionode.consensus.proofs import pot_output_hash
 from trionode.nursery.clock import wall_time
 from trionode.nursery.offload import run_blocking
 from trionode.protocols.chain_types import FullBlock, HeaderBlock, ProofOfTime
-from trionode.storage import BlockCommit, BlockDelta, BlockInfo, ChainStore, StoreCorruptError
+from trionode.storage import BlockInfo, ChainStore, StoreCorruptError
 from trionode.wire import bytes32
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_VALIDATION_WORKERS = 2
 
-#: Told of a block that validated and is about to be added to a tip (before its commit).
-OnValid = Callable[[FullBlock, AddBlockResult], Awaitable[None]]
 
-
-class Blockchain:
+class Blockchain(CommitRun):
     """Tips, height map and coin set of one network, persisted in a :class:`ChainStore`.
 
     Create with ``await Blockchain.create(store, constants)``. The caller owns the store.
@@ -324,202 +320,22 @@ class Blockchain:
                     self._chain.gather_in, [blocks[i] for i in jobs], pending, int(self._clock())
                 )
         if jobs:
-            errors: dict[int, Err | None] = {}
-
-            async def verify(i: int, ctx: ValidationContext) -> None:
-                errors[i] = await run_blocking(
-                    validate_block, self.constants, blocks[i], ctx, limiter=self._verify_limiter
-                )
-
-            async with trio.open_nursery() as nursery:
-                for i, ctx in zip(jobs, contexts, strict=True):
-                    nursery.start_soon(verify, i, ctx)
+            errors = await verify_many(
+                validate_block,
+                self.constants,
+                [blocks[i] for i in jobs],
+                contexts,
+                self._verify_limiter,
+            )
             async with self._lock:
-                committed = await self._commit_run([(blocks[i], errors[i]) for i in jobs], on_valid)
+                committed = await self._commit_run(
+                    [(blocks[i], err) for i, err in zip(jobs, errors, strict=True)], on_valid
+                )
             for i, result in zip(jobs, committed, strict=True):
                 results[i] = result
         done = [r for r in results if r is not None]
         assert len(done) == len(blocks)
         return done
-
-    def _precheck(
-        self, block: FullBlock, pending: Mapping[bytes32, FullBlock]
-    ) -> AddBlockResult | None:
-        header_hash = block.header_hash
-        if header_hash in self._blocks or header_hash in pending:
-            return AddBlockResult(AddBlockStatus.ALREADY_HAVE)
-        if block.height != 0 and not (
-            block.prev_header_hash in self._blocks or block.prev_header_hash in pending
-        ):
-            return AddBlockResult(AddBlockStatus.DISCONNECTED)
-        return None
-
-    async def _commit_run(
-        self, items: Sequence[tuple[FullBlock, Err | None]], on_valid: OnValid | None = None
-    ) -> list[AddBlockResult]:
-        """Commit the verified blocks of a batch in order (lock held), as few transactions as
-        possible: usually one for the whole batch (one fsync for a sync window).
-
-        Each block's commit is planned on the in-memory view as the blocks before it left it:
-        the plan is applied to the view synchronously (no await, so nobody sees it), then the
-        view is put back, the batch is written in one transaction, and only after it committed
-        is the plan applied for good. A kill at any instant leaves the store before or after
-        the whole batch, so the stored blocks stay a prefix of validated blocks. A reorg whose
-        fork needs coin changes neither cached nor in the batch ends the run there: what was
-        planned commits, the changes are read, and planning goes on."""
-        results: list[AddBlockResult] = []
-        known: dict[bytes32, BlockDelta] = {}
-        i = 0
-        while True:
-            staged: list[_Staged] = []
-            need: list[bytes32] = []
-            undo = _Undo(self)
-            try:
-                while i < len(items):
-                    block, error = items[i]
-                    if error is not None:
-                        logger.info(
-                            "invalid block %s at height %d: %s",
-                            block.header_hash.hex()[:16],
-                            block.height,
-                            error.name,
-                        )
-                        results.append(AddBlockResult(AddBlockStatus.INVALID, error=error))
-                        i += 1
-                        continue
-                    pre = self._precheck(block, {})
-                    if pre is not None:  # committed meanwhile, or its parent was invalid
-                        results.append(pre)
-                        i += 1
-                        continue
-                    entry = self._stage(block, known, need)
-                    if entry is None:
-                        break
-                    self._apply(entry, undo)
-                    staged.append(entry)
-                    results.append(entry.result)
-                    known[entry.info.header_hash] = entry.delta
-                    i += 1
-            finally:
-                undo.restore()
-            if on_valid is not None:
-                for entry in staged:
-                    if entry.result.status is AddBlockStatus.ADDED_TO_TIP:
-                        await on_valid(entry.block, entry.result)
-            if staged:
-                # Not abandoned on cancellation (the store's write is not either): the view
-                # must follow what the store committed.
-                with trio.CancelScope(shield=True):
-                    await self.store.commit_many([e.commit for e in staged])
-                    for entry in staged:
-                        self._apply(entry, None)
-            if not need:
-                return results
-            found = await self.store.snapshot(self._chain.deltas_in, need, {})
-            known.update(zip(need, found, strict=True))
-
-    def _stage(
-        self, block: FullBlock, known: Mapping[bytes32, BlockDelta], need: list[bytes32]
-    ) -> _Staged | None:
-        """Plan ``block``'s commit on the current view; None (and the hashes whose coin
-        changes must be read first in ``need``) when its fork needs changes not at hand."""
-        header_hash = block.header_hash
-        info = BlockInfo(
-            header_hash,
-            int(block.height),
-            block.prev_header_hash,
-            int(block.weight),
-            self._next_seen,
-        )
-        tips = [self._blocks[t] for t in self._tips]
-        new_tips: tuple[bytes32, ...] | None = None
-        if len(tips) < self.constants.NUMBER_OF_TIPS or info.weight > min(t.weight for t in tips):
-            ranked = sorted([*tips, info], key=lambda i: (-i.weight, i.seen))
-            new_tips = tuple(i.header_hash for i in ranked[: self.constants.NUMBER_OF_TIPS])
-        new_peak = new_tips is not None and new_tips[0] == header_hash
-        fork_height: int | None = None
-        fork: list[bytes32] = []
-        apply: tuple[BlockDelta, ...] = ()
-        delta = block_delta(block)
-        if new_peak:
-            fork_height, fork = self._chain.fork_of(header_hash, {header_hash: block})
-            earlier: list[BlockDelta] = []
-            for h in fork[:-1]:
-                got = known.get(h) or self._deltas.get(h)
-                if got is None:
-                    need.append(h)
-                else:
-                    earlier.append(got)
-            if need:
-                return None
-            apply = (*earlier, delta)
-        commit = BlockCommit(block, info.seen, new_tips, fork_height, apply)
-        if new_tips is None:
-            result = AddBlockResult(AddBlockStatus.ADDED_AS_ORPHAN)
-        else:
-            result = AddBlockResult(
-                AddBlockStatus.ADDED_TO_TIP, new_peak=new_peak, fork_height=fork_height
-            )
-        return _Staged(block, info, delta, new_tips, fork_height, fork, commit, result)
-
-    def _apply(self, entry: _Staged, undo: _Undo | None) -> None:
-        """Bring the in-memory view in line with ``entry``'s commit. With ``undo``, only to
-        plan the next block (recorded to be put back); without, for good (the transaction
-        committed): caches, logs and subscribers too."""
-        block, info, header_hash = entry.block, entry.info, entry.info.header_hash
-        final = undo is None
-        if undo is not None:
-            undo.added.append(header_hash)
-        self._blocks[header_hash] = info
-        self._next_seen += 1
-        if final:
-            header = block.header_block()
-            self._headers.put(header_hash, header)
-            self._deltas.put(header_hash, entry.delta)
-        new_tips = entry.new_tips
-        if new_tips is not None:
-            if final:  # planning reads the tips only, never their headers
-                self._tip_headers = {
-                    t: header if t == header_hash else self._tip_headers[t] for t in new_tips
-                }
-            self._tips = list(new_tips)
-        new_peak = entry.result.new_peak
-        if new_peak:
-            fork_height = entry.fork_height
-            assert fork_height is not None
-            reorg = fork_height < len(self._height_map) - 1
-            if undo is not None:
-                undo.cut(fork_height)
-            del self._height_map[fork_height + 1 :]
-            self._height_map.extend(entry.fork)
-            if final and reorg:
-                logger.info(
-                    "reorg: new heaviest tip %s at height %d, fork at height %d",
-                    header_hash.hex()[:16],
-                    block.height,
-                    fork_height,
-                )
-            elif final:
-                logger.info(
-                    "new heaviest tip %s at height %d (weight %d)",
-                    header_hash.hex()[:16],
-                    block.height,
-                    block.weight,
-                )
-        if final and new_tips is not None:
-            self._notify(
-                ChainEvent(self._tip_headers[self._tips[0]], new_tips, new_peak, entry.fork_height)
-            )
-
-    def _notify(self, event: ChainEvent) -> None:
-        for send in list(self._subscribers):
-            try:
-                send.send_nowait(event)
-            except trio.WouldBlock:
-                logger.debug("chain subscriber is behind; dropped an event")
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
-                self._subscribers.remove(send)
-                send.close()
 
     # -- validation helpers for other roles --------------------------------------------------
 
@@ -596,58 +412,13 @@ class Blockchain:
             contexts = await self.store.snapshot(
                 self._chain.gather_in, [headers[i] for i in jobs], pending, int(self._clock())
             )
-
-        async def verify(i: int, ctx: ValidationContext) -> None:
-            errors[i] = await run_blocking(
-                validate_header_block, self.constants, headers[i], ctx, limiter=self._verify_limiter
-            )
-
-        async with trio.open_nursery() as nursery:
-            for i, ctx in zip(jobs, contexts, strict=True):
-                nursery.start_soon(verify, i, ctx)
+        checked = await verify_many(
+            validate_header_block,
+            self.constants,
+            [headers[i] for i in jobs],
+            contexts,
+            self._verify_limiter,
+        )
+        for i, err in zip(jobs, checked, strict=True):
+            errors[i] = err
         return errors
-
-
-@attrs.frozen
-class _Staged:
-    """One block's planned commit and the view change that follows it."""
-
-    block: FullBlock
-    info: BlockInfo
-    delta: BlockDelta
-    new_tips: tuple[bytes32, ...] | None
-    fork_height: int | None
-    fork: list[bytes32]
-    commit: BlockCommit
-    result: AddBlockResult
-
-
-class _Undo:
-    """What planning a batch changed in a Blockchain's view, to put it back (no await between
-    the plan and :meth:`restore`)."""
-
-    def __init__(self, chain: Blockchain) -> None:
-        self._chain = chain
-        self.added: list[bytes32] = []
-        self._tips = list(chain._tips)
-        self._tip_headers = dict(chain._tip_headers)
-        self._next_seen = chain._next_seen
-        self._low = len(chain._height_map) - 1  # heights up to here are untouched
-        self._tail: list[bytes32] = []  # the original height map above _low
-
-    def cut(self, fork_height: int) -> None:
-        """The height map is about to lose everything above ``fork_height``."""
-        hm = self._chain._height_map
-        if fork_height < self._low:
-            self._tail = hm[fork_height + 1 : self._low + 1] + self._tail
-            self._low = fork_height
-
-    def restore(self) -> None:
-        chain = self._chain
-        for h in self.added:
-            del chain._blocks[h]
-        chain._tips = self._tips
-        chain._tip_headers = self._tip_headers
-        chain._next_seen = self._next_seen
-        del chain._height_map[self._low + 1 :]
-        chain._height_map.extend(self._tail)

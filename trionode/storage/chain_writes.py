@@ -13,10 +13,12 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, inspect, select, update
 
+from trionode.protocols.chain_types import FullBlock
 from trionode.storage import chain_sql as q
 from trionode.storage import schema as s
 from trionode.storage.chain_records import BlockCommit, BlockDelta
 from trionode.storage.errors import SchemaVersionError, StoreCorruptError
+from trionode.wire import bytes32
 
 logger = logging.getLogger(__name__)
 
@@ -68,43 +70,72 @@ def _migrate_1_to_2(conn: Connection) -> None:
 
 
 def commit_many_sync(conn: Connection, commits: Sequence[BlockCommit]) -> None:
-    """Write ``commits`` in order, in the caller's one transaction (all or none)."""
+    """Write ``commits`` in order, in the caller's one transaction (all or none).
+
+    The state it leaves is the one ``commit_sync`` of each in turn leaves, in fewer statements
+    (a sync window's commit is this thread's main cost, and it holds the GIL the verification
+    workers need): the blocks and their headers go in one multi-row insert each; only the
+    last tip set is written (the transaction hides those between); and a fork's deletions
+    run only when something can be above the fork: once a commit of this run has extended
+    the chain to height h, nothing (chain row, coin, spend) is above h, so the next block's
+    deletions above h would remove nothing."""
+    if not commits:
+        return
+    conn.execute(q.INS_FULL, [_full_row(c) for c in commits])
+    conn.execute(q.INS_HEADER, [_header_row(c.block) for c in commits])
+    tips = next((c.tips for c in reversed(commits) if c.tips is not None), None)
+    if tips is not None:
+        _write_tips(conn, tips)
+    top: int | None = None  # the chain's top as this transaction left it (None: not known)
     for commit in commits:
-        commit_sync(conn, commit)
+        if commit.fork_height is not None:
+            top = _apply_fork(conn, commit, top)
 
 
 def commit_sync(conn: Connection, commit: BlockCommit) -> None:
     """Write one :class:`BlockCommit`. Raises (and so rolls back) if the coin set disagrees."""
-    block = commit.block
-    header_hash = block.header_hash
-    conn.execute(
-        q.INS_FULL,
-        {
-            "header_hash": header_hash,
-            "height": int(block.height),
-            "weight": s.weight_to_bytes(int(block.weight)),
-            "prev_hash": block.prev_header_hash,
-            "seen": commit.seen,
-            "block": bytes(block),
-        },
-    )
-    conn.execute(
-        q.INS_HEADER,
-        {
-            "header_hash": header_hash,
-            "height": int(block.height),
-            "block": bytes(block.header_block()),
-        },
-    )
+    conn.execute(q.INS_FULL, _full_row(commit))
+    conn.execute(q.INS_HEADER, _header_row(commit.block))
     if commit.tips is not None:
-        conn.execute(q.DEL_TIPS)
-        conn.execute(q.INS_TIP, [{"header_hash": h} for h in commit.tips])
-    if commit.fork_height is None:
-        return
+        _write_tips(conn, commit.tips)
+    if commit.fork_height is not None:
+        _apply_fork(conn, commit, None)
+
+
+def _full_row(commit: BlockCommit) -> dict[str, object]:
+    block = commit.block
+    return {
+        "header_hash": block.header_hash,
+        "height": int(block.height),
+        "weight": s.weight_to_bytes(int(block.weight)),
+        "prev_hash": block.prev_header_hash,
+        "seen": commit.seen,
+        "block": bytes(block),
+    }
+
+
+def _header_row(block: FullBlock) -> dict[str, object]:
+    return {
+        "header_hash": block.header_hash,
+        "height": int(block.height),
+        "block": bytes(block.header_block()),
+    }
+
+
+def _write_tips(conn: Connection, tips: Sequence[bytes32]) -> None:
+    conn.execute(q.DEL_TIPS)
+    conn.execute(q.INS_TIP, [{"header_hash": h} for h in tips])
+
+
+def _apply_fork(conn: Connection, commit: BlockCommit, top: int | None) -> int:
+    """Cut the heaviest chain and coin set back to the commit's fork height (skipped when
+    ``top``, the chain's known top, is not above it) and apply its deltas; the new top."""
     fork = commit.fork_height
-    conn.execute(q.DEL_CHAIN_ABOVE, {"fork": fork})
-    conn.execute(q.DEL_COINS_ABOVE, {"fork": fork})
-    conn.execute(q.UNSPEND_ABOVE, {"fork": fork})
+    assert fork is not None
+    if top is None or fork < top:
+        conn.execute(q.DEL_CHAIN_ABOVE, {"fork": fork})
+        conn.execute(q.DEL_COINS_ABOVE, {"fork": fork})
+        conn.execute(q.UNSPEND_ABOVE, {"fork": fork})
     expected = fork + 1
     for delta in commit.apply:
         if delta.height != expected:
@@ -113,6 +144,7 @@ def commit_sync(conn: Connection, commit: BlockCommit) -> None:
             )
         expected += 1
         _apply_delta(conn, delta)
+    return expected - 1
 
 
 def _apply_delta(conn: Connection, delta: BlockDelta) -> None:

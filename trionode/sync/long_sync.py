@@ -1,4 +1,3 @@
-# size: over 500 lines since the three-stage pipeline (download, headers, commit) joined the session that feeds it; the stages are next to move to their own module.
 """Long sync (PROTOCOL.md section 4): catch up with a tip far above ours.
 
 Trigger: a peer advertises (sends a Block for) a tip more than ``SYNC_THRESHOLD`` heights above
@@ -27,16 +26,12 @@ hands targets heaviest first, one at a time, to :meth:`SyncManager.attempt`, whi
    ``request_timeout`` goes back to the queue for another peer, and the slow peer gets no more
    batches in this sync; headers and blocks must hash to the peer's own list and link, or the
    peer is banned;
-4. runs windows through a pipeline of three stages, each its own task: downloads (at most one
-   finished window waits for the next stage), header validation in parallel workers
-   (``Blockchain.validate_header_blocks``, the window's parents being stored or validated
-   headers of windows still committing) and adding the blocks (``Blockchain.add_blocks``: the
-   window's contexts in one pass, full validation in parallel, one transaction for the window).
-   Header validation of window k+1 overlaps body checks and the commit of window k, so the
-   validation workers do not wait for commits; at most four windows are held in memory (one
-   downloading, one queued, one validating headers, one being added) plus one queued between
-   the stages. An invalid header or block bans the peer that served it and drops the group;
-   the windows below it have committed first (a valid prefix is kept).
+4. runs the windows through :class:`~trionode.sync.pipeline.WindowPipeline`: downloads,
+   header validation in the validation workers and adding the blocks (contexts in one pass,
+   full validation in the workers, one transaction per window) are three stages, so header
+   validation of window k+1 overlaps the body checks and commit of window k; at most four
+   windows are held in memory. An invalid header or block bans the peer that served it and
+   drops the group; the windows below it have committed first (a valid prefix is kept).
 
 Once a target is reached, the peers of other groups, whose list for the same tip contradicts
 the chain just validated, are banned. Every request to a peer is paced by its
@@ -56,9 +51,7 @@ import attrs
 import trio
 
 from trionode.blockchain.blockchain import Blockchain
-from trionode.blockchain.results import AddBlockStatus
-from trionode.consensus import Err
-from trionode.nursery import unwrapped_exception_groups
+from trionode.blockchain.results import AddBlockResult, AddBlockStatus
 from trionode.peers.connection import PeerConnection
 from trionode.peers.errors import (
     BAN_PROTOCOL_SECONDS,
@@ -70,7 +63,7 @@ from trionode.peers.errors import (
 )
 from trionode.peers.node import PeerNode
 from trionode.protocols import ProtocolMessageTypes as T
-from trionode.protocols.chain_types import FullBlock, HeaderBlock
+from trionode.protocols.chain_types import FullBlock
 from trionode.protocols.peer_protocol import (
     AllHeaderHashes,
     RequestAllHeaderHashes,
@@ -79,8 +72,9 @@ from trionode.protocols.shared_protocol import NodeType
 from trionode.sync.adverts import Advert, AdvertBook
 from trionode.sync.budget import RequestBudget
 from trionode.sync.errors import InconsistentPeer, InvalidChain, NoSyncPeers
-from trionode.sync.fetch import BatchFetcher, Fetched
+from trionode.sync.fetch import BatchFetcher
 from trionode.sync.hashes import check_hash_list, find_fork_point
+from trionode.sync.pipeline import WindowPipeline, sync_windows
 from trionode.sync.pools import SeenCache
 from trionode.sync.progress import SyncProgress
 from trionode.wire import bytes32
@@ -93,23 +87,15 @@ class SyncConfig:
     threshold: int = 20  # SYNC_THRESHOLD: heights above our peak that start a long sync
     batch_size: int = 32  # heights per request (responders cap it at 32)
     window: int = 128  # heights validated and committed per step
+    # The first window's heights (at most ``window``): its headers validate with no bodies
+    # beside them, so a short one fills the pipeline sooner.
+    first_window: int = 32
     request_timeout: float = 20.0  # a batch's deadline
     max_peers: int = 8
     requests_per_peer: int = 2  # batches in flight per peer
     # Before a sync, wait this long for up to max_peers full nodes (a node just started is
     # still connecting), so the work is spread and hash lists can be compared.
     gather_seconds: float = 1.0
-
-
-@attrs.frozen
-class _Checked:
-    """A downloaded window after its headers were validated (``bad_header``: the first invalid
-    one, height and error)."""
-
-    heights: list[int]
-    headers: Fetched
-    blocks: Fetched
-    bad_header: tuple[int, Err] | None
 
 
 @attrs.define
@@ -149,6 +135,7 @@ class SyncManager:
         self._asked: set[bytes32] = set()  # peers asked for the current target's hash list
         self._target_weight = 0
         self._contradicting: list[tuple[tuple[bytes32, ...], PeerConnection]] = []
+        self._session_sources: list[PeerConnection] = []  # the running sync's sources
         self.progress: SyncProgress | None = None
         self.stats = SyncStats()
         self.synced = trio.Event()  # set after each finished sync (a fresh one then)
@@ -422,103 +409,37 @@ class SyncManager:
             "syncing heights %d..%d from %d peers (fork point %d)", start, top, len(conns), fork
         )
         try:
-            windows = [
-                list(range(s, min(s + self.config.window, top + 1)))
-                for s in range(start, top + 1, self.config.window)
-            ]
-            send, receive = trio.open_memory_channel[tuple[list[int], Fetched, Fetched]](1)
-            checked, to_commit = trio.open_memory_channel[_Checked](1)
-            with unwrapped_exception_groups():
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(self._download, session, windows, send)
-                    nursery.start_soon(self._check_headers, receive, checked)
-                    async with to_commit:
-                        async for window in to_commit:
-                            await self._commit_window(session, window)
+            self._session_sources = session.sources
+            pipeline = WindowPipeline(
+                self.blockchain,
+                session,
+                ban=self.ban,
+                join_peers=self._join_new_peers,
+                on_added=self._on_added,
+            )
+            await pipeline.run(
+                sync_windows(start, top, self.config.window, self.config.first_window)
+            )
             logger.info("sync done: %s", self.progress.describe())
         finally:
             self.progress = None
 
-    async def _download(
-        self,
-        session: BatchFetcher,
-        windows: list[list[int]],
-        send: trio.MemorySendChannel[tuple[list[int], Fetched, Fetched]],
+    def _on_added(
+        self, heights: list[int], blocks: list[FullBlock], results: list[AddBlockResult]
     ) -> None:
-        async with send:
-            for heights in windows:
-                await self._join_new_peers(session)
-                headers = await session.fetch("headers", heights)
-                await self._join_new_peers(session)
-                blocks = await session.fetch("blocks", heights)
-                try:
-                    await send.send((heights, headers, blocks))
-                except trio.BrokenResourceError:
-                    # Header validation stopped at an invalid header: the windows below it
-                    # still commit and the sync fails with that header's error, not this.
-                    return
-
-    async def _check_headers(
-        self,
-        receive: trio.MemoryReceiveChannel[tuple[list[int], Fetched, Fetched]],
-        send: trio.MemorySendChannel[_Checked],
-    ) -> None:
-        """Pipeline stage 2: validate each window's headers as it arrives, while the window
-        below verifies its bodies and commits (both share the validation workers, so they stay
-        busy). Headers validated and not stored yet are the parents of the next window's; the
-        first invalid header goes down with its window and stops this stage, so the windows
-        below it still commit (the valid prefix is kept) before its server is banned."""
-        unstored: dict[bytes32, HeaderBlock] = {}
-        async with receive, send:
-            async for heights, headers, blocks in receive:
-                header_list = [headers[h][0] for h in heights]
-                assert all(isinstance(h, HeaderBlock) for h in header_list)
-                for h in [h for h in unstored if self.blockchain.contains_block(h)]:
-                    del unstored[h]
-                errors = await self.blockchain.validate_header_blocks(
-                    header_list,  # type: ignore[arg-type]
-                    unstored,
-                )
-                bad = next(
-                    ((h, e) for h, e in zip(heights, errors, strict=True) if e is not None), None
-                )
-                await send.send(_Checked(heights, headers, blocks, bad))
-                if bad is not None:
-                    return
-                unstored.update((hb.header_hash, hb) for hb in header_list)  # type: ignore[misc]
-
-    async def _commit_window(self, session: BatchFetcher, window: _Checked) -> None:
-        """Pipeline stage 3: a window whose headers validated is added (bodies verified in
-        parallel, committed in one transaction); an invalid header bans its server."""
-        heights, headers, blocks = window.heights, window.headers, window.blocks
-        if window.bad_header is not None:
-            height, err = window.bad_header
-            self.ban(headers[height][1], InconsistentPeer(f"invalid header: {err.name}"))
-            raise InvalidChain(f"header at height {height} is invalid: {err.name}")
-        block_list: list[FullBlock] = [blocks[h][0] for h in heights]  # type: ignore[misc]
-        results = await self.blockchain.add_blocks(block_list)
-        bad = [
-            (h, r)
-            for h, r in zip(heights, results, strict=True)
-            if r.status in (AddBlockStatus.INVALID, AddBlockStatus.DISCONNECTED)
-        ]
-        added = sum(1 for r in results if r.added)
-        self.stats.blocks_synced += added
+        """After each window is added: counters, the seen-cache and progress."""
+        self.stats.blocks_synced += sum(1 for r in results if r.added)
         # Only what validated is seen: an invalid block a sync peer served must not hide the
         # valid one. (Synced blocks are not relayed: peers that need them sync as well.)
-        for block, result in zip(block_list, results, strict=True):
+        for block, result in zip(blocks, results, strict=True):
             if result.added or result.status is AddBlockStatus.ALREADY_HAVE:
                 self._seen.add(block.header_hash)
-        if bad:
-            height, result = bad[0]
-            reason = result.error.name if result.error is not None else result.status.value
-            self.ban(blocks[height][1], InconsistentPeer(f"invalid block: {reason}"))
-            raise InvalidChain(f"block at height {height} is invalid: {reason}")
-        assert self.progress is not None
-        peak = self.blockchain.peak_height
-        self.progress.height = heights[-1] if peak is None else max(peak, heights[-1])
-        self.progress.peers = len(session.sources)
-        logger.info("sync: %s", self.progress.describe())
+        if all(r.added or r.status is AddBlockStatus.ALREADY_HAVE for r in results):
+            assert self.progress is not None
+            peak = self.blockchain.peak_height
+            self.progress.height = heights[-1] if peak is None else max(peak, heights[-1])
+            self.progress.peers = len(self._session_sources)
+            logger.info("sync: %s", self.progress.describe())
 
     def _count_reassigned(self) -> None:
         self.stats.batches_reassigned += 1
