@@ -50,6 +50,7 @@ from typing import Any
 import trio
 
 from trionode.nursery.offload import run_blocking
+from trionode.peers.decoded import MEMO_TYPES, DecodedMemo, shared_decoded
 from trionode.peers.envelope import split_envelope
 from trionode.peers.errors import (
     ConnectionClosedError,
@@ -146,6 +147,7 @@ class PeerConnection:
         self.handlers_running = 0
         self._inbox = InboundQueue(limits.max_queued_messages, limits.max_queued_bytes)
         self._decode_limiter = decode_limiter
+        self._decoded = shared_decoded()
         self._accepts: Collection[T] = ALL_TYPES
         self._refusal: Callable[[T], str] | None = None
         self._failure: BaseException | None = None
@@ -342,12 +344,20 @@ class PeerConnection:
         """Decode a payload, in a worker thread if it is big (off the event loop)."""
         cls = MESSAGE_CLASSES[mtype]
         data = bytes(payload)
+        # Every neighbour sends the same block: decoded once for all (peers.decoded).
+        key = DecodedMemo.key(mtype, data) if mtype in MEMO_TYPES else None
+        if key is not None and (kept := self._decoded.get(key)) is not None:
+            return kept
         try:
             if len(data) >= self.limits.decode_in_thread_bytes:
-                return await run_blocking(cls.from_bytes, data, limiter=self._decode_limiter)
-            return cls.from_bytes(data)
+                msg = await run_blocking(cls.from_bytes, data, limiter=self._decode_limiter)
+            else:
+                msg = cls.from_bytes(data)
         except DecodeError as exc:
             raise RemoteProtocolError(f"undecodable {mtype.name}: {exc}") from None
+        if key is not None:
+            self._decoded.put(key, msg, len(data))
+        return msg
 
     def _fail_pending(self) -> None:
         for pending in self._pending.values():
