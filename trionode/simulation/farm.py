@@ -74,6 +74,11 @@ class Made:
     block: FullBlock
     at: float  # virtual time it was made
     farmer: int
+    encoded: bytes = attrs.field(init=False)  # bytes(block), made once
+
+    @encoded.default
+    def _encode(self) -> bytes:
+        return bytes(self.block)
 
 
 class Farm:

@@ -35,6 +35,10 @@ T = TypeVar("T")
 PORT = 8444
 #: Virtual time 0 is this wall-clock second (the block tools' genesis timestamp).
 EPOCH = 1_700_000_000
+#: Seconds between a node's event-loop lag samples (10 a second in a real node) and between
+#: its status files (every 2 s in a real node).
+LAG_INTERVAL = 30.0
+STATUS_INTERVAL = 60.0
 
 
 class _CrashInCommit(Exception):
@@ -192,6 +196,11 @@ class SimNode:
         # the node starts below this one.
         with using_world(wall=self.wall, rand=rand), using_executor(self.executor):
             await nursery.start(run)
+        # Per-node timers cost the run CPU for every virtual second of every node: the event
+        # loop's lag is always 0 in virtual time (the clock stands still while code runs), and
+        # nobody reads a simulated node's status file; both are kept, much rarer.
+        self.peer_node.loop_lag.interval = LAG_INTERVAL
+        self.full_node.status_interval = STATUS_INTERVAL
         self._watch_bans()
 
     def _watch_bans(self) -> None:
