@@ -346,10 +346,13 @@ class PeerConnection:
         data = bytes(payload)
         # Every neighbour sends the same block: decoded once for all (peers.decoded).
         key = DecodedMemo.key(mtype, data) if mtype in MEMO_TYPES else None
+        big = len(data) >= self.limits.decode_in_thread_bytes
         if key is not None and (kept := self._decoded.get(key)) is not None:
+            if big:  # schedule as a decode would (a replayed simulation must not tell them apart)
+                await trio.lowlevel.checkpoint()
             return kept
         try:
-            if len(data) >= self.limits.decode_in_thread_bytes:
+            if big:
                 msg = await run_blocking(cls.from_bytes, data, limiter=self._decode_limiter)
             else:
                 msg = cls.from_bytes(data)
