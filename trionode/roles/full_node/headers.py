@@ -125,13 +125,17 @@ class HeaderMaker:
     async def tell_farmers_and_timelords(self) -> None:
         """The challenges of the tips (and the proof of time rate) to every farmer and
         timelord connected."""
+        farmers = self.outbox.peers(NodeType.FARMER)
+        timelords = self.outbox.peers(NodeType.TIMELORD)
+        if not farmers and not timelords:
+            return  # a relay-only node: nothing to compute (difficulty, qualities) per peak
         msgs = await self.finalized_messages()
         ips = await self.blockchain.get_next_ips()
-        for conn in self.outbox.peers(NodeType.FARMER):
+        for conn in farmers:
             await self.outbox.send_quietly(conn, ProofOfTimeRate(uint64(ips)))
             for msg in msgs:
                 await self.outbox.send_quietly(conn, msg)
-        for conn in self.outbox.peers(NodeType.TIMELORD):
+        for conn in timelords:
             for msg in msgs:
                 await self.outbox.send_quietly(conn, ChallengeStart(msg.challenge_hash, msg.weight))
 
