@@ -40,6 +40,8 @@ import os
 import sys
 import time
 
+from trionode.consensus.proofs import proof_cache_stats
+from trionode.peers.decoded import shared_decoded
 from trionode.simulation import SimConfig, parse_faults, run_simulation
 
 
@@ -77,6 +79,17 @@ def main() -> None:
         )
         if not report.ok:
             print(report.summary())
+        # The work the nodes shared (counters of the whole process, runs so far).
+        decoded = shared_decoded()
+        memos = ", ".join(
+            f"{name} {stats.hits}/{stats.hits + stats.misses}"
+            for name, stats in proof_cache_stats().items()
+        )
+        print(
+            f"  shared: decoded gossip {decoded.hits}/{decoded.hits + decoded.misses} hits; "
+            f"proof memos (hits/lookups): {memos}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
