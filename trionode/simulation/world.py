@@ -215,17 +215,17 @@ class SimWorld:
             return
         node = self.farm.rand.choice(running)
         equivocate = bool(self.adversaries) and self.farm.rand.random() < 0.05
-        blocks: list[FullBlock] = []
+        twins: list[FullBlock] = []
 
         async def farm() -> None:
-            blocks.extend(await self.farm.farm_on(node, equivocate=equivocate))
+            twins.extend(await self.farm.farm_on(node, equivocate=equivocate))
 
         await self._on(node, farm)
-        if len(blocks) == 2:
+        if twins:
             others = [n for n in running if n is not node]
             if others:
                 other = self.farm.rand.choice(others)
-                await self._on(other, lambda: other.full_node.add_block(blocks[1], source=None))
+                await self._on(other, lambda: other.full_node.add_block(twins[0], source=None))
         if len(running) > 1 and self.farm.rand.random() < 0.5:
             target = self.farm.rand.choice(running)
             rest = [n for n in running if n is not target]
