@@ -30,6 +30,7 @@ from trionode.wire import bytes32
 FINAL_BLOCKS = 2  # blocks farmed after the last heal (the lurkers' moment)
 POOL_CHECK_INTERVAL = 10.0
 MEAN_FAULT_GAP = 60.0  # virtual seconds between two faults
+FARM_CALL_TIMEOUT = 60.0  # virtual seconds the farm or wallet waits on one node
 SKEW_FRACTION = 0.4  # clock skews stay within this fraction of MAX_FUTURE_TIME
 
 
@@ -236,11 +237,19 @@ class SimWorld:
         (its store closed under the call) just misses it, as a farmer loses its full node."""
         if not node.running:
             return
-        try:
-            await work()
-        except Exception:
-            if node.running:
-                raise
+        # A farmer gives up on a full node that does not answer: the farm is one task, and a
+        # node stuck for good would stop every later block of the run (it did, before calls
+        # were cancelled with their node: SimNode.call). The stuck node is logged; the
+        # convergence invariant judges it at the end.
+        with trio.move_on_after(FARM_CALL_TIMEOUT) as scope:
+            try:
+                await node.call(work)
+            except Exception:
+                if node.running:
+                    raise
+        if scope.cancelled_caught:
+            self.faults["farm calls timed out"] += 1
+            self.log.write("stuck", node.name, node.incarnation)
 
     # -- faults -----------------------------------------------------------------------------
 
