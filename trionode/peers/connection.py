@@ -49,8 +49,7 @@ from typing import Any
 
 import trio
 
-from trionode.nursery.offload import run_blocking
-from trionode.peers.decoded import MEMO_TYPES, DecodedMemo, shared_decoded
+from trionode.peers.decoded import decode_shared
 from trionode.peers.envelope import split_envelope
 from trionode.peers.errors import (
     ConnectionClosedError,
@@ -67,7 +66,7 @@ from trionode.peers.handshake import HandshakeMachine
 from trionode.peers.inbox import HandlerSlots, InboundQueue, Work, current_slot
 from trionode.peers.limits import PeerLimits, RateLimiter
 from trionode.peers.transport import PeerStream
-from trionode.protocols import MESSAGE_CLASSES, REPLY_TYPES, Encoded, make_message, message_type_of
+from trionode.protocols import REPLY_TYPES, Encoded, make_message, message_type_of
 from trionode.protocols import ProtocolMessageTypes as T
 from trionode.protocols.peer_protocol import PeerInfo
 from trionode.protocols.shared_protocol import Error, ErrorCode, Handshake, NodeType
@@ -147,7 +146,6 @@ class PeerConnection:
         self.handlers_running = 0
         self._inbox = InboundQueue(limits.max_queued_messages, limits.max_queued_bytes)
         self._decode_limiter = decode_limiter
-        self._decoded = shared_decoded()
         self._accepts: Collection[T] = ALL_TYPES
         self._refusal: Callable[[T], str] | None = None
         self._failure: BaseException | None = None
@@ -341,26 +339,13 @@ class PeerConnection:
             self._fail(exc)
 
     async def _decode(self, mtype: T, payload: memoryview | bytes) -> Any:
-        """Decode a payload, in a worker thread if it is big (off the event loop)."""
-        cls = MESSAGE_CLASSES[mtype]
-        data = bytes(payload)
-        # Every neighbour sends the same block: decoded once for all (peers.decoded).
-        key = DecodedMemo.key(mtype, data) if mtype in MEMO_TYPES else None
-        big = len(data) >= self.limits.decode_in_thread_bytes
-        if key is not None and (kept := self._decoded.get(key)) is not None:
-            if big:  # schedule as a decode would (a replayed simulation must not tell them apart)
-                await trio.lowlevel.checkpoint()
-            return kept
+        """Decode a payload, in a worker thread if it is big (off the event loop); a block or
+        transaction every neighbour sends is decoded once for all (peers.decoded)."""
+        big = len(payload) >= self.limits.decode_in_thread_bytes
         try:
-            if big:
-                msg = await run_blocking(cls.from_bytes, data, limiter=self._decode_limiter)
-            else:
-                msg = cls.from_bytes(data)
+            return await decode_shared(mtype, bytes(payload), big, self._decode_limiter)
         except DecodeError as exc:
             raise RemoteProtocolError(f"undecodable {mtype.name}: {exc}") from None
-        if key is not None:
-            self._decoded.put(key, msg, len(data))
-        return msg
 
     def _fail_pending(self) -> None:
         for pending in self._pending.values():

@@ -22,9 +22,13 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
+import trio
+
+from trionode.nursery.offload import run_blocking
+from trionode.protocols import MESSAGE_CLASSES
 from trionode.protocols import ProtocolMessageTypes as T
 
-__all__ = ["DECODED_MEMO_BYTES", "DecodedMemo", "MEMO_TYPES", "shared_decoded"]
+__all__ = ["DECODED_MEMO_BYTES", "DecodedMemo", "MEMO_TYPES", "decode_shared", "shared_decoded"]
 
 #: Message types worth keeping: big, and sent by every neighbour alike.
 MEMO_TYPES = frozenset({T.block, T.unfinished_block, T.new_transaction})
@@ -93,3 +97,23 @@ _SHARED = DecodedMemo(DECODED_MEMO_BYTES)
 def shared_decoded() -> DecodedMemo:
     """The process's memo (tests and benchmarks read its counters or clear it)."""
     return _SHARED
+
+
+async def decode_shared(
+    mtype: T, data: bytes, in_thread: bool, limiter: trio.CapacityLimiter | None
+) -> Any:
+    """``data`` decoded as ``mtype``'s message (in a worker thread if ``in_thread``), from the
+    process's memo when it is a kept type seen before. Raises DecodeError."""
+    key = DecodedMemo.key(mtype, data) if mtype in MEMO_TYPES else None
+    if key is not None and (kept := _SHARED.get(key)) is not None:
+        if in_thread:  # schedule as a decode would (a replayed simulation must not tell them apart)
+            await trio.lowlevel.checkpoint()
+        return kept
+    cls = MESSAGE_CLASSES[mtype]
+    if in_thread:
+        msg = await run_blocking(cls.from_bytes, data, limiter=limiter)
+    else:
+        msg = cls.from_bytes(data)
+    if key is not None:
+        _SHARED.put(key, msg, len(data))
+    return msg
