@@ -114,7 +114,7 @@ def _hunt_in_child(seeds: int, buggy: bool) -> dict[str, Any]:
 def test_a_reintroduced_seen_cache_bug_is_caught() -> None:
     """With the seen-cache bug put back, the Byzantine lurkers' invalid copies of the last
     block leave an honest node behind for good: the convergence invariant fails within
-    BUG_SEEDS seeds (seed 3 at this size, 4 of seeds 1-8); unpatched, no seed up to that one
+    BUG_SEEDS seeds (seed 1 at this size, 5 of seeds 1-8); unpatched, no seed up to that one
     fails (nor any of 1-8)."""
     caught = _hunt_in_child(BUG_SEEDS, buggy=True)
     assert 1 <= caught["seed"] <= BUG_SEEDS, caught

@@ -51,14 +51,15 @@ MAX_MEMO_MESSAGE = 1024
 
 MiB = 1024 * 1024
 #: Bytes each memo may hold (key digest + value + ENTRY_OVERHEAD per entry): 2 MiB is about
-#: 5,900 proof checks, a few windows of a sync and minutes of gossip. Four memos: 8 MiB at most.
+#: 5,900 proof checks, a few windows of a sync and minutes of gossip. Five memos: 10 MiB at most.
 PROOF_CACHE_BYTES = 2 * MiB
 
 _POS_MEMO: ByteBoundedMemo[bytes | None] = ByteBoundedMemo("pos_quality", PROOF_CACHE_BYTES)
 _SIGNATURE_MEMO: ByteBoundedMemo[bool] = ByteBoundedMemo("plot_signature", PROOF_CACHE_BYTES)
 _POT_MEMO: ByteBoundedMemo[bool] = ByteBoundedMemo("vdf_proof", PROOF_CACHE_BYTES)
 _DISCRIMINANT_MEMO: ByteBoundedMemo[str] = ByteBoundedMemo("discriminant", PROOF_CACHE_BYTES)
-_MEMOS = (_POS_MEMO, _SIGNATURE_MEMO, _POT_MEMO, _DISCRIMINANT_MEMO)
+_AGGREGATE_MEMO: ByteBoundedMemo[bool] = ByteBoundedMemo("aggregate_signature", PROOF_CACHE_BYTES)
+_MEMOS = (_POS_MEMO, _SIGNATURE_MEMO, _POT_MEMO, _DISCRIMINANT_MEMO, _AGGREGATE_MEMO)
 
 
 def plot_filter_input(plot_id: bytes, challenge_hash: bytes, sp_hash: bytes) -> bytes32:
@@ -165,6 +166,26 @@ def verify_signature(public_key: Any, message: bytes, signature: Any) -> bool:
     return _SIGNATURE_MEMO.get_or_compute(
         digest(b"sig", pk_raw, message, sig_raw),
         lambda: _verify_signature(public_key, message, signature),
+    )
+
+
+def verify_aggregate_signature(
+    public_keys: list[BLSElement], messages: list[bytes], signature: BLSElement
+) -> bool:
+    """``AugSchemeMPL.aggregate_verify`` of wire elements (memoised on the bytes: a
+    transaction's signature is checked by the mempool and again with each block holding it,
+    and, in one process running many nodes, once for all of them). An invalid point raises
+    the element's DecodeError, as ``.point`` does, and is not memoised."""
+    parts: list[bytes] = [b"agg", bytes(signature)]
+    for pk, msg in zip(public_keys, messages, strict=True):
+        parts += (bytes(pk), bytes(msg))
+    return _AGGREGATE_MEMO.get_or_compute(
+        digest(*parts),
+        lambda: bool(
+            AugSchemeMPL.aggregate_verify(
+                [pk.point for pk in public_keys], messages, signature.point
+            )
+        ),
     )
 
 

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from blspy import AugSchemeMPL
-
 from trionode.consensus.coins import (
     puzzle_hash_for_pk,
     spend_message,
@@ -26,8 +24,9 @@ from trionode.consensus.coins import (
 )
 from trionode.consensus.context import CoinRecord
 from trionode.consensus.errors import Err
+from trionode.consensus.proofs import verify_aggregate_signature
 from trionode.protocols.chain_types import Spend, Transaction
-from trionode.wire import bytes32
+from trionode.wire import BLSElement, bytes32
 
 # Errors that do not depend on the coin set: a peer relaying such a transaction misbehaves.
 STATELESS_ERRORS = frozenset(
@@ -68,9 +67,9 @@ def check_spend_alone(spend: Spend) -> Err | None:
 
 def transaction_signature_ok(tx: Transaction) -> bool:
     """The transaction's aggregate signature signs each spend's message under its key."""
-    pks = [spend.public_key.point for spend in tx.spends]
+    pks: list[BLSElement] = [spend.public_key for spend in tx.spends]
     msgs = [spend_message(spend.coin.name(), spend.outputs) for spend in tx.spends]
-    return bool(AugSchemeMPL.aggregate_verify(pks, msgs, tx.aggregated_signature.point))
+    return verify_aggregate_signature(pks, msgs, tx.aggregated_signature)
 
 
 def check_transaction_alone(tx: Transaction, max_cost: int) -> Err | None:

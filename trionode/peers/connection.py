@@ -49,7 +49,7 @@ from typing import Any
 
 import trio
 
-from trionode.nursery.offload import run_blocking
+from trionode.peers.decoded import decode_shared
 from trionode.peers.envelope import split_envelope
 from trionode.peers.errors import (
     ConnectionClosedError,
@@ -66,7 +66,7 @@ from trionode.peers.handshake import HandshakeMachine
 from trionode.peers.inbox import HandlerSlots, InboundQueue, Work, current_slot
 from trionode.peers.limits import PeerLimits, RateLimiter
 from trionode.peers.transport import PeerStream
-from trionode.protocols import MESSAGE_CLASSES, REPLY_TYPES, Encoded, make_message, message_type_of
+from trionode.protocols import REPLY_TYPES, Encoded, make_message, message_type_of
 from trionode.protocols import ProtocolMessageTypes as T
 from trionode.protocols.peer_protocol import PeerInfo
 from trionode.protocols.shared_protocol import Error, ErrorCode, Handshake, NodeType
@@ -339,13 +339,11 @@ class PeerConnection:
             self._fail(exc)
 
     async def _decode(self, mtype: T, payload: memoryview | bytes) -> Any:
-        """Decode a payload, in a worker thread if it is big (off the event loop)."""
-        cls = MESSAGE_CLASSES[mtype]
-        data = bytes(payload)
+        """Decode a payload, in a worker thread if it is big (off the event loop); a block or
+        transaction every neighbour sends is decoded once for all (peers.decoded)."""
+        big = len(payload) >= self.limits.decode_in_thread_bytes
         try:
-            if len(data) >= self.limits.decode_in_thread_bytes:
-                return await run_blocking(cls.from_bytes, data, limiter=self._decode_limiter)
-            return cls.from_bytes(data)
+            return await decode_shared(mtype, bytes(payload), big, self._decode_limiter)
         except DecodeError as exc:
             raise RemoteProtocolError(f"undecodable {mtype.name}: {exc}") from None
 

@@ -74,6 +74,11 @@ class Made:
     block: FullBlock
     at: float  # virtual time it was made
     farmer: int
+    encoded: bytes = attrs.field(init=False)  # bytes(block), made once
+
+    @encoded.default
+    def _encode(self) -> bytes:
+        return bytes(self.block)
 
 
 class Farm:
@@ -105,30 +110,30 @@ class Farm:
         return max([int(node.wall()), *(t + 1 for t in recent)])
 
     async def farm_on(self, node: SimNode, *, equivocate: bool = False) -> list[FullBlock]:
-        """Make the next block on ``node``'s heaviest tip (or, when no plot answers that tip's
-        challenge, a sibling of it with the next-best proof) and give it to ``node``."""
+        """Make the next block on ``node``'s heaviest tip and give it to ``node``; when no plot
+        answers that tip's challenge, a short branch below the tip that outweighs it. Returns
+        the equivocating twin (not given to ``node``), if one was made."""
         peak = node.blockchain.get_peak()
         chain = self.chain_to(None if peak is None else peak.header_hash)
         farmer = self.rand.choice(FARMER_SEEDS)
         parent_hash = None if not chain else chain[-1].header_hash
         txs = await node.full_node.mempool.select_for(parent_hash, self.bt.constants.MAX_BLOCK_COST)
         stamp = self._timestamp(chain, node)
-        base, candidate = chain, 0
         try:
-            block = await run_blocking(self._make, base, stamp, txs, farmer, candidate)
+            blocks = [await run_blocking(self._make, chain, stamp, txs, farmer, 0)]
         except NoProofError:
-            if len(chain) < 2:
-                return []
+            # Nothing answers the tip's challenge (e^-4 of challenges with 4 plots): every
+            # later attempt on this tip would fail alike, and a sibling of the same weight
+            # does not move the nodes off it, so the farm stalled for good. A real farm of
+            # many plots answers every challenge; ours branches below the tip instead.
             self.dead_ends += 1
-            base, candidate = chain[:-1], 1
-            try:
-                block = await run_blocking(self._make, base, stamp, (), farmer, candidate)
-            except NoProofError:
+            blocks = await run_blocking(self._branch, chain, stamp, farmer)
+            if not blocks:
                 return []
-        blocks = [block]
+            equivocate = False
         if equivocate:
             # The same proof of space on the same parent, with another timestamp.
-            twin = await run_blocking(self._make, base, stamp + 1, (), farmer, candidate)
+            twin = await run_blocking(self._make, chain, stamp + 1, (), farmer, 0)
             blocks.append(twin)
             self.equivocations += 1
         for block in blocks:
@@ -141,8 +146,30 @@ class Farm:
                 farmer,
                 len(block.body.transactions),
             )
-        await node.full_node.add_block(blocks[0], source=None)
-        return blocks
+        twins = blocks[1:] if equivocate else []
+        for block in blocks[:1] if equivocate else blocks:
+            await node.full_node.add_block(block, source=None)
+        return twins
+
+    def _branch(self, chain: list[FullBlock], stamp: int, farmer: int) -> list[FullBlock]:
+        """``back + 1`` blocks on ``chain[:-back]`` (next-best proofs where the best lead to a
+        dead end, as ``make_chain`` backs up): one block more than they replace, so the
+        branch is the heavier. Empty if no branch up to three blocks back can be made."""
+        for back in (1, 2, 3):
+            if len(chain) <= back:
+                break
+            n = back + 1
+            try:
+                made = self.bt.make_chain(
+                    n,
+                    parent_chain=chain[:-back],
+                    timestamps=[stamp + i for i in range(n)],
+                    seed=farmer,
+                )
+            except NoProofError:
+                continue
+            return made[-n:]
+        return []
 
     def _make(
         self,

@@ -30,6 +30,7 @@ from trionode.wire import bytes32
 FINAL_BLOCKS = 2  # blocks farmed after the last heal (the lurkers' moment)
 POOL_CHECK_INTERVAL = 10.0
 MEAN_FAULT_GAP = 60.0  # virtual seconds between two faults
+FARM_CALL_TIMEOUT = 60.0  # virtual seconds the farm or wallet waits on one node
 SKEW_FRACTION = 0.4  # clock skews stay within this fraction of MAX_FUTURE_TIME
 
 
@@ -177,10 +178,11 @@ class SimWorld:
                     self.deepest_reorg = max(self.deepest_reorg, last_height - event.fork_height)
                 last_height = int(peak.height)
                 made = self.farm.made.get(h)
-                stored = await chain.get_block(h)
+                # The stored encoding, not decoded: one comparison of bytes per node and tip.
+                stored = await chain.get_block_bytes(h)
                 self.inv.check(
                     "stored blocks validate",
-                    made is not None and stored is not None and bytes(stored) == bytes(made.block),
+                    made is not None and stored is not None and stored == made.encoded,
                     f"{node.name} took {h.hex()[:16]} at height {peak.height}: not the farm's block",
                 )
                 if made is not None and (node.name, h) not in self.reached:
@@ -214,17 +216,17 @@ class SimWorld:
             return
         node = self.farm.rand.choice(running)
         equivocate = bool(self.adversaries) and self.farm.rand.random() < 0.05
-        blocks: list[FullBlock] = []
+        twins: list[FullBlock] = []
 
         async def farm() -> None:
-            blocks.extend(await self.farm.farm_on(node, equivocate=equivocate))
+            twins.extend(await self.farm.farm_on(node, equivocate=equivocate))
 
         await self._on(node, farm)
-        if len(blocks) == 2:
+        if twins:
             others = [n for n in running if n is not node]
             if others:
                 other = self.farm.rand.choice(others)
-                await self._on(other, lambda: other.full_node.add_block(blocks[1], source=None))
+                await self._on(other, lambda: other.full_node.add_block(twins[0], source=None))
         if len(running) > 1 and self.farm.rand.random() < 0.5:
             target = self.farm.rand.choice(running)
             rest = [n for n in running if n is not target]
@@ -235,11 +237,19 @@ class SimWorld:
         (its store closed under the call) just misses it, as a farmer loses its full node."""
         if not node.running:
             return
-        try:
-            await work()
-        except Exception:
-            if node.running:
-                raise
+        # A farmer gives up on a full node that does not answer: the farm is one task, and a
+        # node stuck for good would stop every later block of the run (it did, before calls
+        # were cancelled with their node: SimNode.call). The stuck node is logged; the
+        # convergence invariant judges it at the end.
+        with trio.move_on_after(FARM_CALL_TIMEOUT) as scope:
+            try:
+                await node.call(work)
+            except Exception:
+                if node.running:
+                    raise
+        if scope.cancelled_caught:
+            self.faults["farm calls timed out"] += 1
+            self.log.write("stuck", node.name, node.incarnation)
 
     # -- faults -----------------------------------------------------------------------------
 
