@@ -51,7 +51,8 @@ from trionode.testing.block_tools import BlockTools
 from trionode.testing.full_node import LOCAL, NodeHandle, TestNetwork
 from trionode.wallet import build_payment
 from trionode.wallet.client import UntrustedNode, WalletSession, wallet_session
-from trionode.wire import G1Element, G2Element, bytes32, uint8, uint16, uint32, uint64
+from trionode.wallet.light import SYNC_ATTEMPTS, ChainMoved
+from trionode.wire import G1Element, G2Element, bytes32, int16, uint8, uint16, uint32, uint64
 
 RECIPIENT = bytes32(hashlib.sha256(b"light wallet recipient").digest())
 
@@ -222,6 +223,84 @@ async def test_wallet_follows_a_heavier_fork_and_ignores_a_lighter_one(
                 mine = await s.wallet.coins(include_spent=True)
         assert max(r.confirmed_height for r in mine) == len(heavier) - 1
         assert sum(int(r.coin.amount) for r in coins) == rewards(heavier)
+        nursery.cancel_scope.cancel()
+
+
+def reorging_api(fork: list[FullBlock], start: int) -> type[WalletAPI]:
+    """Switches the node to the heavier ``fork`` (its blocks from ``start``) just before it
+    answers the wallet's first RequestCoinHeights: the tip the wallet synced headers to is no
+    longer on the node's heaviest chain when it asks for its coins."""
+
+    class ReorgingAPI(WalletAPI):
+        reorged = False
+
+        async def request_coin_heights(
+            self, msg: RequestCoinHeights, peer: PeerConnection
+        ) -> CoinHeights | Error:
+            if not ReorgingAPI.reorged:
+                ReorgingAPI.reorged = True
+                results = await self.full_node.blockchain.add_blocks(fork[start:])
+                assert all(r.added for r in results)
+            return await super().request_coin_heights(msg, peer)
+
+    return ReorgingAPI
+
+
+async def test_wallet_syncs_again_when_the_chain_moves_during_its_sync(
+    monkeypatch: pytest.MonkeyPatch,
+    block_tools: BlockTools,
+    chain_30: list[FullBlock],
+    keys: FarmKeys,
+    tmp_path: Path,
+) -> None:
+    """A reorg on the node between the wallet's header sync and its coin requests (the node
+    refuses the old tip as unknown): the wallet starts again from the new peak and ends on the
+    fork with the fork's coins, instead of failing (a pool's payout did, on a busy machine)."""
+    heavier = await trio.to_thread.run_sync(
+        lambda: block_tools.make_chain(8, parent_chain=chain_30[:26], seed=1)
+    )
+    assert heavier[-1].weight > chain_30[-1].weight
+    phs = [*owned(keys), block_tools.wallet_puzzle_hash(1)]
+    monkeypatch.setattr(FullNodeService, "wallet_api_class", reorging_api(heavier, 26))
+    async with trio.open_nursery() as nursery:
+        net = TestNetwork(nursery, tmp_path / "nodes")
+        a = await net.start("a", chain=chain_30)
+        with trio.fail_after(90):
+            async with session(tmp_path / "wallet", a, phs) as s:
+                coins = await s.sync()
+                tip = await s.wallet.tip()
+                assert tip is not None and tip.header_hash == heavier[-1].header_hash
+                assert not s.node.bans.is_banned(LOCAL)
+        assert sum(int(r.coin.amount) for r in coins) == rewards(heavier)
+        nursery.cancel_scope.cancel()
+
+
+class MovingAPI(WalletAPI):
+    """Answers every RequestCoinHeights as if the tip had just been reorged away."""
+
+    async def request_coin_heights(
+        self, msg: RequestCoinHeights, peer: PeerConnection
+    ) -> CoinHeights | Error:
+        return Error(int16(ErrorCode.UNKNOWN_TIP), "moved")
+
+
+async def test_a_chain_that_never_stops_moving_ends_the_sync_with_an_error(
+    monkeypatch: pytest.MonkeyPatch, chain_30: list[FullBlock], keys: FarmKeys, tmp_path: Path
+) -> None:
+    """The retries are bounded: a node that always answers "unknown tip" gets ChainMoved
+    after SYNC_ATTEMPTS syncs, is not banned (a moving chain is no lie), and the headers the
+    wallet verified stay."""
+    monkeypatch.setattr(FullNodeService, "wallet_api_class", MovingAPI)
+    async with trio.open_nursery() as nursery:
+        net = TestNetwork(nursery, tmp_path / "nodes")
+        a = await net.start("a", chain=chain_30)
+        with trio.fail_after(60):
+            async with session(tmp_path / "wallet", a, owned(keys)) as s:
+                with pytest.raises(ChainMoved, match=f"{SYNC_ATTEMPTS} times in a row"):
+                    await s.sync()
+                assert not s.node.bans.is_banned(LOCAL)
+                tip = await s.wallet.tip()
+                assert tip is not None and tip.header_hash == chain_30[-1].header_hash
         nursery.cancel_scope.cancel()
 
 

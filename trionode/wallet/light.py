@@ -77,6 +77,10 @@ MAX_REORG = 2000
 # Headers verified at once (worker threads).
 DEFAULT_VERIFY_WORKERS = 2
 REPLY_WITHIN = 30.0
+# Syncs one call makes when the node's chain keeps moving under it (each reorg seen between the
+# peak and the coin requests costs one); bounded so that a node that always answers "unknown
+# tip" cannot keep the wallet busy.
+SYNC_ATTEMPTS = 4
 
 R = TypeVar("R", bound=Streamable)
 
@@ -87,6 +91,11 @@ class WalletError(Exception):
 
 class UntrustedNode(WalletError):
     """The node sent something that does not verify; the reason names the lie."""
+
+
+class ChainMoved(WalletError):
+    """The node's heaviest chain moved away from the tip this sync follows (a reorg between
+    two of its requests): the sync starts again from the node's new peak."""
 
 
 def window(constants: ConsensusConstants) -> int:
@@ -176,12 +185,20 @@ class LightWallet:
         (nothing of that reply is stored), WalletError if the node cannot answer."""
         if await self.store.claim(self.owner):
             logger.info("wallet: other puzzle hashes than last time; rescanning coins")
-        began = trio.current_time()
-        tip = await self._sync_headers(conn)
-        self.stats.header_seconds += trio.current_time() - began
-        if tip is not None:
-            await self._sync_coins(conn, tip)
-        return tip
+        for attempt in range(1, SYNC_ATTEMPTS + 1):
+            try:
+                began = trio.current_time()
+                tip = await self._sync_headers(conn)
+                self.stats.header_seconds += trio.current_time() - began
+                if tip is not None:
+                    await self._sync_coins(conn, tip)
+                return tip
+            except ChainMoved as exc:
+                # What was verified and applied so far stays: the next round starts from it.
+                if attempt == SYNC_ATTEMPTS:
+                    raise ChainMoved(f"{exc} ({SYNC_ATTEMPTS} times in a row)") from None
+                logger.info("wallet: %s; syncing again from its new peak", exc)
+        raise AssertionError("unreachable")
 
     # -- requests --------------------------------------------------------------------------
 
@@ -189,6 +206,10 @@ class LightWallet:
         try:
             reply = await conn.request(request, reply_within=REPLY_WITHIN)
         except PeerErrorReply as exc:
+            if exc.code == ErrorCode.UNKNOWN_TIP:
+                raise ChainMoved(
+                    f"{conn!r}'s chain moved during the sync ({type(request).__name__}: {exc})"
+                ) from None
             raise WalletError(f"{conn!r} refused {type(request).__name__}: {exc}") from None
         if not isinstance(reply, expected):  # the connection layer matched the type already
             raise UntrustedNode(f"{type(reply).__name__} in reply to {type(request).__name__}")
@@ -422,6 +443,8 @@ class LightWallet:
 
 __all__ = [
     "MAX_REORG",
+    "SYNC_ATTEMPTS",
+    "ChainMoved",
     "LightWallet",
     "SyncStats",
     "UntrustedNode",
