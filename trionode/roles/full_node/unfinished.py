@@ -9,7 +9,10 @@ timelord protocol and of the ``UnfinishedBlock`` / ``NewProofOfTime`` gossip.
 - ``NewProofOfTime`` / ``ProofOfTimeFinished``: a proof that finishes held unfinished blocks is
   verified (worker thread) before anything is taken from the pool; an invalid one bans its
   sender (a peer or a timelord) and leaves the held blocks alone. The blocks it finishes go
-  through block intake like any other.
+  through block intake like any other, and are relayed from there (the proof alone to peers
+  that hold them: :mod:`trionode.roles.full_node.relay`).
+- What a peer sent (an UnfinishedBlock, a NewProofOfTime) is noted in its holdings record
+  first: it shows what the peer has, whatever we do with it.
 """
 
 from __future__ import annotations
@@ -27,14 +30,15 @@ from trionode.consensus import (
 from trionode.nursery.offload import run_blocking
 from trionode.peers.connection import PeerConnection
 from trionode.peers.errors import BAN_INVALID_BLOCK_SECONDS, RemoteProtocolError
+from trionode.peers.holdings import Held, HoldingsBook
 from trionode.protocols.chain_types import FullBlock, HeaderBlock, ProofOfTime
 from trionode.protocols.farmer_protocol import ProofOfSpaceArrived
-from trionode.protocols.peer_protocol import NewProofOfTime, UnfinishedBlock
 from trionode.protocols.shared_protocol import NodeType
 from trionode.protocols.timelord_protocol import ProofOfSpaceInfo
 from trionode.roles.full_node.farming import FarmingState
 from trionode.roles.full_node.gossip import GossipState
 from trionode.roles.full_node.outbox import Outbox
+from trionode.roles.full_node.relay import BlockRelay
 from trionode.sync import BlockIntake, IntakeLimits, InvalidBlockFromPeer
 from trionode.sync.intake import serialized_size
 from trionode.wire import bytes32, uint64
@@ -65,18 +69,27 @@ class UnfinishedBlocks:
         outbox: Outbox,
         gossip: GossipState,
         limits: IntakeLimits,
+        *,
+        relay: BlockRelay,
+        holdings: HoldingsBook,
     ) -> None:
         self.constants = constants
         self.blockchain = blockchain
         self.intake = intake
         self.outbox = outbox
         self.gossip = gossip
+        self.relay = relay
+        self.holdings = holdings
         self.farming = FarmingState(limits=limits)
         self.blocks_made = 0
 
     async def unfinished_from_peer(self, block: FullBlock, peer: PeerConnection) -> None:
         """An UnfinishedBlock from a peer: held (and relayed) only if it validates and extends
-        a tip. Only a held block counts as seen: an invalid copy must not hide the valid one."""
+        a tip. Only a held block counts as seen: an invalid copy must not hide the valid one.
+        The peer is noted as holding it (an honest peer sends only what it holds; a liar is
+        the relay's fallback's problem)."""
+        if not block.is_finished:
+            self.holdings.of(peer).note(block.header_hash, Held.UNFINISHED)
         if block.is_finished or self.blockchain.contains_block(block.header_hash):
             return
         if block.header_hash in self.gossip.unfinished or not self.farming.accepts_unfinished(
@@ -144,7 +157,7 @@ class UnfinishedBlocks:
                 uint64(min(int(block.weight), MAX_U64)), self._quality_of(block)
             )
             await self.outbox.send_to_all(NodeType.FARMER, arrived)
-        await self.outbox.broadcast(UnfinishedBlock(block), exclude=source)
+        await self.relay.unfinished(block)
 
     @staticmethod
     def _quality_of(block: FullBlock) -> bytes32:
@@ -159,11 +172,14 @@ class UnfinishedBlocks:
         """Finish the unfinished blocks this proof completes; returns how many were added.
 
         ``source`` is the connection it came on (None: made here); ``from_timelord`` says it
-        is our timelord's (its blocks count as made here and the proof is relayed). The proof
+        is our timelord's (its blocks count as made here). A peer that sends a proof has the
+        block it finishes (noted first: the relay answers it with the same proof). The proof
         is verified before any held block is taken: an invalid one raises InvalidProofOfTime
         (its sender is banned) and the held blocks stay for the valid proof. A proof that
         answers nothing we hold is ignored unverified."""
         pot_hash = pot.get_hash()
+        if source is not None and not from_timelord:
+            self.holdings.of(source).note(pot_hash, Held.PROOF)
         if pot_hash in self.gossip.proofs_of_time:
             return 0  # a duplicate of a proof that verified
         challenge_hash, iterations = pot.challenge_hash, int(pot.number_of_iterations)
@@ -181,6 +197,9 @@ class UnfinishedBlocks:
         self.gossip.proofs_of_time.add(pot_hash)
         own = source is None or from_timelord
         blocks = self.farming.take_unfinished(challenge_hash, iterations)
+        # The blocks it finishes are valid (BlockRelay.proof says why): holders hear of the
+        # proof now, not after our own validation and commit of those blocks.
+        await self.relay.proof(pot, [b.header_hash for b in blocks])
         added = 0
         for unfinished in blocks:
             challenge = make_challenge(
@@ -196,6 +215,4 @@ class UnfinishedBlocks:
                 added += 1
                 if own:
                     self.blocks_made += 1
-        if blocks and own:
-            await self.outbox.broadcast(NewProofOfTime(pot))
         return added
