@@ -223,3 +223,88 @@ async def test_a_holder_gets_the_block_when_no_fallback_can_wait(
         assert at_c[T.block] == 1 and at_c[T.new_proof_of_time] == 0
         assert b.full_node.relay.pending() == 0
         nursery.cancel_scope.cancel()
+
+
+async def test_blocks_a_proof_took_are_added_after_its_connection_closed(
+    block_tools: BlockTools, chain_20: list[FullBlock], tmp_path: Path
+) -> None:
+    """The lost block of test_farming_roles, made deterministic. b takes the unfinished block a
+    proof finishes and sends the proof to c, which holds it too and finishes the block itself;
+    c takes b's proof as b's word that b has the block, so it never sends the block back. Then
+    the proof's sender (here a, in test_farming_roles the restarted timelord) disconnects while
+    b's add still waits (b's intake is held by the test, as on a loaded node). The add ran in
+    the handler of a's message and was cancelled with a's connection: b lost the block for
+    good. It must be added all the same."""
+    unfinished = block_tools.make_unfinished(chain_20, seed=3)
+    finished = block_tools.finish_block(unfinished, chain_20[-1].header_block())
+    pot = finished.proof_of_time
+    assert pot is not None
+    async with trio.open_nursery() as nursery:
+        net = TestNetwork(nursery, tmp_path)
+        a = await net.start("a", chain=chain_20, target_outbound=0)
+        b = await net.start("b", chain=chain_20, peers=[a], target_outbound=1)
+        c = await net.start("c", chain=chain_20, peers=[b], target_outbound=1)
+        b.full_node.relay.fallback_seconds = 600  # c answers with the proof: no fallback
+        b_node = b.service.node
+        assert b_node is not None
+        with trio.fail_after(DEADLINE):
+            await wait_connections(b, 2)
+        await link(a, b).send(UnfinishedBlock(unfinished))
+        with trio.fail_after(DEADLINE):
+            await wait_until(lambda: knows(b, c, unfinished.header_hash, Held.UNFINISHED))
+        async with b.full_node.intake._add_lock:  # b's adds wait until the block is ...
+            await link(a, b).send(NewProofOfTime(pot))
+            with trio.fail_after(DEADLINE):
+                await net.wait_for("c", finished.header_hash)  # ... at c, from b's proof
+                await wait_until(lambda: knows(b, c, pot.get_hash(), Held.PROOF))
+            assert not held(b, unfinished)  # taken by the proof, not added yet
+            await net.stop("a")
+            with trio.fail_after(DEADLINE):
+                while b_node.get_connections(NodeType.FULL_NODE) != [link(b, c)]:
+                    await b_node.wait_connection_change()
+        with trio.fail_after(DEADLINE):
+            await net.wait_for("b", finished.header_hash)
+        assert await b.blockchain.get_block_bytes(finished.header_hash) == bytes(finished)
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_proof_from_a_peer_vouches_only_for_the_unfinished_blocks_it_showed(
+    block_tools: BlockTools, chain_20: list[FullBlock], tmp_path: Path
+) -> None:
+    """b holds two unfinished variants of one proof of space (same challenge and iterations),
+    c only the second (it connected after b relayed the first). c finishes that one from the
+    proof and sends b the proof: c has the second block, not the first, which b must send it
+    as a Block (it was sent only the proof, which c dropped as a duplicate)."""
+    first = block_tools.make_unfinished(chain_20, seed=3)
+    second = block_tools.make_unfinished(chain_20, seed=4)
+    assert first.header_hash != second.header_hash
+    assert first.header.data.total_iters == second.header.data.total_iters
+    first_done = block_tools.finish_block(first, chain_20[-1].header_block())
+    pot = first_done.proof_of_time
+    assert pot is not None
+    async with trio.open_nursery() as nursery:
+        net = TestNetwork(nursery, tmp_path)
+        a = await net.start("a", chain=chain_20, target_outbound=0)
+        b = await net.start("b", chain=chain_20, peers=[a], target_outbound=1)
+        with trio.fail_after(DEADLINE):
+            await wait_connections(b, 1)
+        await link(a, b).send(UnfinishedBlock(first))
+        with trio.fail_after(DEADLINE):
+            await wait_until(lambda: held(b, first))
+        c = await net.start("c", chain=chain_20, peers=[b], target_outbound=1)
+        with trio.fail_after(DEADLINE):
+            await wait_connections(b, 2)
+        await link(a, b).send(UnfinishedBlock(second))
+        with trio.fail_after(DEADLINE):
+            await wait_until(lambda: knows(b, c, second.header_hash, Held.UNFINISHED))
+        assert held(c, second) and not held(c, first)
+        at_c = received(link(c, b))
+        await link(b, c).send(NewProofOfTime(pot))  # as if b had sent it: c finishes its own
+        second_hash = second.replace(proof_of_time=pot).header_hash
+        with trio.fail_after(DEADLINE):
+            await wait_until(lambda: c.blockchain.contains_block(second_hash))
+            await wait_until(lambda: b.blockchain.contains_block(first_done.header_hash))
+            await wait_until(lambda: b.blockchain.contains_block(second_hash))
+            await wait_until(lambda: c.blockchain.contains_block(first_done.header_hash))
+        assert at_c[T.block] == 1  # the first block; the second it made itself
+        nursery.cancel_scope.cancel()

@@ -137,6 +137,7 @@ class FullNode:
             ("chain-follower", self.follow_chain),
             ("block-relay", self.relay_blocks),
             ("relay-fallback", self.relay.fallback_loop),
+            ("block-finisher", self.unfinished.finish_loop),
             ("status", self.status_loop),
             ("block-intake", self.intake.run),
         ]

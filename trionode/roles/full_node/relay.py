@@ -44,6 +44,8 @@ logger = logging.getLogger(__name__)
 FALLBACK_SECONDS = 2.0
 #: Peers sent only the proof and not answered yet; when full, a holder is sent the Block.
 MAX_PENDING = 1024
+#: Times a fallback looks again for a block not stored yet (our commit still running).
+FALLBACK_TRIES = 5
 
 
 @attrs.frozen
@@ -52,6 +54,7 @@ class _Owed:
     conn: PeerConnection
     header_hash: bytes32
     proof_hash: bytes32
+    tries: int = 0
 
 
 class BlockRelay:
@@ -104,13 +107,15 @@ class BlockRelay:
             if record.knows(header_hash, Held.BLOCK | Held.BLOCK_SENT):
                 continue
             record.note(header_hash, Held.BLOCK_SENT)
-            if proof_hash is None:
+            if proof_hash is None or not record.knows(header_hash, Held.UNFINISHED):
                 to_block.append(conn)
             elif record.knows(proof_hash, Held.PROOF):
-                to_proof.append(conn)  # it has the block: the proof back says we do too
-            elif record.knows(header_hash, Held.UNFINISHED) and self._owe(
-                _Owed(now + self.fallback_seconds, conn, header_hash, proof_hash)
-            ):
+                # It held this unfinished block and sent us the proof that finishes it: it
+                # has the block (the proof back says we do too). The proof alone says
+                # nothing about blocks whose unfinished block it never showed us: it may
+                # have held another variant for the same challenge and iterations.
+                to_proof.append(conn)
+            elif self._owe(_Owed(now + self.fallback_seconds, conn, header_hash, proof_hash)):
                 to_proof.append(conn)
             else:
                 to_block.append(conn)
@@ -132,18 +137,23 @@ class BlockRelay:
         deadline = trio.current_time() + self.fallback_seconds
         for conn in self.outbox.peers(NodeType.FULL_NODE):
             record = self.holdings.of(conn)
-            acknowledged = record.knows(proof_hash, Held.PROOF)
-            hashes = [h for h in finished if not record.knows(h, Held.BLOCK | Held.BLOCK_SENT)]
-            if not acknowledged:
-                hashes = [h for h in hashes if record.knows(h, Held.UNFINISHED)]
+            # Only blocks whose unfinished block it showed us it holds (see block()).
+            hashes = [
+                h
+                for h in finished
+                if record.knows(h, Held.UNFINISHED)
+                and not record.knows(h, Held.BLOCK | Held.BLOCK_SENT)
+            ]
+            if not hashes:
+                continue
+            if not record.knows(proof_hash, Held.PROOF):
                 if len(self._owed) + len(hashes) > self.max_pending:
                     continue  # no room to wait for its answer: it gets the Block
                 for h in hashes:
                     self._owe(_Owed(deadline, conn, h, proof_hash))
-            if hashes:
-                for h in hashes:
-                    record.note(h, Held.BLOCK_SENT)
-                to.append(conn)
+            for h in hashes:
+                record.note(h, Held.BLOCK_SENT)
+            to.append(conn)
         if to:
             await self.outbox.broadcast(NewProofOfTime(pot), to=to)
 
@@ -179,10 +189,14 @@ class BlockRelay:
                 owed.proof_hash, Held.PROOF
             ):
                 continue
-            # Stored by now (relay comes before the commit, the deadline long after); sent as
-            # stored, like a RequestBlock reply.
+            # Sent as stored, like a RequestBlock reply. Relay comes before our commit, so on a
+            # loaded node the block may not be stored yet: look again later (our own add may
+            # also have failed; then there is nothing to send).
             data = await self.blockchain.get_block_bytes(owed.header_hash)
             if data is None:
+                if owed.tries < FALLBACK_TRIES:
+                    deadline = trio.current_time() + self.fallback_seconds
+                    self._owed.append(attrs.evolve(owed, deadline=deadline, tries=owed.tries + 1))
                 continue
             logger.info(
                 "%r was sent only the proof of time of %s and did not show it had the block: "

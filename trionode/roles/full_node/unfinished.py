@@ -17,7 +17,11 @@ timelord protocol and of the ``UnfinishedBlock`` / ``NewProofOfTime`` gossip.
 
 from __future__ import annotations
 
+import collections
 import logging
+
+import attrs
+import trio
 
 from trionode.blockchain.blockchain import Blockchain
 from trionode.consensus import (
@@ -51,6 +55,22 @@ MAX_U64 = 2**64 - 1
 PROPAGATION_THRESHOLD_BLOCKS = 1
 
 
+#: Verified proofs whose blocks wait to be added; a further proof waits (nothing taken yet).
+MAX_FINISHING = 16
+
+
+@attrs.define(eq=False)
+class _Finish:
+    """The blocks one verified proof took from the pool, for :meth:`UnfinishedBlocks.finish_loop`;
+    ``done`` is set when they were added (``added`` of them)."""
+
+    pot: ProofOfTime
+    blocks: list[FullBlock]
+    own: bool = False
+    added: int = 0
+    done: trio.Event = attrs.field(factory=trio.Event)
+
+
 class InvalidProofOfTime(RemoteProtocolError):
     """A proof of time (from a peer or a timelord) that does not verify."""
 
@@ -82,6 +102,11 @@ class UnfinishedBlocks:
         self.holdings = holdings
         self.farming = FarmingState(limits=limits)
         self.blocks_made = 0
+        # Blocks taken by a verified proof, waiting for finish_loop to add them: at most
+        # MAX_FINISHING proofs' worth (each proof takes what the bounded pool held for it).
+        self._finishing: collections.deque[_Finish] = collections.deque()
+        self._finish_ready = trio.Event()
+        self._finish_room = trio.Semaphore(MAX_FINISHING)
 
     async def unfinished_from_peer(self, block: FullBlock, peer: PeerConnection) -> None:
         """An UnfinishedBlock from a peer: held (and relayed) only if it validates and extends
@@ -176,7 +201,14 @@ class UnfinishedBlocks:
         block it finishes (noted first: the relay answers it with the same proof). The proof
         is verified before any held block is taken: an invalid one raises InvalidProofOfTime
         (its sender is banned) and the held blocks stay for the valid proof. A proof that
-        answers nothing we hold is ignored unverified."""
+        answers nothing we hold is ignored unverified.
+
+        The blocks taken are added by :meth:`finish_loop`, a loop of this node, never by the
+        handler that brought the proof: the handler lives as long as its connection, and the
+        proof has gone to our peers (who take it as our word that we have the blocks) before
+        the blocks are added. A timelord that disconnects (restarted, killed) must not cancel
+        the adds of its last proofs half way: that lost blocks our peers then held and would
+        never send back to us."""
         pot_hash = pot.get_hash()
         if source is not None and not from_timelord:
             self.holdings.of(source).note(pot_hash, Held.PROOF)
@@ -194,17 +226,46 @@ class UnfinishedBlocks:
                 )
             logger.warning("our proof of time for %s does not verify", challenge_hash.hex()[:16])
             return 0
+        await self._finish_room.acquire()  # waiting here loses nothing: nothing is taken yet
+        if pot_hash in self.gossip.proofs_of_time:  # another handler took them meanwhile
+            self._finish_room.release()
+            return 0
         self.gossip.proofs_of_time.add(pot_hash)
-        own = source is None or from_timelord
-        blocks = self.farming.take_unfinished(challenge_hash, iterations)
+        # From here to the append there is no checkpoint: what is taken is queued.
+        job = _Finish(pot, self.farming.take_unfinished(challenge_hash, iterations))
+        job.own = source is None or from_timelord
+        self._finishing.append(job)
+        self._finish_ready.set()
         # The blocks it finishes are valid (BlockRelay.proof says why): holders hear of the
         # proof now, not after our own validation and commit of those blocks.
-        await self.relay.proof(pot, [b.header_hash for b in blocks])
-        added = 0
-        for unfinished in blocks:
+        await self.relay.proof(pot, [b.header_hash for b in job.blocks])
+        await job.done.wait()
+        return job.added
+
+    async def finish_loop(
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Add the blocks finished by verified proofs of time, in the order the proofs came
+        (one of the node's loops; see :meth:`proof_of_time`)."""
+        task_status.started()
+        while True:
+            if not self._finishing:
+                self._finish_ready = trio.Event()
+                await self._finish_ready.wait()
+                continue
+            job = self._finishing.popleft()
+            try:
+                await self._add_finished(job)
+            finally:
+                self._finish_room.release()
+                job.done.set()
+
+    async def _add_finished(self, job: _Finish) -> None:
+        pot = job.pot
+        for unfinished in job.blocks:
             challenge = make_challenge(
                 self.constants,
-                answered_challenge=challenge_hash,
+                answered_challenge=pot.challenge_hash,
                 pos=unfinished.proof_of_space,
                 pot=pot,
                 header_data=unfinished.header.data,
@@ -212,7 +273,6 @@ class UnfinishedBlocks:
             finished = unfinished.replace(proof_of_time=pot, challenge=challenge)
             result = await self.intake.add_block(finished, source=None)
             if result.added:
-                added += 1
-                if own:
+                job.added += 1
+                if job.own:
                     self.blocks_made += 1
-        return added
