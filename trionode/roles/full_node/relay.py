@@ -8,9 +8,11 @@ to have (:mod:`trionode.peers.holdings`; the rules are docs/protocol.md 2.5).
   add the blocks, to the peers that hold one of them (they finish it themselves) and back to
   the peers that sent it to us (it tells them we have the block).
 - A block added to a tip goes, per peer: to one that sent it to us or was sent it (or its
-  proof) already, nothing; to one that sent us the NewProofOfTime finishing it, that proof
-  back; to one that holds its unfinished block, only the NewProofOfTime; to any other, the
-  Block.
+  proof) already, nothing; to one that holds its unfinished block and sent us the
+  NewProofOfTime finishing it, that proof back; to one that holds its unfinished block, only
+  the NewProofOfTime; to any other, the Block. A proof from a peer vouches only for the blocks
+  whose unfinished block it showed us (one proof finishes every variant held for its challenge
+  and iterations, and the peer's variants may not be ours).
 - A peer sent only the proof must show it has the block (that proof or the Block comes back
   from it) within ``fallback_seconds``; otherwise it is sent the Block from our store. So a
   peer that claimed an unfinished block it did not keep (dropped from a full pool, or a liar)

@@ -8,9 +8,10 @@ timelord protocol and of the ``UnfinishedBlock`` / ``NewProofOfTime`` gossip.
   space. Our timelords are told its iterations, our farmers its weight and quality.
 - ``NewProofOfTime`` / ``ProofOfTimeFinished``: a proof that finishes held unfinished blocks is
   verified (worker thread) before anything is taken from the pool; an invalid one bans its
-  sender (a peer or a timelord) and leaves the held blocks alone. The blocks it finishes go
-  through block intake like any other, and are relayed from there (the proof alone to peers
-  that hold them: :mod:`trionode.roles.full_node.relay`).
+  sender (a peer or a timelord) and leaves the held blocks alone. The blocks it finishes are
+  added through block intake like any other by a loop of the node (not by the message's
+  handler, which ends with its connection), and are relayed from there (the proof alone to
+  peers that hold them: :mod:`trionode.roles.full_node.relay`).
 - What a peer sent (an UnfinishedBlock, a NewProofOfTime) is noted in its holdings record
   first: it shows what the peer has, whatever we do with it.
 """
