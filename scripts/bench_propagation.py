@@ -2,7 +2,7 @@
 validate one block and a loopback round trip, all measured in the same run.
 
     python scripts/bench_propagation.py [--nodes 10] [--blocks 20] [--network sim]
-                                        [--cache-dir DIR]
+                                        [--proof-of-time] [--cache-dir DIR]
 
 ``--nodes`` full nodes (``python -m trionode --role full_node``, each its own root and SQLite
 store) form a line: node i dials node i-1 and keeps one outbound connection
@@ -15,10 +15,23 @@ every peer but the one it came from, so the observer hears nodes 1..N-1). The pe
 In the same run:
 
 - *validation*: ``validate_block`` of the same blocks with their contexts, one at a time, proof
-  caches cleared (the median; what a node must spend before it may relay);
+  caches cleared, each block decoded afresh (the median; what a node must spend before it may
+  relay): once before the nodes start, and once for each block while they run, right after
+  every node relayed it (so on a shared machine it sees the load the hops saw; both medians
+  are printed, the ratio uses the median of all);
 - *loopback round trip*: 64-byte TCP echoes over 127.0.0.1 in this process (the median).
 
 The goal (issue 13) is per hop <= 1.5 x (validation + 1 ms); the ratio is printed.
+
+``--proof-of-time``: each block after the first is first handed to node 0 as its unfinished
+block (no proof of time), which every node holds and relays (the observer waits until each has
+relayed it), then as the ``NewProofOfTime`` that finishes it. Before each unfinished block the
+observer waits until every node's status file shows the parent as its peak: nodes relay a block
+before they store it, and an unfinished block whose parent is not a tip yet is not held. A node that holds the unfinished
+block is sent only the proof (docs/protocol.md 2.5), so the hop is: verify the proof, finish
+the block, validate it (its proofs of space and signatures memoised from the unfinished
+block's validation), send the proof on. The observer never acknowledged an unfinished block,
+so each node sends it the Block, which times the hop as before.
 """
 
 from __future__ import annotations
@@ -38,7 +51,12 @@ from typing import Any
 import trio
 
 from trionode import runfiles
-from trionode.consensus import ConsensusConstants, get_constants, validate_block
+from trionode.consensus import (
+    ConsensusConstants,
+    ValidationContext,
+    get_constants,
+    validate_block,
+)
 from trionode.consensus.proofs import clear_proof_caches
 from trionode.peers.connection import PeerConnection
 from trionode.peers.handshake import HandshakeMachine
@@ -46,7 +64,7 @@ from trionode.peers.identity import NodeIdentity, make_websocket_transport
 from trionode.peers.limits import PeerLimits
 from trionode.protocols import ProtocolMessageTypes as T
 from trionode.protocols.chain_types import FullBlock
-from trionode.protocols.peer_protocol import Block
+from trionode.protocols.peer_protocol import Block, NewProofOfTime, UnfinishedBlock
 from trionode.protocols.shared_protocol import NodeType
 from trionode.testing.block_tools import BlockTools
 from trionode.testing.chain_cache import cache_path, cached_chain, chain_contexts
@@ -55,17 +73,23 @@ from trionode.wire import bytes32
 LOCAL = "127.0.0.1"
 
 
-def validation_seconds(constants: ConsensusConstants, chain: Sequence[FullBlock]) -> list[float]:
-    ctxs = chain_contexts(constants, chain, now=2**40)
+def validate_one(constants: ConsensusConstants, block: FullBlock, ctx: ValidationContext) -> float:
+    """Seconds to validate ``block`` as a node does: decoded from its bytes (points not yet
+    decompressed), nothing memoised."""
+    fresh = FullBlock.from_bytes(bytes(block))
     clear_proof_caches()
-    out = []
-    for block, ctx in zip(chain, ctxs, strict=True):
-        started = time.perf_counter()
-        err = validate_block(constants, block, ctx)
-        out.append(time.perf_counter() - started)
-        if err is not None:
-            raise SystemExit(f"block {block.height} of the cached chain is invalid: {err}")
-    return out
+    started = time.perf_counter()
+    err = validate_block(constants, fresh, ctx)
+    elapsed = time.perf_counter() - started
+    if err is not None:
+        raise SystemExit(f"block {block.height} of the cached chain is invalid: {err}")
+    return elapsed
+
+
+def validation_seconds(
+    constants: ConsensusConstants, chain: Sequence[FullBlock], ctxs: Sequence[ValidationContext]
+) -> list[float]:
+    return [validate_one(constants, b, c) for b, c in zip(chain, ctxs, strict=True)]
 
 
 async def loopback_rtts(count: int = 200) -> list[float]:
@@ -129,6 +153,7 @@ class Observer:
         self.network_id = constants.genesis_challenge
         self.conns: list[PeerConnection | None] = [None] * nodes
         self.heard: dict[bytes32, dict[int, float]] = {}
+        self.heard_unfinished: dict[bytes32, dict[int, float]] = {}
         self.changed = trio.Event()
 
     async def attach(
@@ -155,26 +180,52 @@ class Observer:
             task_status.started()
 
             async def handle(payload: Any, _conn: PeerConnection) -> None:
+                heard = None
                 if isinstance(payload, Block):
-                    got = self.heard.setdefault(payload.block.header_hash, {})
+                    heard = self.heard
+                elif isinstance(payload, UnfinishedBlock):
+                    heard = self.heard_unfinished
+                if heard is not None:
+                    got = heard.setdefault(payload.block.header_hash, {})
                     got.setdefault(index, time.perf_counter())
                     self.changed.set()
                 return None  # any request is answered Error(NOT_FOUND): we serve nothing
 
             await conn.serve(lambda _mtype: handle, frozenset(T))
 
-    async def until_heard(self, header_hash: bytes32, nodes: range) -> None:
+    async def until_heard(
+        self, header_hash: bytes32, nodes: range, *, unfinished: bool = False
+    ) -> None:
+        heard = self.heard_unfinished if unfinished else self.heard
         with trio.fail_after(60):
-            while not set(nodes) <= set(self.heard.get(header_hash, {})):
+            while not set(nodes) <= set(heard.get(header_hash, {})):
                 self.changed = trio.Event()
                 await self.changed.wait()
 
 
+async def until_peak(roots: Sequence[Path], header_hash: bytes32) -> None:
+    """Until every node's status file names ``header_hash`` as its peak (it is stored)."""
+    with trio.fail_after(60):
+        for root in roots:
+            while True:
+                status = runfiles.read_json(runfiles.status_path(root, "full_node"))
+                if isinstance(status, dict) and status.get("peak") == header_hash.hex():
+                    break
+                await trio.sleep(0.005)
+
+
 async def propagate(
-    work: Path, constants: ConsensusConstants, chain: Sequence[FullBlock], ports: list[int]
-) -> list[tuple[float, float]]:
-    """(seconds node 1 -> node N-1 per hop, seconds from the send to node 1) per block."""
+    work: Path,
+    constants: ConsensusConstants,
+    chain: Sequence[FullBlock],
+    ctxs: Sequence[ValidationContext],
+    ports: list[int],
+    by_proof: bool,
+) -> tuple[list[tuple[float, float]], list[float]]:
+    """(seconds node 1 -> node N-1 per hop, seconds from the send to node 1) per block, and
+    the validation of each block timed once every node has relayed it."""
     n = len(ports)
+    validations = []
     observer = Observer(work, constants, n)
     out = []
     async with trio.open_nursery() as nursery:
@@ -183,8 +234,25 @@ async def propagate(
         first = observer.conns[0]
         assert first is not None
         for k, block in enumerate(chain):
-            sent = time.perf_counter()
-            await first.send(Block(block))
+            if by_proof and k > 0:
+                assert block.proof_of_time is not None
+                unfinished = block.replace(proof_of_time=None, challenge=None)
+                await until_peak([work / f"n{i}" for i in range(n)], block.prev_header_hash)
+                await first.send(UnfinishedBlock(unfinished))
+                try:
+                    # Nodes 1.. relay it to the observer (node 0 only acknowledges it to its
+                    # sender under docs/protocol.md 2.5; earlier nodes did not).
+                    await observer.until_heard(block.header_hash, range(1, n), unfinished=True)
+                except trio.TooSlowError:
+                    got = sorted(observer.heard_unfinished.get(block.header_hash, {}))
+                    raise SystemExit(
+                        f"unfinished block {k} was relayed only by nodes {got} within 60 s"
+                    ) from None
+                sent = time.perf_counter()
+                await first.send(NewProofOfTime(block.proof_of_time))
+            else:
+                sent = time.perf_counter()
+                await first.send(Block(block))
             try:
                 await observer.until_heard(block.header_hash, range(1, n))
             except trio.TooSlowError:
@@ -193,8 +261,9 @@ async def propagate(
             times = observer.heard[block.header_hash]
             if k > 0:  # the first block also opens every node's store: a warm-up
                 out.append(((times[n - 1] - times[1]) / (n - 2), times[1] - sent))
+                validations.append(validate_one(constants, block, ctxs[k]))
         nursery.cancel_scope.cancel()
-    return out
+    return out, validations
 
 
 def ms(seconds: float) -> str:
@@ -207,6 +276,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--blocks", type=int, default=20)
     parser.add_argument("--network", default="sim", choices=["sim", "devnet"])
     parser.add_argument(
+        "--proof-of-time",
+        action="store_true",
+        help="relay each block as its unfinished block, then the proof of time finishing it",
+    )
+    parser.add_argument(
         "--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "trionode-bench-sync"
     )
     args = parser.parse_args(argv)
@@ -216,9 +290,11 @@ def main(argv: list[str] | None = None) -> int:
     args.cache_dir.mkdir(parents=True, exist_ok=True)
     bt = BlockTools(constants, args.cache_dir / "plots", num_plots=4, k=18)
     chain, _ = cached_chain(bt, args.blocks + 1, cache_path(args.cache_dir, constants))
-    print(f"{len(chain)} {args.network} blocks; {args.nodes} full node processes in a line")
+    how = "unfinished block, then its proof of time" if args.proof_of_time else "Block"
+    print(f"{len(chain)} {args.network} blocks; {args.nodes} full node processes in a line; {how}")
 
-    validation = statistics.median(validation_seconds(constants, chain))
+    ctxs = chain_contexts(constants, chain, now=2**40)
+    before = validation_seconds(constants, chain, ctxs)
     rtt = statistics.median(trio.run(loopback_rtts))
     with tempfile.TemporaryDirectory(prefix="bench_propagation_") as tmp:
         work = Path(tmp)
@@ -234,7 +310,9 @@ def main(argv: list[str] | None = None) -> int:
                 return ports
 
             ports = trio.run(start_all)
-            hops = trio.run(propagate, work, constants, chain, ports)
+            hops, during = trio.run(
+                propagate, work, constants, chain, ctxs, ports, args.proof_of_time
+            )
         finally:
             for proc in procs:
                 proc.terminate()
@@ -245,7 +323,12 @@ def main(argv: list[str] | None = None) -> int:
                     proc.kill()
     per_hop = sorted(h for h, _ in hops)
     hop = statistics.median(per_hop)
+    validation = statistics.median(before + during)
     print(f"validation of one block (median):      {ms(validation)}")
+    print(
+        f"  before the nodes start: {ms(statistics.median(before))}; "
+        f"between blocks: {ms(statistics.median(during))}"
+    )
     print(f"loopback TCP round trip (median):      {ms(rtt)}")
     print(
         f"per hop, nodes 1..{args.nodes - 1} (median of {len(per_hop)} blocks): {ms(hop)}"

@@ -11,8 +11,9 @@ import trio
 
 from trionode.peers.connection import PeerConnection
 from trionode.protocols.chain_types import FullBlock
-from trionode.protocols.peer_protocol import Block, NewProofOfTime, UnfinishedBlock
+from trionode.protocols.peer_protocol import Block, NewProofOfTime, RequestBlock, UnfinishedBlock
 from trionode.protocols.shared_protocol import NodeType
+from trionode.roles.full_node.api import FullNodeAPI
 from trionode.roles.full_node.gossip import GossipState
 from trionode.sync.pools import OrphanPool, SeenCache
 from trionode.testing.block_tools import BlockTools
@@ -139,3 +140,44 @@ def test_unfinished_blocks_good_enough_relative_to_the_best(
     assert not orphans.keep(child, len(bytes(child)))  # the same block waits already
     assert orphans.take_children(chain_20[4].header_hash) == [child]
     assert orphans.take_children(chain_20[4].header_hash) == []
+
+
+async def test_a_heavier_tip_sent_while_a_short_sync_ran_is_fetched_after_it(
+    block_tools: BlockTools, chain_20: list[FullBlock], tmp_path: Path
+) -> None:
+    """b short-syncs a's tip x (its parent p is new to b) while a holds back its answers. Then a
+    sends z, heavier and on another branch (its parents q and y are new to b): one short sync
+    per peer, so z waits in b's orphan pool. When the first sync ends, b must fetch z's
+    parents too: nothing else would (before, only a later block from a did, and production
+    may have stopped, as at the end of test_farming_roles)."""
+    p = block_tools.next_block(chain_20)
+    x = block_tools.next_block([*chain_20, p])
+    q = block_tools.next_block(chain_20, candidate=1)
+    y = block_tools.next_block([*chain_20, q])
+    z = block_tools.next_block([*chain_20, q, y])
+    assert p.header_hash != q.header_hash and z.weight > x.weight
+    release = trio.Event()
+
+    class HeldAPI(FullNodeAPI):
+        async def request_block(self, msg: RequestBlock, peer: PeerConnection):  # type: ignore[no-untyped-def]
+            await release.wait()
+            return await super().request_block(msg, peer)
+
+    async with trio.open_nursery() as nursery:
+        net = TestNetwork(nursery, tmp_path)
+        a = await net.start(
+            "a", chain=[*chain_20, p, x, q, y], target_outbound=0, api_class=HeldAPI
+        )
+        assert a.peak_hash() == x.header_hash  # y weighs the same; x was stored first
+        b = await net.start("b", chain=chain_20, peers=[a], target_outbound=1)
+        intake = b.full_node.intake
+        with trio.fail_after(DEADLINE):
+            # a greets b with its peak x: b asks a for p, and waits.
+            await wait_until(lambda: bool(intake._short_syncing))
+            await link(a, b).send(Block(z))
+            await wait_until(lambda: y.header_hash in intake.orphans.by_parent)
+        release.set()
+        with trio.fail_after(DEADLINE):
+            await net.wait_for("b", z.header_hash)
+        assert b.blockchain.contains_block(x.header_hash)
+        nursery.cancel_scope.cancel()

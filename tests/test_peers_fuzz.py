@@ -178,7 +178,7 @@ async def test_fuzz_a_full_node(
     node.register_api(FullNodeAPI(full_node))
     await nursery.start(peers.run)
     loops = dict(full_node.loops())
-    for name in ("chain-follower", "block-relay", "block-intake"):
+    for name in ("chain-follower", "block-relay", "block-intake", "block-finisher"):
         await node.start_service(name, loops[name])
     assert node.port is not None
 

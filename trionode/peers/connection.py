@@ -287,8 +287,8 @@ class PeerConnection:
                 # Timed out or cancelled: a late reply is expected, not a violation.
                 self._expired.append(msg_id)
 
-    async def send(self, payload: Streamable) -> None:
-        """Send an announcement (no id). Raises ConnectionClosedError if the connection ended."""
+    async def send(self, payload: Streamable | Encoded) -> None:
+        """Send an announcement (no id; ``Encoded``: already in wire bytes). Raises ConnectionClosedError if the connection ended."""
         try:
             await self._send_message(make_message(payload))
         except TransportClosed as exc:

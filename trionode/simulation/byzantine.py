@@ -22,7 +22,7 @@ Equivocating farmers (two blocks from one proof of space) live in the farm.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import trio
 
@@ -119,7 +119,12 @@ class Adversary:
         full_node = self.node.full_node
         honest_broadcast = full_node.outbox.broadcast
 
-        async def broadcast(payload: Streamable, *, exclude: PeerConnection | None = None) -> None:
+        async def broadcast(
+            payload: Streamable,
+            *,
+            exclude: PeerConnection | None = None,
+            to: Sequence[PeerConnection] | None = None,
+        ) -> None:
             if isinstance(payload, Block):
                 copies = "invalid-copy" in self.moves or ("lurk" in self.moves and self.final_phase)
                 if copies:
@@ -127,7 +132,7 @@ class Adversary:
                     return
                 if "withhold" in self.moves or "lurk" in self.moves:
                     return
-            await honest_broadcast(payload, exclude=exclude)
+            await honest_broadcast(payload, exclude=exclude, to=to)
 
         full_node.outbox.broadcast = broadcast  # type: ignore[method-assign]
 

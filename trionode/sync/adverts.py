@@ -67,6 +67,10 @@ class AdvertBook:
             and advert.block == block
         )
 
+    def wake(self) -> None:
+        """Have the loop look at the adverts again (a near one may have been left waiting)."""
+        self._wake.set()
+
     async def wait_far(self) -> None:
         """Until a far or deep advert was noted since the last wait returned."""
         await self._wake.wait()

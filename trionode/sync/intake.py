@@ -210,6 +210,7 @@ class BlockIntake:
             peer.node_id in self._short_syncing
             or len(self._short_syncing) >= self.limits.short_sync_max_running
         ):
+            self.adverts.note(peer, block)  # kept for the pass after the running syncs
             return
         self._short_syncing.add(peer.node_id)
         try:
@@ -228,14 +229,21 @@ class BlockIntake:
             return
         except PeerRequestError as exc:
             logger.info("short sync from %r failed: %s", peer, exc)
+            self.adverts.wake()
             return
         finally:
             self._short_syncing.discard(peer.node_id)
-        logger.info("short sync: %d missing blocks fetched from %r", len(chain) - 1, peer)
-        for b in chain:
-            result = await self.add_block(b, source=peer)
-            if not result.added and result.status is not AddBlockStatus.ALREADY_HAVE:
-                break
+        try:
+            logger.info("short sync: %d missing blocks fetched from %r", len(chain) - 1, peer)
+            for b in chain:
+                result = await self.add_block(b, source=peer)
+                if not result.added and result.status is not AddBlockStatus.ALREADY_HAVE:
+                    break
+        finally:
+            # A heavier tip a peer sent while this sync ran (its short sync busy) waits in the
+            # orphan pool; no later block may come to fetch it (production stopped, the peer
+            # has nothing newer): the loop's near-tip pass fetches the best such advert now.
+            self.adverts.wake()
 
     async def _checked_parent(self, child: FullBlock, parent: FullBlock) -> int:
         """A parent a peer served for ``child``: it must pass the detached checks and link to

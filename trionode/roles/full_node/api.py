@@ -9,6 +9,7 @@ import logging
 from collections.abc import Sequence
 
 from trionode.peers.connection import PeerConnection
+from trionode.peers.holdings import Held
 from trionode.protocols import Encoded
 from trionode.protocols import ProtocolMessageTypes as T
 from trionode.protocols.farmer_protocol import HeaderHash, HeaderSignature, RequestHeaderHash
@@ -94,6 +95,8 @@ class FullNodeAPI:
         return Encoded(T.block, data)
 
     async def block(self, msg: Block, peer: PeerConnection) -> None:
+        # It has this block (whatever it is worth): never relayed back to it.
+        self.full_node.holdings.of(peer).note(msg.block.header_hash, Held.BLOCK)
         await self.full_node.intake.block_from_peer(msg.block, peer)
 
     async def request_all_header_hashes(

@@ -8,7 +8,9 @@ wired once at construction on a peer layer that already exists.
 - :class:`~trionode.roles.full_node.transactions.TransactionGossip`: transactions and the
   mempool;
 - block gossip: intake reports each block it added to a tip on a bounded channel; this node's
-  relay loop sends it to the other full nodes.
+  relay loop hands it to :class:`~trionode.roles.full_node.relay.BlockRelay`, which sends each
+  other full node the Block, or only the proof of time to a peer that holds the unfinished
+  block (what each peer has is in :class:`~trionode.peers.holdings.HoldingsBook`).
 
 Its long-lived loops (:meth:`FullNode.loops`) are run by the role (``main.py``) under a
 supervisor it owns: greeting new connections, following the chain (mempool, farmers,
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from pathlib import Path
 
 import attrs
@@ -30,8 +33,10 @@ from trionode.blockchain.results import AddBlockResult
 from trionode.consensus import ConsensusConstants
 from trionode.mempool import AddResult, MempoolManager
 from trionode.nursery.clock import wall_time
+from trionode.nursery.offload import run_blocking
 from trionode.nursery.supervisor import ChildFn
 from trionode.peers.connection import PeerConnection
+from trionode.peers.holdings import HoldingsBook
 from trionode.peers.node import PeerNode
 from trionode.protocols.chain_types import FullBlock, Transaction
 from trionode.protocols.farmer_protocol import ProofOfTimeRate
@@ -41,6 +46,7 @@ from trionode.protocols.timelord_protocol import ChallengeStart, ProofOfSpaceInf
 from trionode.roles.full_node.gossip import GossipState
 from trionode.roles.full_node.headers import HeaderMaker
 from trionode.roles.full_node.outbox import Outbox
+from trionode.roles.full_node.relay import BlockRelay
 from trionode.roles.full_node.transactions import TransactionGossip
 from trionode.roles.full_node.unfinished import UnfinishedBlocks
 from trionode.roles.greeter import greet_new_connections
@@ -74,6 +80,10 @@ class FullNode:
         self.limits = limits or IntakeLimits()
         self.outbox = Outbox(node)
         self.gossip = GossipState(self.limits)
+        # What each connected full node has (for the relay), dropped with its connection.
+        self.holdings = HoldingsBook()
+        node.on_disconnect.append(self.holdings.drop)
+        self.relay = BlockRelay(self.outbox, self.holdings, blockchain)
         # Our requests to each peer stay under the rate limits honest peers apply.
         self.budget = RequestBudget()
         self.mempool = MempoolManager(blockchain)
@@ -88,13 +98,21 @@ class FullNode:
         )
         self.sync = self.intake.long_sync
         self.unfinished = UnfinishedBlocks(
-            constants, blockchain, self.intake, self.outbox, self.gossip, self.limits
+            constants,
+            blockchain,
+            self.intake,
+            self.outbox,
+            self.gossip,
+            self.limits,
+            relay=self.relay,
+            holdings=self.holdings,
         )
         self.farming = self.unfinished.farming
         self.headers = HeaderMaker(
             constants, blockchain, self.mempool, self.unfinished, self.outbox
         )
         self.transactions = TransactionGossip(self.mempool, self.gossip, self.outbox, self.budget)
+        self._status_lock = threading.Lock()
         # Seconds between status files (the network simulator, whose nodes nobody shows,
         # writes them rarely: a per-node timer costs it CPU for every virtual second).
         self.status_interval = STATUS_INTERVAL
@@ -118,6 +136,8 @@ class FullNode:
             ("greeter", functools.partial(greet_new_connections, self.node, self.greet)),
             ("chain-follower", self.follow_chain),
             ("block-relay", self.relay_blocks),
+            ("relay-fallback", self.relay.fallback_loop),
+            ("block-finisher", self.unfinished.finish_loop),
             ("status", self.status_loop),
             ("block-intake", self.intake.run),
         ]
@@ -168,7 +188,7 @@ class FullNode:
                     await self.mempool.on_new_peak()
                     self._log_peak()
                 await self.headers.tell_farmers_and_timelords()
-                self.write_status()
+                await self.write_status_off_loop()
 
     def _log_peak(self) -> None:
         peak = self.blockchain.get_peak()
@@ -184,18 +204,19 @@ class FullNode:
         self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
         """Block gossip: each block intake added to a tip goes to the other full nodes (not
-        back to its sender). Reads the intake's channel, which lives as long as this node:
-        a restarted relay goes on where the last one stopped."""
+        back to its sender; only its proof of time to those that hold its unfinished block).
+        Reads the intake's channel, which lives as long as this node: a restarted relay goes
+        on where the last one stopped."""
         task_status.started()
         async for added in self._reports:
-            await self.outbox.broadcast(Block(added.block), exclude=added.source)
+            await self.relay.block(added.block, source=added.source)
 
     async def status_loop(
         self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
         task_status.started()
         while True:
-            self.write_status()
+            await self.write_status_off_loop()
             await trio.sleep(self.status_interval)
 
     # ---------------------------------------------------------------- status
@@ -205,9 +226,24 @@ class FullNode:
         return self.sync.status()
 
     def write_status(self) -> None:
+        self._write_status_file(self.status())
+
+    async def write_status_off_loop(self) -> None:
+        """:meth:`write_status` with the file written (JSON, fsync) in a worker thread: the
+        loops call it after every block, and a disk's fsync must not stall the event loop."""
+        await run_blocking(self._write_status_file, self.status())
+
+    def _write_status_file(self, status: dict[str, object]) -> None:
+        # One writer at a time: writes from two threads (or a thread and the loop) would
+        # share the temporary file and one rename would find it gone.
+        with self._status_lock:
+            runfiles.write_json_atomic(runfiles.status_path(self.root, "full_node"), status)
+
+    def status(self) -> dict[str, object]:
+        """What the status file holds (read on the event loop: the chain's state)."""
         peak = self.blockchain.get_peak()
         tips = self.blockchain.get_tips()
-        status = {
+        status: dict[str, object] = {
             "height": None if peak is None else int(peak.height),
             "peak": None if peak is None else peak.header_hash.hex(),
             "weight": 0 if peak is None else int(peak.weight),
@@ -226,4 +262,4 @@ class FullNode:
             },
             "time": wall_time(),
         }
-        runfiles.write_json_atomic(runfiles.status_path(self.root, "full_node"), status)
+        return status

@@ -8,13 +8,21 @@ timelord protocol and of the ``UnfinishedBlock`` / ``NewProofOfTime`` gossip.
   space. Our timelords are told its iterations, our farmers its weight and quality.
 - ``NewProofOfTime`` / ``ProofOfTimeFinished``: a proof that finishes held unfinished blocks is
   verified (worker thread) before anything is taken from the pool; an invalid one bans its
-  sender (a peer or a timelord) and leaves the held blocks alone. The blocks it finishes go
-  through block intake like any other.
+  sender (a peer or a timelord) and leaves the held blocks alone. The blocks it finishes are
+  added through block intake like any other by a loop of the node (not by the message's
+  handler, which ends with its connection), and are relayed from there (the proof alone to
+  peers that hold them: :mod:`trionode.roles.full_node.relay`).
+- What a peer sent (an UnfinishedBlock, a NewProofOfTime) is noted in its holdings record
+  first: it shows what the peer has, whatever we do with it.
 """
 
 from __future__ import annotations
 
+import collections
 import logging
+
+import attrs
+import trio
 
 from trionode.blockchain.blockchain import Blockchain
 from trionode.consensus import (
@@ -27,14 +35,15 @@ from trionode.consensus import (
 from trionode.nursery.offload import run_blocking
 from trionode.peers.connection import PeerConnection
 from trionode.peers.errors import BAN_INVALID_BLOCK_SECONDS, RemoteProtocolError
+from trionode.peers.holdings import Held, HoldingsBook
 from trionode.protocols.chain_types import FullBlock, HeaderBlock, ProofOfTime
 from trionode.protocols.farmer_protocol import ProofOfSpaceArrived
-from trionode.protocols.peer_protocol import NewProofOfTime, UnfinishedBlock
 from trionode.protocols.shared_protocol import NodeType
 from trionode.protocols.timelord_protocol import ProofOfSpaceInfo
 from trionode.roles.full_node.farming import FarmingState
 from trionode.roles.full_node.gossip import GossipState
 from trionode.roles.full_node.outbox import Outbox
+from trionode.roles.full_node.relay import BlockRelay
 from trionode.sync import BlockIntake, IntakeLimits, InvalidBlockFromPeer
 from trionode.sync.intake import serialized_size
 from trionode.wire import bytes32, uint64
@@ -45,6 +54,22 @@ MAX_U64 = 2**64 - 1
 # An unfinished block is relayed when its proof of time should finish within this many block
 # times of the best one seen for its challenge.
 PROPAGATION_THRESHOLD_BLOCKS = 1
+
+
+#: Verified proofs whose blocks wait to be added; a further proof waits (nothing taken yet).
+MAX_FINISHING = 16
+
+
+@attrs.define(eq=False)
+class _Finish:
+    """The blocks one verified proof took from the pool, for :meth:`UnfinishedBlocks.finish_loop`;
+    ``done`` is set when they were added (``added`` of them)."""
+
+    pot: ProofOfTime
+    blocks: list[FullBlock]
+    own: bool = False
+    added: int = 0
+    done: trio.Event = attrs.field(factory=trio.Event)
 
 
 class InvalidProofOfTime(RemoteProtocolError):
@@ -65,18 +90,32 @@ class UnfinishedBlocks:
         outbox: Outbox,
         gossip: GossipState,
         limits: IntakeLimits,
+        *,
+        relay: BlockRelay,
+        holdings: HoldingsBook,
     ) -> None:
         self.constants = constants
         self.blockchain = blockchain
         self.intake = intake
         self.outbox = outbox
         self.gossip = gossip
+        self.relay = relay
+        self.holdings = holdings
         self.farming = FarmingState(limits=limits)
         self.blocks_made = 0
+        # Blocks taken by a verified proof, waiting for finish_loop to add them: at most
+        # MAX_FINISHING proofs' worth (each proof takes what the bounded pool held for it).
+        self._finishing: collections.deque[_Finish] = collections.deque()
+        self._finish_ready = trio.Event()
+        self._finish_room = trio.Semaphore(MAX_FINISHING)
 
     async def unfinished_from_peer(self, block: FullBlock, peer: PeerConnection) -> None:
         """An UnfinishedBlock from a peer: held (and relayed) only if it validates and extends
-        a tip. Only a held block counts as seen: an invalid copy must not hide the valid one."""
+        a tip. Only a held block counts as seen: an invalid copy must not hide the valid one.
+        The peer is noted as holding it (an honest peer sends only what it holds; a liar is
+        the relay's fallback's problem)."""
+        if not block.is_finished:
+            self.holdings.of(peer).note(block.header_hash, Held.UNFINISHED)
         if block.is_finished or self.blockchain.contains_block(block.header_hash):
             return
         if block.header_hash in self.gossip.unfinished or not self.farming.accepts_unfinished(
@@ -144,7 +183,7 @@ class UnfinishedBlocks:
                 uint64(min(int(block.weight), MAX_U64)), self._quality_of(block)
             )
             await self.outbox.send_to_all(NodeType.FARMER, arrived)
-        await self.outbox.broadcast(UnfinishedBlock(block), exclude=source)
+        await self.relay.unfinished(block)
 
     @staticmethod
     def _quality_of(block: FullBlock) -> bytes32:
@@ -159,11 +198,21 @@ class UnfinishedBlocks:
         """Finish the unfinished blocks this proof completes; returns how many were added.
 
         ``source`` is the connection it came on (None: made here); ``from_timelord`` says it
-        is our timelord's (its blocks count as made here and the proof is relayed). The proof
+        is our timelord's (its blocks count as made here). A peer that sends a proof has the
+        block it finishes (noted first: the relay answers it with the same proof). The proof
         is verified before any held block is taken: an invalid one raises InvalidProofOfTime
         (its sender is banned) and the held blocks stay for the valid proof. A proof that
-        answers nothing we hold is ignored unverified."""
+        answers nothing we hold is ignored unverified.
+
+        The blocks taken are added by :meth:`finish_loop`, a loop of this node, never by the
+        handler that brought the proof: the handler lives as long as its connection, and the
+        proof has gone to our peers (who take it as our word that we have the blocks) before
+        the blocks are added. A timelord that disconnects (restarted, killed) must not cancel
+        the adds of its last proofs half way: that lost blocks our peers then held and would
+        never send back to us."""
         pot_hash = pot.get_hash()
+        if source is not None and not from_timelord:
+            self.holdings.of(source).note(pot_hash, Held.PROOF)
         if pot_hash in self.gossip.proofs_of_time:
             return 0  # a duplicate of a proof that verified
         challenge_hash, iterations = pot.challenge_hash, int(pot.number_of_iterations)
@@ -178,14 +227,46 @@ class UnfinishedBlocks:
                 )
             logger.warning("our proof of time for %s does not verify", challenge_hash.hex()[:16])
             return 0
+        await self._finish_room.acquire()  # waiting here loses nothing: nothing is taken yet
+        if pot_hash in self.gossip.proofs_of_time:  # another handler took them meanwhile
+            self._finish_room.release()
+            return 0
         self.gossip.proofs_of_time.add(pot_hash)
-        own = source is None or from_timelord
-        blocks = self.farming.take_unfinished(challenge_hash, iterations)
-        added = 0
-        for unfinished in blocks:
+        # From here to the append there is no checkpoint: what is taken is queued.
+        job = _Finish(pot, self.farming.take_unfinished(challenge_hash, iterations))
+        job.own = source is None or from_timelord
+        self._finishing.append(job)
+        self._finish_ready.set()
+        # The blocks it finishes are valid (BlockRelay.proof says why): holders hear of the
+        # proof now, not after our own validation and commit of those blocks.
+        await self.relay.proof(pot, [b.header_hash for b in job.blocks])
+        await job.done.wait()
+        return job.added
+
+    async def finish_loop(
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Add the blocks finished by verified proofs of time, in the order the proofs came
+        (one of the node's loops; see :meth:`proof_of_time`)."""
+        task_status.started()
+        while True:
+            if not self._finishing:
+                self._finish_ready = trio.Event()
+                await self._finish_ready.wait()
+                continue
+            job = self._finishing.popleft()
+            try:
+                await self._add_finished(job)
+            finally:
+                self._finish_room.release()
+                job.done.set()
+
+    async def _add_finished(self, job: _Finish) -> None:
+        pot = job.pot
+        for unfinished in job.blocks:
             challenge = make_challenge(
                 self.constants,
-                answered_challenge=challenge_hash,
+                answered_challenge=pot.challenge_hash,
                 pos=unfinished.proof_of_space,
                 pot=pot,
                 header_data=unfinished.header.data,
@@ -193,9 +274,6 @@ class UnfinishedBlocks:
             finished = unfinished.replace(proof_of_time=pot, challenge=challenge)
             result = await self.intake.add_block(finished, source=None)
             if result.added:
-                added += 1
-                if own:
+                job.added += 1
+                if job.own:
                     self.blocks_made += 1
-        if blocks and own:
-            await self.outbox.broadcast(NewProofOfTime(pot))
-        return added
