@@ -10,9 +10,7 @@ phases:
    running map for a batch in chain order, so linear in the batch).
 2. *verify* (worker threads, up to ``validation_workers`` at once, no lock): ``validate_block``
    of each block, one job each (:mod:`.verify`); chiapos, chiavdf and blspy release
-   the GIL, so blocks really verify in parallel and the event loop stays free. A batch of one
-   block (gossip, a short sync) is gathered and verified in the same worker-thread hop, with
-   the lock held: a relayed block's hop is then one thread hand-off, not two.
+   the GIL, so blocks really verify in parallel and the event loop stays free.
 3. *commit* (under the lock, in order, one write hop and transaction for the batch;
    :mod:`.commit_run`): each block, the new tip set and, when it becomes the heaviest tip, the
    height map and coin-set change of the reorg; the in-memory view is updated only after the
@@ -56,7 +54,7 @@ from trionode.consensus.proofs import pot_output_hash
 from trionode.nursery.clock import wall_time
 from trionode.nursery.offload import run_blocking
 from trionode.protocols.chain_types import FullBlock, HeaderBlock, ProofOfTime
-from trionode.storage import BlockInfo, ChainReader, ChainStore, StoreCorruptError
+from trionode.storage import BlockInfo, ChainStore, StoreCorruptError
 from trionode.wire import bytes32
 
 logger = logging.getLogger(__name__)
@@ -317,24 +315,18 @@ class Blockchain(CommitRun):
                     continue
                 pending[block.header_hash] = block
                 jobs.append(i)
-            chosen, now = [blocks[i] for i in jobs], int(self._clock())
-            errors: list[Err | None] | None = None
-            if len(jobs) == 1:
-                # One block (gossip, a short sync): its context gathered and the block
-                # validated in one worker-thread hop, not two (each hop waits for a thread on
-                # a busy node; a relay hop is this node's validation and little else).
-                async with self._verify_limiter:
-                    errors = await self.store.snapshot(
-                        self._gather_and_validate, chosen, pending, now
-                    )
-            elif jobs:
-                contexts = await self.store.snapshot(self._chain.gather_in, chosen, pending, now)
-        if jobs and errors is None:
-            errors = await verify_many(
-                validate_block, self.constants, chosen, contexts, self._verify_limiter
-            )
+            if jobs:
+                contexts = await self.store.snapshot(
+                    self._chain.gather_in, [blocks[i] for i in jobs], pending, int(self._clock())
+                )
         if jobs:
-            assert errors is not None
+            errors = await verify_many(
+                validate_block,
+                self.constants,
+                [blocks[i] for i in jobs],
+                contexts,
+                self._verify_limiter,
+            )
             async with self._lock:
                 committed = await self._commit_run(
                     [(blocks[i], err) for i, err in zip(jobs, errors, strict=True)], on_valid
@@ -344,18 +336,6 @@ class Blockchain(CommitRun):
         done = [r for r in results if r is not None]
         assert len(done) == len(blocks)
         return done
-
-    def _gather_and_validate(
-        self,
-        reader: ChainReader,
-        blocks: Sequence[FullBlock],
-        pending: Mapping[bytes32, FullBlock],
-        now: int,
-    ) -> list[Err | None]:
-        """``validate_block`` of each block with the context gathered from ``reader`` (in the
-        worker thread of one store snapshot, the state lock held by the caller)."""
-        contexts = self._chain.gather_in(reader, blocks, pending, now)
-        return [validate_block(self.constants, b, c) for b, c in zip(blocks, contexts, strict=True)]
 
     # -- validation helpers for other roles --------------------------------------------------
 
