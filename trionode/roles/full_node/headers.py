@@ -124,14 +124,21 @@ class HeaderMaker:
 
     async def tell_farmers_and_timelords(self) -> None:
         """The challenges of the tips (and the proof of time rate) to every farmer and
-        timelord connected."""
+        timelord connected (nothing computed when none is: most full nodes have neither, and
+        this runs after every block)."""
+        farmers, timelords = (
+            self.outbox.peers(NodeType.FARMER),
+            self.outbox.peers(NodeType.TIMELORD),
+        )
+        if not farmers and not timelords:
+            return
         msgs = await self.finalized_messages()
         ips = await self.blockchain.get_next_ips()
-        for conn in self.outbox.peers(NodeType.FARMER):
+        for conn in farmers:
             await self.outbox.send_quietly(conn, ProofOfTimeRate(uint64(ips)))
             for msg in msgs:
                 await self.outbox.send_quietly(conn, msg)
-        for conn in self.outbox.peers(NodeType.TIMELORD):
+        for conn in timelords:
             for msg in msgs:
                 await self.outbox.send_quietly(conn, ChallengeStart(msg.challenge_hash, msg.weight))
 
