@@ -62,6 +62,69 @@ Each block still reaches each node about 5 times (one Block from each neighbour)
 now cost a hash, the message's trip through the memory transport and the peer layer, and a
 seen-cache lookup. What remains is mostly per node and real: SQL (commits, peer-address
 bookkeeping of the peer manager), trio scheduling and the peer layer.
+
+Session 6 (main d3ef36b, after the relay revert, against this branch), seed 1, 50 nodes, 100
+blocks, the same options, ``--runs 1``, both trees at once on 2 cores shared with other jobs
+(load average 5-9; CPU figures scatter by about 10%):
+
+======================  =====================  ===========  ===========  ================
+tree                    wall (CPU)             virtual      blocks/s     event-log sha256
+======================  =====================  ===========  ===========  ================
+main d3ef36b            116.9 s (50.6 s)       773 s        0.87         6a0afd5ede754f27
+this branch             105.9 s (42.3 s)       773 s        0.96         25d91e8fcde23422
+======================  =====================  ===========  ===========  ================
+
+About 16% less CPU (an earlier pair of the first commit alone: 48.4 s against 41.8 s). What
+changed, by the share of a cProfile of main's 100-block run it removed:
+
+- tips' challenges computed only when a farmer or timelord is connected (about 8%: each
+  node read the next difficulty from its store for each tip at each block);
+- the peer manager writes once per dial (the attempt with its outcome), and address groups
+  and loopback checks are memoised (about 5%; most dials of the run fail: Byzantine nodes
+  redial the honest nodes that banned them, and nodes redial crashed ones);
+- SQLite's ``BEGIN`` goes straight to the driver (every store hop begins a transaction; an
+  empty read went from about 60 to 26 microseconds);
+- the simulator writes each node's status file at most once a minute of virtual time (the
+  node writes it at every new tip, about 4%), and a link's message already due is delivered
+  without a sleep.
+
+The hash differs from main's because tasks interleave differently (the same seed still gives
+one hash in two processes). Where a 100-block run's CPU now goes (cProfile, cumulative, of
+all the run's time): store writes 19% (chain commits 15%: about ten SQLAlchemy statements per
+block and node; peer bookkeeping 3%), store reads 14%, SQLAlchemy's per-statement machinery
+16% of the total across both, full validation 5%, relay 5%, the links' pumps 7%, the peer
+manager 5%, the stored-block invariant's reads 4%, trio's run loop itself 5%. SQLite's own
+work (execute, commit) is about 4%, so an in-memory database would save little; the cost is
+per statement, in Python.
+
+The issue's run, 1,000 blocks, this branch, ``--runs 1`` in two processes at once while the
+whole test suite ran (load average 7-12 on 2 cores, so the wall time is mostly waiting):
+every invariant held, and both printed the same event-log hash:
+
+======================  =====================  ===========  ===========  ================
+run                     wall (CPU)             virtual      blocks/s     event-log sha256
+======================  =====================  ===========  ===========  ================
+process 1 (29 VDFs)     1714.9 s (396.1 s)     7243 s       0.58         683bb684806a9dac
+process 2               1719.3 s (399.1 s)     7243 s       0.58         683bb684806a9dac
+======================  =====================  ===========  ===========  ================
+
+Then main and this branch at once (``--runs 1`` each, load average 6-7; a third process of
+this branch, so three gave the same hash):
+
+======================  =====================  ===========  ===========  ================
+tree                    wall (CPU)             virtual      blocks/s     event-log sha256
+======================  =====================  ===========  ===========  ================
+main d3ef36b            1009.3 s (444.2 s)     7381 s       0.99         07621ca193f9140d
+this branch             859.7 s (362.4 s)      7243 s       1.17         683bb684806a9dac
+======================  =====================  ===========  ===========  ================
+
+18% less CPU. The goal, under 60 s, is not met: CPU is still about 7 ms per block per node at
+this load (the 300-320 s of the previous session, on the tree that still had the relay work,
+were measured at load 2-4; CPU time stretches with the load on this machine). What is left is per node and real: the chain's commit and reads
+(SQLAlchemy's per-statement cost), the peer layer and trio's scheduling for each of the
+about 5 copies of each block a node receives (one per neighbour; relaying less is the relay
+work of issue 13), and full validation.
+
 """
 
 from __future__ import annotations

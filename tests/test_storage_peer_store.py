@@ -79,3 +79,24 @@ async def test_peers_share_the_chain_stores_runner(url: str, tmp_path: Path) -> 
             other.close()
     finally:
         await chain.aclose()
+
+
+async def test_record_dial_writes_attempt_and_outcome_at_once(url: str) -> None:
+    """The peer manager's one write per dial: a failure counts and keeps the attempt's time;
+    a success resets the count and is seen and tried at its own time."""
+    peers = PeerStore.open(url)
+    try:
+        await peers.add_seen([("127.0.0.5", 8444)], 100.0)
+        await peers.record_dial("127.0.0.5", 8444, 110.0, ok=False, now=111.0)
+        await peers.record_dial("127.0.0.5", 8444, 120.0, ok=False, now=121.0)
+        record = await peers.get("127.0.0.5", 8444)
+        assert record is not None
+        assert (record.last_attempt, record.failures, record.last_success) == (120.0, 2, 0.0)
+        assert record.last_seen == 100.0
+        await peers.record_dial("127.0.0.5", 8444, 130.0, ok=True, now=131.0)
+        record = await peers.get("127.0.0.5", 8444)
+        assert record is not None
+        assert (record.last_attempt, record.failures) == (130.0, 0)
+        assert (record.last_success, record.last_seen) == (131.0, 131.0)
+    finally:
+        peers.close()

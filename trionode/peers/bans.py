@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 from collections.abc import Callable
@@ -11,7 +12,9 @@ __all__ = ["BanList", "is_loopback"]
 logger = logging.getLogger(__name__)
 
 
+@functools.lru_cache(maxsize=4096)
 def is_loopback(host: str) -> bool:
+    """Memoised (bounded): the peer manager asks it for every candidate at every round."""
     try:
         return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
     except ValueError:

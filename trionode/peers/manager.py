@@ -239,18 +239,18 @@ class PeerManager:
     async def _dial(self, host: str, port: int) -> None:
         addr = (host, port)
         try:
-            await self.store.mark_attempt(host, port, self._now())
+            attempted = self._now()
             try:
                 conn = await self.node.connect(host, port)
             except DIAL_ERRORS as exc:
                 _, failures = self._backoff.get(addr, (0.0, 0))
                 delay = min(self.config.backoff_initial * 2**failures, self.config.backoff_max)
                 self._backoff[addr] = (trio.current_time() + delay, failures + 1)
-                await self.store.mark_failure(host, port)
+                await self.store.record_dial(host, port, attempted, ok=False, now=self._now())
                 logger.info("dial %s:%d failed (%s); next try in %.0f s", host, port, exc, delay)
                 return
             self._backoff.pop(addr, None)
-            await self.store.mark_success(host, port, self._now())
+            await self.store.record_dial(host, port, attempted, ok=True, now=self._now())
             if conn.node_type is NodeType.FULL_NODE:
                 await self._exchange_peers(conn)
         finally:

@@ -8,6 +8,7 @@ The bounds are described in :mod:`trionode.storage.peer_store`.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import ipaddress
 from collections import defaultdict
@@ -32,9 +33,11 @@ MAX_PEERS = 20_000
 OPERATOR_SOURCE = "operator"
 
 
+@functools.lru_cache(maxsize=4096)
 def address_group(host: str) -> str:
     """The network a host belongs to (IPv4 /16, IPv6 /32): outbound connections are spread
-    over groups, and the address table's quotas count per group."""
+    over groups, and the address table's quotas count per group. Memoised (bounded): the
+    peer manager asks it for every candidate at every round, and parsing is the cost."""
     try:
         ip = ipaddress.ip_address(host.split("%", 1)[0])
     except ValueError:

@@ -210,6 +210,18 @@ class PeerStore:
     async def mark_failure(self, host: str, port: int) -> None:
         await self.runner.write(_update_sync, host, port, {"failures": _t.c.failures + 1})
 
+    async def record_dial(
+        self, host: str, port: int, attempted: float, *, ok: bool, now: float
+    ) -> None:
+        """A dial's attempt and its outcome in one write (the peer manager dials often: one
+        write per dial, not one before it and one after)."""
+        values: dict[str, object] = {"last_attempt": attempted}
+        if ok:
+            values.update(last_success=now, last_seen=now, failures=0)
+        else:
+            values["failures"] = _t.c.failures + 1
+        await self.runner.write(_update_sync, host, port, values)
+
     # -- reads -----------------------------------------------------------------------------
 
     async def get(self, host: str, port: int) -> PeerRecord | None:
