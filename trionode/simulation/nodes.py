@@ -223,19 +223,31 @@ class SimNode:
     def _rare_status(self) -> None:
         """The status file at most once per STATUS_INTERVAL virtual seconds: the node also
         writes it after every change of its tips (a JSON file per node and block, 4% of a
-        profiled run's CPU), and nobody reads a simulated node's."""
+        profiled run's CPU), and nobody reads a simulated node's. Both ways it is written
+        (on the loop, and handed to a worker after each block) are wrapped."""
         full_node = self.full_node
         write = full_node.write_status
+        write_off_loop = full_node.write_status_off_loop
         last = -math.inf
 
-        def rare() -> None:
+        def due() -> bool:
             nonlocal last
             now = trio.current_time()
-            if now - last >= STATUS_INTERVAL:
-                last = now
+            if now - last < STATUS_INTERVAL:
+                return False
+            last = now
+            return True
+
+        def rare() -> None:
+            if due():
                 write()
 
+        async def rare_off_loop() -> None:
+            if due():
+                await write_off_loop()
+
         full_node.write_status = rare  # type: ignore[method-assign]
+        full_node.write_status_off_loop = rare_off_loop  # type: ignore[method-assign]
 
     def _watch_bans(self) -> None:
         bans = self.peer_node.bans
