@@ -1,19 +1,23 @@
-"""Verifying many blocks (or headers) in the validation workers, each block with its own context.
+"""Verifying many blocks (or headers) in the validation workers, each block its own job.
 
-The workers pull the blocks themselves: :func:`verify_many` starts one job per worker (as many
-as the chain's limiter allows), and each job takes the next block not yet taken until none is
-left. A worker the system leaves waiting holds only the block it is on, and the event loop is
-not in the loop between two blocks. Jobs of one block each, one thread hand-off per block
-through the event loop, were the rule before: on 2 cores shared with other work the event loop
-(waiting for a core itself) was slow to hand the next block to a worker that finished one, and
-in a long sync of 1,000 sim blocks with 2 workers only one job ran for about a third of the
-sync's wall time (``scripts/bench_sync.py`` with a profile of the jobs, load 3-6). Fixed jobs
-of 8 blocks, tried before that, were slower still: a worker left waiting held all of its 8.
+Every block is validated on its own, with its own context, in a worker thread under the
+chain's limiter (served in order, so a sync window's bodies and the next window's headers
+share the workers). Jobs of several blocks were tried, to save thread hand-offs: they cost a
+little less CPU but made the sync slower (with 1,000 sim blocks on 2 busy cores, load 8-11,
+16-24 s with jobs of 8 blocks against 9-11 s with jobs of one, ``scripts/bench_sync.py``),
+likely because a worker thread the system leaves waiting holds all its blocks while the rest
+of its window is done; hence :data:`BLOCKS_PER_JOB`. Jobs that pull the next untaken block
+until none is left (one job per worker, the event loop out of the loop between blocks) were
+tried in session 6: in a profile the workers were never idle, where jobs of one block leave
+one worker idle for about a third of a sync, yet the sync was slower: 1,000 sim blocks
+synced at 63-90 blocks/s against 95-129 with jobs of one block, alternately, at load 7-8 on
+2 cores (each worker thread got about 20% of a core per second of its jobs against about
+45%). A thread that never sleeps seems to lose out to the machine's other work (and to its
+sibling for the GIL) more than one that waits a moment for its next block.
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
@@ -24,6 +28,9 @@ from trionode.nursery.offload import run_blocking
 
 B = TypeVar("B")
 
+#: Blocks per worker job (module docstring).
+BLOCKS_PER_JOB = 1
+
 
 async def verify_many(
     check: Callable[[ConsensusConstants, B, ValidationContext], Err | None],
@@ -31,37 +38,21 @@ async def verify_many(
     items: Sequence[B],
     contexts: Sequence[ValidationContext],
     limiter: trio.CapacityLimiter,
+    per_job: int = BLOCKS_PER_JOB,
 ) -> list[Err | None]:
-    """``check(constants, item, ctx)`` of every item in worker threads under ``limiter``
-    (module docstring); results in input order. When cancelled, the jobs take no further
-    item (each finishes the one it is on, in the background)."""
+    """``check(constants, item, ctx)`` of every item, in worker threads under ``limiter``,
+    ``per_job`` items per job, all jobs at once; results in input order."""
     if len(items) != len(contexts):
         raise ValueError("one context per item")
     results: list[Err | None] = [None] * len(items)
-    # ``next`` on a count is atomic under the GIL: each index is taken by one job only.
-    taken = itertools.count()
-    stopped = False
 
-    def job() -> None:
-        while not stopped:
-            i = next(taken)
-            if i >= len(items):
-                return
-            results[i] = check(constants, items[i], contexts[i])
+    def job(start: int, stop: int) -> list[Err | None]:
+        return [check(constants, items[i], contexts[i]) for i in range(start, stop)]
 
-    async def run() -> None:
-        nonlocal stopped
-        try:
-            # Abandoned on cancellation, so a cancelled sync does not wait for a window of
-            # blocks: the job stops after its current block (``stopped``).
-            await run_blocking(job, limiter=limiter, abandon_on_cancel=True)
-        except BaseException:
-            stopped = True
-            raise
+    async def run(start: int, stop: int) -> None:
+        results[start:stop] = await run_blocking(job, start, stop, limiter=limiter)
 
-    workers = max(1, min(len(items), int(limiter.total_tokens)))
-    if items:
-        async with trio.open_nursery() as nursery:
-            for _ in range(workers):
-                nursery.start_soon(run)
+    async with trio.open_nursery() as nursery:
+        for start in range(0, len(items), per_job):
+            nursery.start_soon(run, start, min(start + per_job, len(items)))
     return results
