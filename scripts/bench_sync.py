@@ -31,18 +31,19 @@ cost. The CPU this process spent per block verifying and syncing (least of the r
 printed too: on a machine shared with other work the wall-clock rates scatter (the server
 process and other jobs take the cores in turns), the CPU spent much less.
 
-Measured (session 5) on 2 cores shared with other work (load average 6-10, the test suite
-running beside), this script against the code before the session's changes, alternately, 2
-workers. 1,000 sim blocks: wall ratio before 0.70, 0.72, 0.53, 0.67, after 0.84, 0.94, 0.35,
-0.42; CPU per synced block before 6.66-7.53 ms, after 6.45-7.43 ms (verification 5.4-5.6 ms).
-200 devnet blocks (cached once; 46 min to farm, plots included, niced on the loaded machine):
-before 1.11, 0.36, 0.72, 0.57, after 1.01, 0.28, 1.27, 0.95; CPU ratio before 0.72-0.83, after
-0.71-0.88. At this load the wall ratios scatter more than any change moves them. At load 2-5,
-1,000 sim blocks: before 0.78, 0.70, 0.68 (sync 138-154 blocks/s), after 0.56, 0.82, 0.69
-(sync 119-201 blocks/s; the 0.56 beside a verification of 360 blocks/s): the goal of 0.8 is
-not met. What remains: each window's blocks are checked twice in Python (its headers, then
-the blocks, whose proofs the memos answer), and a window's commit only overlaps the next
-window's headers, not its bodies.
+Measured (session 6) on 2 cores shared with other work, this script against main's tree and
+this one alternately, 2 workers, each round's ratio. Load 0.9-2.3, 1,000 sim blocks: main
+0.72, 0.73, 0.73 / 0.65, 0.67, 0.70; this tree 0.71, 0.74, 0.55 / 0.65, 0.75, 0.75 (sync
+240-275 blocks/s against verification 330-375); 200 devnet blocks: main 0.82, 0.82, 0.90
+(and 1.01, 1.51, 2.13 beside a disturbed verification); this tree 0.73, 0.75, 0.76 / 0.70,
+0.77, 0.82. CPU ratio main 0.80-0.93, this tree 0.82-0.85. At load 5-12 every tree's rounds
+scatter from 0.47 to 1.20. The goal of 0.8 is not met. On an idle machine the syncing
+process spends 6.3-6.9 ms of CPU per sim block (its verification jobs 6.3, its event loop
+0.8, its store 0.6; the serving process 0.15) against 5.2-5.8 for the verification alone, and
+keeps about 1.7 of the 2 cores busy (two jobs running 78% of the sync, one 20%: with a job
+per block the event loop hands each worker its next block). Workers that pulled their next
+block themselves kept both busy, but the sync was slower at load 7-8 (trionode/blockchain/
+verify.py).
 """
 
 from __future__ import annotations
