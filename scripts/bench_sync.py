@@ -12,38 +12,38 @@ transaction per block from height 5 on). They are made once and cached under ``-
 build the devnet chain once with ``--network devnet --blocks 150 --generate-only`` (about 10
 blocks a minute on 2 busy cores, faster idle), then run with the same ``--blocks``.
 
-Then:
+Then ``--rounds`` (default 3) rounds, each of:
 
 1. *verification*: ``validate_block`` of every block with contexts precomputed as the
-   Blockchain would gather them, in ``--workers`` threads (best of 3 rounds). Each round
-   decodes the blocks afresh (outside the timed part), so it decompresses every BLS point as
-   the syncing node must; the figure for blocks whose points an earlier round decompressed
-   (what this script measured before) is printed beside it;
-2. *sync*: ``--servers`` full node processes (``python -m trionode --role full_node``) serve the
-   chain from their own stores; a fresh node in this process, knowing them as peers, long
-   syncs it over TLS websockets on 127.0.0.1 with ``validation_workers = --workers``. The
-   rate is the blocks of the sync divided by the time from the sync's start (hash lists asked)
-   to the last commit; the time to the first connection is printed apart.
+   Blockchain would gather them, in ``--workers`` threads, the blocks decoded afresh before the
+   round (outside the timed part), so it decompresses every BLS point as the syncing node
+   must, and no proof remembered from an earlier round;
+2. *sync*: ``--servers`` full node processes (``python -m trionode --role full_node``), started
+   once, serve the chain from their own stores; a fresh node in this process, knowing them as
+   peers, long syncs it over TLS websockets on 127.0.0.1 with ``validation_workers =
+   --workers``. The rate is the blocks of the sync divided by the time from the sync's start
+   (hash lists asked) to the last commit; the time to the first connection is printed apart.
 
-The ratio sync / verification is the figure to quote: what the network, storage, header
-validation (the proofs it verified are memoised, so the block pass does not verify them
-again) and the pipeline cost. The proof caches are cleared before each verification round and
-before the sync. The CPU this process spent per block verifying and syncing is printed too: on
-a machine shared with other work the wall-clock rates scatter (the server process and other
-jobs take the cores in turns), the CPU spent much less.
+The two alternate so that each pair sees about the same load on a shared machine; every
+round's ratio is printed, and the best sync against the best verification. The ratio sync /
+verification is the figure to quote: what the network, storage, contexts and the pipeline
+cost. The CPU this process spent per block verifying and syncing (least of the rounds) is
+printed too: on a machine shared with other work the wall-clock rates scatter (the server
+process and other jobs take the cores in turns), the CPU spent much less.
 
-Measured (session 5) on 2 cores shared with other work (load average 6-10, the test suite
-running beside), this script against the code before the session's changes, alternately, 2
-workers. 1,000 sim blocks: wall ratio before 0.70, 0.72, 0.53, 0.67, after 0.84, 0.94, 0.35,
-0.42; CPU per synced block before 6.66-7.53 ms, after 6.45-7.43 ms (verification 5.4-5.6 ms).
-200 devnet blocks (cached once; 46 min to farm, plots included, niced on the loaded machine):
-before 1.11, 0.36, 0.72, 0.57, after 1.01, 0.28, 1.27, 0.95; CPU ratio before 0.72-0.83, after
-0.71-0.88. At this load the wall ratios scatter more than any change moves them. At load 2-5,
-1,000 sim blocks: before 0.78, 0.70, 0.68 (sync 138-154 blocks/s), after 0.56, 0.82, 0.69
-(sync 119-201 blocks/s; the 0.56 beside a verification of 360 blocks/s): the goal of 0.8 is
-not met. What remains: each window's blocks are checked twice in Python (its headers, then
-the blocks, whose proofs the memos answer), and a window's commit only overlaps the next
-window's headers, not its bodies.
+Measured (session 6) on 2 cores shared with other work, this script against main's tree and
+this one alternately, 2 workers, each round's ratio. Load 0.9-2.3, 1,000 sim blocks: main
+0.72, 0.73, 0.73 / 0.65, 0.67, 0.70; this tree 0.71, 0.74, 0.55 / 0.65, 0.75, 0.75 (sync
+240-275 blocks/s against verification 330-375); 200 devnet blocks: main 0.82, 0.82, 0.90
+(and 1.01, 1.51, 2.13 beside a disturbed verification); this tree 0.73, 0.75, 0.76 / 0.70,
+0.77, 0.82. CPU ratio main 0.80-0.93, this tree 0.82-0.85. At load 5-12 every tree's rounds
+scatter from 0.47 to 1.20. The goal of 0.8 is not met. On an idle machine the syncing
+process spends 6.3-6.9 ms of CPU per sim block (its verification jobs 6.3, its event loop
+0.8, its store 0.6; the serving process 0.15) against 5.2-5.8 for the verification alone, and
+keeps about 1.7 of the 2 cores busy (two jobs running 78% of the sync, one 20%: with a job
+per block the event loop hands each worker its next block). Workers that pulled their next
+block themselves kept both busy, but the sync was slower at load 7-8 (trionode/blockchain/
+verify.py).
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -75,42 +75,23 @@ from trionode.testing.chain_cache import cache_path, cached_chain, chain_context
 from trionode.testing.full_node import NodeHandle, TestNetwork, preload
 
 
-def verify_rate(
-    constants: ConsensusConstants, chain: Sequence[FullBlock], workers: int, rounds: int = 3
-) -> tuple[tuple[float, float], tuple[float, float]]:
-    """(blocks/s of the best of ``rounds``, CPU seconds of this process in its least costly
-    round), first with the blocks decoded afresh before each round, so every BLS point is
-    decompressed in the round as a syncing node must; then with the same block objects every
-    round, their points decompressed by the first."""
-    ctxs = chain_contexts(constants, chain, now=2**40)
-    encoded = [bytes(b) for b in chain]
-    fresh = _best_round(
-        constants, lambda: [FullBlock.from_bytes(e) for e in encoded], ctxs, workers, rounds
-    )
-    warm = _best_round(constants, lambda: chain, ctxs, workers, rounds)
-    return fresh, warm
-
-
-def _best_round(
+def verify_round(
     constants: ConsensusConstants,
-    blocks: Callable[[], Sequence[FullBlock]],
+    chain: Sequence[FullBlock],
     ctxs: Sequence[ValidationContext],
     workers: int,
-    rounds: int,
 ) -> tuple[float, float]:
-    best = cpu = float("inf")
-    for _ in range(rounds):
-        chain = blocks()  # decoded outside the timed part
-        clear_proof_caches()  # each round verifies every proof, none remembered
-        started, cpu_started = time.perf_counter(), time.process_time()
-        with ThreadPoolExecutor(workers) as pool:
-            errors = list(pool.map(validate_block, [constants] * len(chain), chain, ctxs))
-        best = min(best, time.perf_counter() - started)
-        cpu = min(cpu, time.process_time() - cpu_started)
-        bad = [e for e in errors if e is not None]
-        if bad:
-            raise SystemExit(f"invalid blocks in the benchmark chain: {bad[:3]}")
-    return len(chain) / best, cpu
+    """(blocks/s, CPU seconds of this process) of one round of ``validate_block`` of every
+    block of ``chain`` in ``workers`` threads, no proof remembered from an earlier round."""
+    clear_proof_caches()
+    started, cpu_started = time.perf_counter(), time.process_time()
+    with ThreadPoolExecutor(workers) as pool:
+        errors = list(pool.map(validate_block, [constants] * len(chain), chain, ctxs))
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    bad = [e for e in errors if e is not None]
+    if bad:
+        raise SystemExit(f"invalid blocks in the benchmark chain: {bad[:3]}")
+    return len(chain) / seconds, cpu
 
 
 def default_cache_dir() -> Path:
@@ -163,7 +144,8 @@ async def sync_once(
     work: Path, network: str, chain: Sequence[FullBlock], ports: list[int], workers: int
 ) -> tuple[float, float, int, float]:
     """(seconds from start to the first connection, seconds of the sync, blocks synced, CPU
-    seconds of this process, the syncing node's, from its sync's start to its end)."""
+    seconds of this process, the syncing node's, from its sync's start to its end). ``work``
+    must be a fresh directory (the node's root is made under it)."""
     tip = chain[-1].header_hash
     clear_proof_caches()  # the node must verify what the verification rounds already did
     async with trio.open_nursery() as nursery:
@@ -201,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--network", default="devnet", choices=["devnet", "sim"])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--servers", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--generate-only", action="store_true")
     parser.add_argument("--seed-cache", type=Path, default=None)
     parser.add_argument("--cache-dir", type=Path, default=default_cache_dir())
@@ -218,16 +201,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"loaded {len(chain)} {args.network} blocks from {cache}")
     if args.generate_only:
         return 0
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     txs = sum(len(b.body.transactions) for b in chain)
     print(f"{len(chain)} blocks, {txs} transactions, {sum(len(bytes(b)) for b in chain)} bytes")
 
-    (rate_verify, cpu_verify), (rate_warm, _) = verify_rate(constants, chain, args.workers)
-    print(
-        f"pure verification ({args.workers} worker threads): {rate_verify:,.1f} blocks/s "
-        f"(blocks decoded afresh each round; {rate_warm:,.1f} with their points already "
-        "decompressed by an earlier round)"
-    )
-
+    ctxs = chain_contexts(constants, chain, now=2**40)
+    encoded = [bytes(b) for b in chain]
+    verified: list[tuple[float, float]] = []
+    synced: list[tuple[float, float, int, float]] = []
     with tempfile.TemporaryDirectory(prefix="bench_sync_") as tmp:
         work = Path(tmp)
         procs = []
@@ -242,30 +224,49 @@ def main(argv: list[str] | None = None) -> int:
                 proc = start_server(root, args.network, log)
                 procs.append(proc)
                 ports.append(wait_ready(root, proc, log))
-            connected, seconds, blocks, cpu_sync = trio.run(
-                sync_once, work, args.network, chain, ports, args.workers
-            )
+            # Rounds alternate, so a verification and a sync see about the same load.
+            for r in range(args.rounds):
+                fresh = [FullBlock.from_bytes(e) for e in encoded]  # decoded outside the timing
+                verified.append(verify_round(constants, fresh, ctxs, args.workers))
+                client = work / f"client{r}"
+                client.mkdir()
+                synced.append(trio.run(sync_once, client, args.network, chain, ports, args.workers))
+                rate_v, rate_s = verified[-1][0], synced[-1][2] / synced[-1][1]
+                print(
+                    f"round {r + 1}: verification {rate_v:,.1f} blocks/s, sync {rate_s:,.1f} "
+                    f"blocks/s ({synced[-1][2]} blocks in {synced[-1][1]:.2f} s; first "
+                    f"connection after {synced[-1][0]:.2f} s), ratio {rate_s / rate_v:.2f}"
+                )
         finally:
             for proc in procs:
                 proc.terminate()
             for proc in procs:
                 proc.wait(timeout=30)
-    rate_sync = blocks / seconds
+    rate_warm, _ = verify_round(constants, chain, ctxs, args.workers)
+    rate_verify = max(v[0] for v in verified)
+    rate_sync = max(s[2] / s[1] for s in synced)
+    ratios = sorted(s[2] / s[1] / v[0] for v, s in zip(verified, synced, strict=True))
     print(
-        f"long sync from {args.servers} server process(es) over loopback: {blocks} blocks in "
-        f"{seconds:.2f} s = {rate_sync:,.1f} blocks/s (first connection after {connected:.2f} s)"
+        f"pure verification ({args.workers} worker threads, blocks decoded afresh each round), "
+        f"best of {args.rounds}: {rate_verify:,.1f} blocks/s ({rate_warm:,.1f} for blocks "
+        "whose points an earlier round decompressed)"
     )
     print(
-        f"ratio sync / pure verification: {rate_sync / rate_verify:.2f} "
-        f"({args.workers} workers, {args.network}; {rate_sync / rate_warm:.2f} against the "
-        "verification of blocks whose points were decompressed already)"
+        f"long sync from {args.servers} server process(es) over loopback, best of "
+        f"{args.rounds}: {rate_sync:,.1f} blocks/s"
+    )
+    print(
+        f"ratio sync / pure verification: {rate_sync / rate_verify:.2f} (best against best; "
+        f"each round's: {', '.join(f'{x:.2f}' for x in ratios)}; {args.workers} workers, "
+        f"{args.network})"
     )
     # Seconds of CPU are what a loaded machine disturbs least: the same blocks' verification
     # against everything the syncing node spent (its event loop, store and workers).
+    cpu_verify = min(v[1] for v in verified) / len(chain)
+    cpu_sync = min(s[3] / max(s[2], 1) for s in synced)
     print(
-        f"CPU of this process: verification {cpu_verify / len(chain) * 1e3:.2f} ms/block, "
-        f"sync {cpu_sync / max(blocks, 1) * 1e3:.2f} ms/block; "
-        f"ratio {cpu_verify / len(chain) / (cpu_sync / max(blocks, 1)):.2f}"
+        f"CPU of this process (least of the rounds): verification {cpu_verify * 1e3:.2f} "
+        f"ms/block, sync {cpu_sync * 1e3:.2f} ms/block; ratio {cpu_verify / cpu_sync:.2f}"
     )
     if args.network == "sim":
         print("note: sim blocks (16-bit VDFs) are cheap to verify; devnet is the quoted figure")

@@ -450,6 +450,36 @@ async def test_validate_unfinished_and_headers(
     assert errors[2] is Err.UNKNOWN_PARENT
 
 
+async def test_validate_blocks_beside_the_commit_of_the_run_below(
+    chain: Blockchain, chains: Chains
+) -> None:
+    """A long sync's pipeline: a run validates while the run below it, validated, is not
+    committed yet (its blocks are the parents, and the coin a block of it creates is spent in
+    this run, height 6 spending height 1's reward); then both commit in order."""
+    main = chains.main
+    await chain.add_block(main[0])
+    below, run = list(main[1:4]), list(main[4:])
+    errors_below = await chain.validate_blocks(below, {})
+    errors_run = await chain.validate_blocks(run, {b.header_hash: b for b in below})
+    assert errors_below == [None] * len(below)
+    assert errors_run == [None] * len(run)
+    # Without the run below, nothing links the run to the chain.
+    assert await chain.validate_blocks(run[:2], {}) == [Err.UNKNOWN_PARENT] * 2
+    # An invalid body is found, and its commit refuses it.
+    tampered = run[0].replace(body=run[0].body.replace(cost=run[0].body.cost + 1))
+    (err,) = await chain.validate_blocks([tampered], {b.header_hash: b for b in below})
+    assert err is not None
+    assert all(r.added for r in await chain.commit_validated(below, errors_below))
+    (result,) = await chain.commit_validated([tampered], [err])
+    assert result.status is AddBlockStatus.INVALID
+    # A stored block is not validated again; its commit says it is held.
+    assert await chain.validate_blocks(below[:1], {}) == [None]
+    (again,) = await chain.commit_validated(below[:1], [None])
+    assert again.status is AddBlockStatus.ALREADY_HAVE
+    assert all(r.added for r in await chain.commit_validated(run, errors_run))
+    assert chain.get_header_hashes() == [b.header_hash for b in main]
+
+
 async def test_restart_resumes(store_url: str, bt: BlockTools, chains: Chains) -> None:
     async with await ChainStore.open(store_url) as st:
         bc = await Blockchain.create(st, bt.constants)

@@ -33,10 +33,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from typing import TypeVar
 
 import trio
 
-from trionode.blockchain.chain_view import ChainView
+from trionode.blockchain.chain_view import AnyBlock, ChainView
 from trionode.blockchain.commit_run import CommitRun, OnValid
 from trionode.blockchain.detached import check_detached_block, check_parent_link
 from trionode.blockchain.results import AddBlockResult, ChainEvent
@@ -45,6 +46,7 @@ from trionode.consensus import (
     CoinRecord,
     ConsensusConstants,
     Err,
+    ValidationContext,
     validate_block,
     validate_header_block,
     validate_unfinished_block,
@@ -60,6 +62,8 @@ from trionode.wire import bytes32
 logger = logging.getLogger(__name__)
 
 DEFAULT_VALIDATION_WORKERS = 2
+
+B = TypeVar("B", FullBlock, HeaderBlock)
 
 
 class Blockchain(CommitRun):
@@ -393,31 +397,70 @@ class Blockchain(CommitRun):
         """Validate a run of header blocks (header sync) in parallel, storing nothing.
 
         Each header's parent must be stored, earlier in ``headers`` or in ``before`` (headers
-        already validated and not stored yet: a sync window's headers validate while the window
-        below is still being committed); otherwise its result is ``Err.UNKNOWN_PARENT``.
+        already validated and not stored yet); otherwise its result is ``Err.UNKNOWN_PARENT``.
         """
-        pending: dict[bytes32, HeaderBlock] = dict(before or {})
-        jobs: list[int] = []
-        errors: list[Err | None] = [Err.UNKNOWN_PARENT] * len(headers)
-        for i, header in enumerate(headers):
-            if (
-                header.height == 0
-                or header.prev_header_hash in self._blocks
-                or (header.prev_header_hash in pending)
-            ):
-                pending.setdefault(header.header_hash, header)
-                jobs.append(i)
+        return await self._validate_run(
+            validate_header_block, headers, before or {}, skip_stored=False
+        )
+
+    async def validate_blocks(
+        self,
+        blocks: Sequence[FullBlock],
+        before: Mapping[bytes32, FullBlock],
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> list[Err | None]:
+        """Validate a run of blocks in full (``validate_block``) in the validation workers,
+        storing nothing; :meth:`commit_validated` stores them afterwards. A long sync validates
+        window k+1 while window k commits: each block's parent must be stored, earlier in
+        ``blocks`` or in ``before`` (blocks validated and not committed yet), else its result
+        is ``Err.UNKNOWN_PARENT``. A block stored already is not validated again (None: its
+        commit says ALREADY_HAVE). ``task_status.started()`` is called once the contexts are
+        gathered, so a caller using ``nursery.start`` can gather the next run's contexts (with
+        these blocks in its ``before``) while these verify."""
+        return await self._validate_run(
+            validate_block, blocks, before, skip_stored=True, task_status=task_status
+        )
+
+    async def commit_validated(
+        self, blocks: Sequence[FullBlock], errors: Sequence[Err | None]
+    ) -> list[AddBlockResult]:
+        """Commit blocks in order with their :meth:`validate_blocks` results (one transaction
+        for the run, as :meth:`add_blocks`): an error makes its block INVALID, a block whose
+        parent is not stored then is DISCONNECTED, a stored one ALREADY_HAVE."""
         async with self._lock:
+            return await self._commit_run(list(zip(blocks, errors, strict=True)))
+
+    async def _validate_run(
+        self,
+        check: Callable[[ConsensusConstants, B, ValidationContext], Err | None],
+        items: Sequence[B],
+        before: Mapping[bytes32, B],
+        *,
+        skip_stored: bool,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> list[Err | None]:
+        pending: dict[bytes32, AnyBlock] = dict(before)
+        jobs: list[int] = []
+        errors: list[Err | None] = [Err.UNKNOWN_PARENT] * len(items)
+        async with self._lock:
+            for i, item in enumerate(items):
+                if skip_stored and item.header_hash in self._blocks:
+                    errors[i] = None  # its commit says ALREADY_HAVE; nothing is replaced
+                elif (
+                    item.height == 0
+                    or item.prev_header_hash in self._blocks
+                    or item.prev_header_hash in pending
+                ):
+                    pending.setdefault(item.header_hash, item)
+                    jobs.append(i)
             pending = {h: b for h, b in pending.items() if h not in self._blocks}
             contexts = await self.store.snapshot(
-                self._chain.gather_in, [headers[i] for i in jobs], pending, int(self._clock())
+                self._chain.gather_in, [items[i] for i in jobs], pending, int(self._clock())
             )
+        task_status.started()
         checked = await verify_many(
-            validate_header_block,
-            self.constants,
-            [headers[i] for i in jobs],
-            contexts,
-            self._verify_limiter,
+            check, self.constants, [items[i] for i in jobs], contexts, self._verify_limiter
         )
         for i, err in zip(jobs, checked, strict=True):
             errors[i] = err

@@ -6,7 +6,17 @@ share the workers). Jobs of several blocks were tried, to save thread hand-offs:
 little less CPU but made the sync slower (with 1,000 sim blocks on 2 busy cores, load 8-11,
 16-24 s with jobs of 8 blocks against 9-11 s with jobs of one, ``scripts/bench_sync.py``),
 likely because a worker thread the system leaves waiting holds all its blocks while the rest
-of its window is done; hence :data:`BLOCKS_PER_JOB`.
+of its window is done; hence :data:`BLOCKS_PER_JOB`. Jobs that pull the next untaken block
+until none is left (one job per worker, the event loop out of the loop between blocks) were
+tried in session 6: in a profile the workers were never idle, where jobs of one block leave
+one worker idle for about a third of a sync, yet the sync was slower: 1,000 sim blocks
+synced at 63-90 blocks/s against 95-129 with jobs of one block, alternately, at load 7-8 on
+2 cores (each worker thread got about 20% of a core per second of its jobs against about
+45%). A thread that never sleeps seems to lose out to the machine's other work (and to its
+sibling for the GIL) more than one that waits a moment for its next block. Two jobs per
+block (its header's rules, then the block, whose proofs the memo answers) were tried as
+well: 72-121 blocks/s against 73-128 with one job (and main's separate header stage 59-131),
+alternately at load 5-8; no difference the scatter would show, so one job it stays.
 """
 
 from __future__ import annotations

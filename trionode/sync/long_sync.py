@@ -27,11 +27,12 @@ hands targets heaviest first, one at a time, to :meth:`SyncManager.attempt`, whi
    batches in this sync; headers and blocks must hash to the peer's own list and link, or the
    peer is banned;
 4. runs the windows through :class:`~trionode.sync.pipeline.WindowPipeline`: downloads,
-   header validation in the validation workers and adding the blocks (contexts in one pass,
-   full validation in the workers, one transaction per window) are three stages, so header
-   validation of window k+1 overlaps the body checks and commit of window k; at most four
-   windows are held in memory. An invalid header or block bans the peer that served it and
-   drops the group; the windows below it have committed first (a valid prefix is kept).
+   full validation in the validation workers (contexts in one pass; every header rule checked
+   in its block's validation) and commits (one transaction per window) are three stages, so
+   window k+1 validates while window k commits and the workers always have a window's jobs
+   queued; at most five windows are held in memory. Each served header must be its validated
+   block's header (or valid on its own). An invalid header or block bans the peer that served
+   it and drops the group; the blocks below it have committed first (a valid prefix is kept).
 
 Once a target is reached, the peers of other groups, whose list for the same tip contradicts
 the chain just validated, are banned. Every request to a peer is paced by its
@@ -87,8 +88,8 @@ class SyncConfig:
     threshold: int = 20  # SYNC_THRESHOLD: heights above our peak that start a long sync
     batch_size: int = 32  # heights per request (responders cap it at 32)
     window: int = 128  # heights validated and committed per step
-    # The first window's heights (at most ``window``): its headers validate with no bodies
-    # beside them, so a short one fills the pipeline sooner.
+    # The first window's heights (at most ``window``): the workers wait for its download
+    # alone, so a short one fills the pipeline sooner.
     first_window: int = 32
     request_timeout: float = 20.0  # a batch's deadline
     max_peers: int = 8

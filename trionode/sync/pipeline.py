@@ -4,17 +4,27 @@ Three stages, each its own task, joined by channels of one window:
 
 1. *download*: each window's headers, then its blocks (:class:`~trionode.sync.fetch.BatchFetcher`,
    from every peer of the group at once); peers connected since the sync started join first;
-2. *headers*: the window's headers validated in the validation workers
-   (``Blockchain.validate_header_blocks``), their parents being stored or validated headers of
-   windows still being added;
-3. *add*: the window's blocks added (``Blockchain.add_blocks``: contexts in one pass, full
-   validation in the workers, one transaction for the window).
+2. *validate*: the window's blocks validated in full in the validation workers
+   (``Blockchain.validate_blocks``: contexts in one pass, then ``validate_block`` of each block,
+   which checks every header rule before the body's), their parents being stored or blocks of
+   windows validated and not committed yet. The stage goes on to the next window as soon as
+   this one's contexts are gathered, so the workers always have the next window's jobs queued
+   behind this one's and never wait for a commit, a context gather or a hand-off;
+3. *commit*: once a window's blocks are validated, each served header is compared with its
+   validated block's header (a header that differs is validated on its own: an invalid one bans
+   its server), and the window is committed in one transaction
+   (``Blockchain.commit_validated``).
 
-Header validation of window k+1 overlaps the body checks and the commit of window k, so the
-workers do not wait for commits. At most four windows are held (one downloading, one queued,
-one validating headers, one being added) plus one queued between the stages. An invalid header
-or block bans the peer that served it and ends the sync with :class:`InvalidChain`; the windows
-below it have been added first (a valid prefix is kept).
+At most five windows are held (one downloading, one queued, one being validated, one queued,
+one committing). An invalid block or header bans the peer that served it and ends the sync
+with :class:`InvalidChain`; the blocks below it are committed first (a valid prefix is kept).
+
+Header validation used to be a stage of its own before the blocks (the proofs it verified were
+memoised for the block's validation): the workers then waited at every window's boundary for
+the headers stage, the commit and two context gathers, each on the event loop or the store's
+thread; with 1,000 sim blocks and 2 workers no verification job ran for 45% of the sync's wall
+time (``scripts/bench_sync.py``, session 6). Every header is still validated, inside its
+block's validation.
 """
 
 from __future__ import annotations
@@ -48,28 +58,21 @@ def sync_windows(start: int, top: int, window: int, first: int) -> list[list[int
     return out
 
 
-def _with_checked_header(block: FullBlock, header: HeaderBlock) -> FullBlock:
-    """``block`` with the proof of space and header of its validated header block, when they
-    are the same bytes: their BLS points were decompressed and subgroup-checked by header
-    validation and are kept, so the block's validation does not decompress them again (three
-    points, about a sixth of a block's decode). Different bytes leave the block as served; its
-    validation settles it."""
-    if bytes(block.header) == bytes(header.header) and bytes(block.proof_of_space) == bytes(
-        header.proof_of_space
-    ):
-        return block.replace(proof_of_space=header.proof_of_space, header=header.header)
-    return block
+def _header_matches(header: HeaderBlock, block: FullBlock) -> bool:
+    """``header`` is ``block``'s header block, byte for byte."""
+    return bytes(header) == bytes(block.header_block())
 
 
-@attrs.frozen
-class _Checked:
-    """A downloaded window after its headers were validated (``bad_header``: the first invalid
-    one, height and error)."""
+@attrs.define
+class _Validating:
+    """A downloaded window whose blocks are being validated (``errors`` once ``done``)."""
 
     heights: list[int]
     headers: Fetched
     blocks: Fetched
-    bad_header: tuple[int, Err] | None
+    block_list: list[FullBlock]
+    done: trio.Event = attrs.field(factory=trio.Event)
+    errors: list[Err | None] = attrs.field(factory=list)
 
 
 class WindowPipeline:
@@ -93,17 +96,17 @@ class WindowPipeline:
         self._on_added = on_added
 
     async def run(self, windows: list[list[int]]) -> None:
-        """Run every window through the stages; raises InvalidChain (after the windows below
-        the invalid one were added) or NoSyncPeers."""
+        """Run every window through the stages; raises InvalidChain (after the blocks below
+        the invalid one were committed) or NoSyncPeers."""
         send, receive = trio.open_memory_channel[tuple[list[int], Fetched, Fetched]](1)
-        checked, to_add = trio.open_memory_channel[_Checked](1)
+        validating, to_commit = trio.open_memory_channel[_Validating](1)
         with unwrapped_exception_groups():
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._download, windows, send)
-                nursery.start_soon(self._check_headers, receive, checked)
-                async with to_add:
-                    async for window in to_add:
-                        await self._add_window(window)
+                nursery.start_soon(self._validate, receive, validating, nursery)
+                async with to_commit:
+                    async for window in to_commit:
+                        await self._commit_window(window)
 
     async def _download(
         self,
@@ -120,53 +123,94 @@ class WindowPipeline:
                 try:
                     await send.send((heights, headers, blocks))
                 except trio.BrokenResourceError:
-                    # Header validation stopped at an invalid header: the windows below it
-                    # still commit and the sync fails with that header's error, not this.
+                    # The sync stopped at an invalid block: the windows below it still
+                    # commit and the sync fails with that block's error, not this.
                     return
 
-    async def _check_headers(
+    async def _validate(
         self,
         receive: trio.MemoryReceiveChannel[tuple[list[int], Fetched, Fetched]],
-        send: trio.MemorySendChannel[_Checked],
+        send: trio.MemorySendChannel[_Validating],
+        nursery: trio.Nursery,
     ) -> None:
-        """Pipeline stage 2: validate each window's headers as it arrives, while the window
-        below verifies its bodies and commits (both share the validation workers, so they stay
-        busy). Headers validated and not stored yet are the parents of the next window's; the
-        first invalid header goes down with its window and stops this stage, so the windows
-        below it still commit (the valid prefix is kept) before its server is banned."""
-        unstored: dict[bytes32, HeaderBlock] = {}
+        """Stage 2: start each window's validation as it arrives and hand it to the commit
+        stage. ``nursery.start`` returns once the window's contexts are gathered; its
+        verification goes on in the workers while the next window's contexts are gathered
+        with its blocks as parents (``unstored``: validating or validated, not stored yet)."""
+        unstored: dict[bytes32, FullBlock] = {}
         async with receive, send:
             async for heights, headers, blocks in receive:
-                header_list = [headers[h][0] for h in heights]
-                assert all(isinstance(h, HeaderBlock) for h in header_list)
+                block_list = [blocks[h][0] for h in heights]
+                assert all(isinstance(b, FullBlock) for b in block_list)
                 for h in [h for h in unstored if self.blockchain.contains_block(h)]:
                     del unstored[h]
-                errors = await self.blockchain.validate_header_blocks(
-                    header_list,  # type: ignore[arg-type]
-                    unstored,
-                )
-                bad = next(
-                    ((h, e) for h, e in zip(heights, errors, strict=True) if e is not None), None
-                )
-                await send.send(_Checked(heights, headers, blocks, bad))
-                if bad is not None:
-                    return
-                unstored.update((hb.header_hash, hb) for hb in header_list)  # type: ignore[misc]
+                window = _Validating(heights, headers, blocks, block_list)  # type: ignore[arg-type]
+                await nursery.start(self._verify, window, unstored)
+                unstored.update((b.header_hash, b) for b in window.block_list)
+                try:
+                    await send.send(window)
+                except trio.BrokenResourceError:
+                    return  # the commit stage stopped at an invalid block
 
-    async def _add_window(self, window: _Checked) -> None:
-        """Stage 3: a window whose headers validated is added (bodies verified in the workers,
-        committed in one transaction); an invalid header or block bans its server."""
-        heights, headers, blocks = window.heights, window.headers, window.blocks
-        if window.bad_header is not None:
-            height, err = window.bad_header
-            self._ban(headers[height][1], InconsistentPeer(f"invalid header: {err.name}"))
-            raise InvalidChain(f"header at height {height} is invalid: {err.name}")
-        block_list = [
-            _with_checked_header(blocks[h][0], headers[h][0])  # type: ignore[arg-type]
-            for h in heights
-        ]
-        results = await self.blockchain.add_blocks(block_list)
-        self._on_added(heights, block_list, results)
+    async def _verify(
+        self,
+        window: _Validating,
+        before: dict[bytes32, FullBlock],
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        window.errors = await self.blockchain.validate_blocks(
+            window.block_list, before, task_status=task_status
+        )
+        window.done.set()
+
+    async def _commit_window(self, window: _Validating) -> None:
+        """Stage 3: commit the window's blocks up to the first invalid block or header (a
+        header that is not its valid block's own is validated alone first: another valid
+        encoding of it is no fault); then ban that block's or header's server."""
+        await window.done.wait()
+        heights, blocks, errors = window.heights, window.block_list, window.errors
+        start = 0
+        while start < len(blocks):
+            stop = next(
+                (
+                    i
+                    for i in range(start, len(blocks))
+                    if errors[i] is not None
+                    or not _header_matches(window.headers[heights[i]][0], blocks[i])  # type: ignore[arg-type]
+                ),
+                len(blocks),
+            )
+            await self._commit(heights[start:stop], blocks[start:stop], errors[start:stop], window)
+            if stop == len(blocks):
+                return
+            height = heights[stop]
+            err = errors[stop]
+            if err is not None:
+                self._ban(window.blocks[height][1], InconsistentPeer(f"invalid block: {err.name}"))
+                raise InvalidChain(f"block at height {height} is invalid: {err.name}")
+            header = window.headers[height][0]
+            (err,) = await self.blockchain.validate_header_blocks([header])  # type: ignore[list-item]
+            if err is not None:
+                self._ban(
+                    window.headers[height][1], InconsistentPeer(f"invalid header: {err.name}")
+                )
+                raise InvalidChain(f"header at height {height} is invalid: {err.name}")
+            await self._commit([height], [blocks[stop]], [None], window)
+            start = stop + 1
+
+    async def _commit(
+        self,
+        heights: list[int],
+        blocks: list[FullBlock],
+        errors: list[Err | None],
+        window: _Validating,
+    ) -> None:
+        """Commit validated ``blocks`` (one transaction); an invalid one bans its server."""
+        if not blocks:
+            return
+        results = await self.blockchain.commit_validated(blocks, errors)
+        self._on_added(heights, blocks, results)
         bad = next(
             (
                 (h, r)
@@ -178,5 +222,5 @@ class WindowPipeline:
         if bad is not None:
             height, result = bad
             reason = result.error.name if result.error is not None else result.status.value
-            self._ban(blocks[height][1], InconsistentPeer(f"invalid block: {reason}"))
+            self._ban(window.blocks[height][1], InconsistentPeer(f"invalid block: {reason}"))
             raise InvalidChain(f"block at height {height} is invalid: {reason}")
