@@ -199,9 +199,6 @@ class PeerStore:
         """Forget every address (a partition in a test network: no way back across it)."""
         await self.runner.write(_clear_sync)
 
-    async def mark_attempt(self, host: str, port: int, now: float) -> None:
-        await self.runner.write(_update_sync, host, port, {"last_attempt": now})
-
     async def mark_success(self, host: str, port: int, now: float) -> None:
         await self.runner.write(
             _update_sync, host, port, {"last_success": now, "last_seen": now, "failures": 0}
