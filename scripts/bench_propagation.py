@@ -6,7 +6,10 @@ validate one block and a loopback round trip, all measured in the same run.
 
 ``--nodes`` full nodes (``python -m trionode --role full_node``, each its own root and SQLite
 store) form a line: node i dials node i-1 and keeps one outbound connection
-(``TRIONODE_FULL_NODE__TARGET_OUTBOUND=1``), so no node learns a shortcut. An observer in this
+(``TRIONODE_FULL_NODE__TARGET_OUTBOUND=1``), node 0 none (``=0``: with a free outbound slot it
+dialed a node it learned of from node 1, e.g. node 2, a shortcut that made the per-hop figure
+cover 7 hops for 8), so no node learns a shortcut; the run checks the line from each node's
+status file (its count of full node peers) and stops if it is not one. An observer in this
 process connects to every node as a full node. It hands each block of a cached chain to node 0
 and records, on its own clock, when each node relays the block to it (a node relays a block to
 every peer but the one it came from, so the observer hears nodes 1..N-1). The per-hop figure is
@@ -117,6 +120,23 @@ async def loopback_rtts(count: int = 200) -> list[float]:
     return out
 
 
+def line_peers(index: int, nodes: int) -> int:
+    """Full node peers of node ``index`` in the line: its neighbours and the observer."""
+    return (2 if 0 < index < nodes - 1 else 1) + 1
+
+
+def check_line(roots: Sequence[Path]) -> None:
+    """Stop unless every node's status file shows the peers of a line (no shortcut)."""
+    got = []
+    for root in roots:
+        status = runfiles.read_json(runfiles.status_path(root, "full_node"))
+        peers = status.get("peers", {}) if isinstance(status, dict) else {}
+        got.append(peers.get("full_node") if isinstance(peers, dict) else None)
+    want = [line_peers(i, len(roots)) for i in range(len(roots))]
+    if got != want:
+        raise SystemExit(f"not a line: full node peers per node {got}, expected {want}")
+
+
 def start_node(root: Path, network: str, peer: int | None) -> subprocess.Popen[bytes]:
     runfiles.clear(root, "full_node")
     root.mkdir(parents=True, exist_ok=True)
@@ -125,7 +145,7 @@ def start_node(root: Path, network: str, peer: int | None) -> subprocess.Popen[b
     args += ["--log-level", "WARNING"]
     if peer is not None:
         args += ["--peer", f"{LOCAL}:{peer}"]
-    env = dict(os.environ, TRIONODE_FULL_NODE__TARGET_OUTBOUND="1")
+    env = dict(os.environ, TRIONODE_FULL_NODE__TARGET_OUTBOUND="0" if peer is None else "1")
     with (root / "console.log").open("wb") as out:
         return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
 
@@ -262,6 +282,7 @@ async def propagate(
             if k > 0:  # the first block also opens every node's store: a warm-up
                 out.append(((times[n - 1] - times[1]) / (n - 2), times[1] - sent))
                 validations.append(validate_one(constants, block, ctxs[k]))
+        check_line([work / f"n{i}" for i in range(n)])
         nursery.cancel_scope.cancel()
     return out, validations
 
