@@ -10,7 +10,10 @@ phases:
    running map for a batch in chain order, so linear in the batch).
 2. *verify* (worker threads, up to ``validation_workers`` at once, no lock): ``validate_block``
    of each block, one job each (:mod:`.verify`); chiapos, chiavdf and blspy release
-   the GIL, so blocks really verify in parallel and the event loop stays free.
+   the GIL, so blocks really verify in parallel and the event loop stays free. A lone block
+   (gossip) is gathered and verified by one job when a worker is free: the thread reads the
+   context (the lock held), tells the loop the snapshot ended (the lock is released then) and
+   validates at once, so a relay hop waits for one thread hand-off, not two.
 3. *commit* (under the lock, in order, one write hop and transaction for the batch;
    :mod:`.commit_run`): each block, the new tip set and, when it becomes the heaviest tip, the
    height map and coin-set change of the reorg; the in-memory view is updated only after the
