@@ -26,6 +26,24 @@ In the same run:
 
 The goal (issue 13) is per hop <= 1.5 x (validation + 1 ms); the ratio is printed.
 
+Session 7, 2 cores shared with other work (1-minute load before -> after each run), this script
+(line check included) on main 6691663 ("before") and on h13-prop3 ("after": a lone block is
+gathered and validated in one worker thread), alternated; validation / per hop / ratio in ms:
+
+    before 3.4->3.7  5.47 / 12.68 / 1.95    after 3.7->3.3  6.55 / 12.22 / 1.62
+    before 3.3->3.7  6.49 / 14.59 / 1.95    after 3.7->3.8  7.40 / 15.58 / 1.85
+    before 3.8->3.2  7.12 / 14.30 / 1.76    after 3.2->3.2  6.35 / 13.00 / 1.77
+    before 7.7->8.0  9.95 / 17.62 / 1.61    after 8.0->11   8.94 / 14.96 / 1.51
+    before 11->8.9   8.36 / 14.77 / 1.58    after 8.9->8.4  9.27 / 20.88 / 2.03
+    before 8.4->9.7  9.48 / 15.33 / 1.46    after 9.7->8.9  6.46 / 15.48 / 2.08
+    before 8.9->8.1  7.71 / 16.11 / 1.85    after 8.1->8.2  8.85 / 18.35 / 1.86
+
+The goal is not met on this machine: the runs scatter more than the change moves them. Traced
+inside the nodes (load 3.5-3.9, two runs each), gather end -> validation running went from
+0.76 / 0.81 ms (p90 2.3 / 2.5) to 0.04 / 0.03 ms; the rest of a hop beyond validate_block
+(7-8 ms in the node) is about 4 ms: three wake-ups (worker thread start and return, the next
+node's socket) and Python on the loop and store path, 0.1-0.7 ms each.
+
 ``--proof-of-time``: each block after the first is first handed to node 0 as its unfinished
 block (no proof of time), which every node holds and relays (the observer waits until each has
 relayed it), then as the ``NewProofOfTime`` that finishes it. Before each unfinished block the
