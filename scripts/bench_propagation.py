@@ -40,9 +40,10 @@ gathered and validated in one worker thread), alternated; validation / per hop /
 
 The goal is not met on this machine: the runs scatter more than the change moves them. Traced
 inside the nodes (load 3.5-3.9, two runs each), gather end -> validation running went from
-0.76 / 0.81 ms (p90 2.3 / 2.5) to 0.04 / 0.03 ms; the rest of a hop beyond validate_block
-(7-8 ms in the node) is about 4 ms: three wake-ups (worker thread start and return, the next
-node's socket) and Python on the loop and store path, 0.1-0.7 ms each.
+0.76 / 0.81 ms (p90 2.3 / 2.5) to 0.04 / 0.03 ms; besides validate_block (7-8 ms in the node)
+a hop's step medians sum to 4.6 / 4.0 ms before and 3.6 / 3.3 ms after: three wake-ups (worker
+thread start and return, the next node's socket) and Python on the loop and store path (decode
+and dispatch, the context read, staging, relay task, TLS and websocket framing), 0.1-0.7 ms each.
 
 ``--proof-of-time``: each block after the first is first handed to node 0 as its unfinished
 block (no proof of time), which every node holds and relays (the observer waits until each has
