@@ -10,7 +10,10 @@ phases:
    running map for a batch in chain order, so linear in the batch).
 2. *verify* (worker threads, up to ``validation_workers`` at once, no lock): ``validate_block``
    of each block, one job each (:mod:`.verify`); chiapos, chiavdf and blspy release
-   the GIL, so blocks really verify in parallel and the event loop stays free.
+   the GIL, so blocks really verify in parallel and the event loop stays free. A lone block
+   (gossip) is gathered and verified by one job when a worker is free: the thread reads the
+   context (the lock held), tells the loop the snapshot ended (the lock is released then) and
+   validates at once, so a relay hop waits for one thread hand-off, not two.
 3. *commit* (under the lock, in order, one write hop and transaction for the batch;
    :mod:`.commit_run`): each block, the new tip set and, when it becomes the heaviest tip, the
    height map and coin-set change of the reorg; the in-memory view is updated only after the
@@ -41,7 +44,7 @@ from trionode.blockchain.chain_view import AnyBlock, ChainView
 from trionode.blockchain.commit_run import CommitRun, OnValid
 from trionode.blockchain.detached import check_detached_block, check_parent_link
 from trionode.blockchain.results import AddBlockResult, ChainEvent
-from trionode.blockchain.verify import verify_many
+from trionode.blockchain.verify import claim_token, verify_after_snapshot, verify_many
 from trionode.consensus import (
     CoinRecord,
     ConsensusConstants,
@@ -53,8 +56,9 @@ from trionode.consensus import (
     verify_pot,
 )
 from trionode.consensus.proofs import pot_output_hash
+from trionode.nursery import unwrapped_exception_groups
 from trionode.nursery.clock import wall_time
-from trionode.nursery.offload import run_blocking
+from trionode.nursery.offload import current_executor, run_blocking
 from trionode.protocols.chain_types import FullBlock, HeaderBlock, ProofOfTime
 from trionode.storage import BlockInfo, ChainStore, StoreCorruptError
 from trionode.wire import bytes32
@@ -311,26 +315,48 @@ class Blockchain(CommitRun):
         results: list[AddBlockResult | None] = [None] * len(blocks)
         pending: dict[bytes32, FullBlock] = {}
         jobs: list[int] = []
-        async with self._lock:
-            for i, block in enumerate(blocks):
-                result = self._precheck(block, pending)
-                if result is not None:
-                    results[i] = result
-                    continue
-                pending[block.header_hash] = block
-                jobs.append(i)
-            if jobs:
-                contexts = await self.store.snapshot(
-                    self._chain.gather_in, [blocks[i] for i in jobs], pending, int(self._clock())
-                )
-        if jobs:
+        errors: list[Err | None] = []  # a lone block's result, from its job
+        with unwrapped_exception_groups():
+            async with trio.open_nursery() as nursery:
+                async with self._lock:
+                    for i, block in enumerate(blocks):
+                        result = self._precheck(block, pending)
+                        if result is not None:
+                            results[i] = result
+                            continue
+                        pending[block.header_hash] = block
+                        jobs.append(i)
+                    chosen, now = [blocks[i] for i in jobs], int(self._clock())
+                    # A lone block (gossip: a relay hop waits for it) is gathered and
+                    # validated in one worker thread, one hand-off instead of two, if a
+                    # validation worker is free now (the lock never waits for one); the lock
+                    # is held until the snapshot ended, not while the block validates.
+                    worker = object()
+                    lone = len(jobs) == 1 and current_executor().concurrent
+                    lone = lone and claim_token(self._verify_limiter, worker)
+                    if lone:
+                        gathered = trio.Event()
+                        nursery.start_soon(
+                            verify_after_snapshot,
+                            validate_block,
+                            self.constants,
+                            self.store.snapshot_then,
+                            self._chain.gather_in,
+                            (chosen, pending, now),
+                            (self._verify_limiter, worker),
+                            gathered,
+                            errors,
+                        )
+                        await gathered.wait()
+                    elif jobs:
+                        contexts = await self.store.snapshot(
+                            self._chain.gather_in, chosen, pending, now
+                        )
+        if jobs and not lone:
             errors = await verify_many(
-                validate_block,
-                self.constants,
-                [blocks[i] for i in jobs],
-                contexts,
-                self._verify_limiter,
+                validate_block, self.constants, chosen, contexts, self._verify_limiter
             )
+        if jobs:
             async with self._lock:
                 committed = await self._commit_run(
                     [(blocks[i], err) for i, err in zip(jobs, errors, strict=True)], on_valid

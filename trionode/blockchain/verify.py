@@ -17,12 +17,18 @@ sibling for the GIL) more than one that waits a moment for its next block. Two j
 block (its header's rules, then the block, whose proofs the memo answers) were tried as
 well: 72-121 blocks/s against 73-128 with one job (and main's separate header stage 59-131),
 alternately at load 5-8; no difference the scatter would show, so one job it stays.
+
+A lone block (gossip: each hop of its propagation waits for this node's validation) is
+gathered and validated in one worker thread (:func:`verify_after_snapshot`): the thread reads
+its context in a store snapshot, tells the event loop the snapshot ended (the chain's lock,
+held for the read, is released then) and validates at once, without a round trip through the
+loop; on a busy machine each hand-off waits for a CPU.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 import trio
 
@@ -59,3 +65,47 @@ async def verify_many(
         for start in range(0, len(items), per_job):
             nursery.start_soon(run, start, min(start + per_job, len(items)))
     return results
+
+
+def claim_token(limiter: trio.CapacityLimiter, borrower: object) -> bool:
+    """Take one of ``limiter``'s tokens for ``borrower`` if one is free now (no waiting)."""
+    try:
+        limiter.acquire_on_behalf_of_nowait(borrower)
+    except trio.WouldBlock:
+        return False
+    return True
+
+
+#: ``ChainStore.snapshot_then``: ``then(fn(reader, *args))`` in one worker thread.
+SnapshotThen = Callable[..., Awaitable[Any]]
+
+
+async def verify_after_snapshot(
+    check: Callable[[ConsensusConstants, B, ValidationContext], Err | None],
+    constants: ConsensusConstants,
+    snapshot_then: SnapshotThen,
+    gather: Callable[..., list[ValidationContext]],
+    args: tuple[Any, ...],
+    claimed: tuple[trio.CapacityLimiter, object],
+    gathered: trio.Event,
+    out: list[Err | None],
+) -> None:
+    """``check`` of the one item of ``args[0]`` with its context from ``gather(reader,
+    *args)``, in the same worker thread right after the store snapshot; the result is appended
+    to ``out``. ``claimed`` is (the validation limiter, the borrower the caller took one of its
+    tokens for): the thread runs on that token, given back when it is done. ``gathered`` is set
+    once the snapshot ended, also when it failed or never ran (the caller waits for it holding
+    the chain's lock)."""
+    limiter, borrower = claimed
+    try:
+        (item,) = args[0]
+
+        def validate(contexts: list[ValidationContext]) -> Err | None:
+            return check(constants, item, contexts[0])
+
+        # The claimed token bounds this thread; its own limiter never makes it wait.
+        own = trio.CapacityLimiter(1)
+        out.append(await snapshot_then(gather, args, validate, limiter=own, read_done=gathered))
+    finally:
+        limiter.release_on_behalf_of(borrower)
+        gathered.set()  # normally set already, when the snapshot ended

@@ -21,6 +21,10 @@ T = TypeVar("T")
 
 
 class Executor(Protocol):
+    #: Whether calls run beside the event loop (worker threads), so that a thread may hand
+    #: the loop something while it goes on (not so when a call runs inline in its task).
+    concurrent: bool
+
     async def run(
         self,
         fn: Callable[..., T],
@@ -32,6 +36,8 @@ class Executor(Protocol):
 
 class ThreadExecutor:
     """Runs ``fn`` in a trio worker thread (bounded by ``limiter`` when given)."""
+
+    concurrent = True
 
     async def run(
         self,
@@ -48,6 +54,8 @@ class ThreadExecutor:
 class InlineExecutor:
     """Runs ``fn`` in the calling task, then yields once so the call is still a checkpoint (a
     caller that loops over blocking work must not starve the other tasks of its run)."""
+
+    concurrent = False
 
     def __init__(self) -> None:
         self.calls = 0

@@ -61,6 +61,8 @@ class NodeExecutor:
     Store writes are recognised by the store runner's method name (``_run_write``), a coupling
     this adapter keeps so the storage code needs no hook."""
 
+    concurrent = False
+
     def __init__(self, node: SimNode) -> None:
         self._node = node
         self.disk_delay = 0.0

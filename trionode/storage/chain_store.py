@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
+import trio
 from sqlalchemy import Connection
 from sqlalchemy.exc import DatabaseError, OperationalError
 
@@ -37,6 +38,7 @@ __all__ = ["BlockCommit", "BlockDelta", "BlockInfo", "ChainReader", "ChainState"
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+R = TypeVar("R")
 P = ParamSpec("P")
 
 
@@ -108,6 +110,24 @@ class ChainStore:
             return fn(ChainReader(conn), *args, **kwargs)
 
         return await self.runner.read(run)
+
+    async def snapshot_then(
+        self,
+        fn: Callable[..., R],
+        args: tuple[Any, ...],
+        then: Callable[[R], T],
+        *,
+        limiter: trio.CapacityLimiter,
+        read_done: trio.Event,
+    ) -> T:
+        """``then(fn(reader, *args))`` in one worker thread: ``fn`` on one read snapshot as
+        :meth:`snapshot`, ``then`` after the snapshot ended, under ``limiter``; ``read_done``
+        is set once the snapshot ended (:meth:`StoreRunner.read_then`)."""
+
+        def run(conn: Connection) -> R:
+            return fn(ChainReader(conn), *args)
+
+        return await self.runner.read_then(run, (), then, limiter=limiter, read_done=read_done)
 
     async def check_integrity(self) -> None:
         await self.runner.read(check_integrity_sync)

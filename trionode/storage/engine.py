@@ -37,6 +37,7 @@ from trionode.storage.errors import StoreError
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -149,6 +150,48 @@ class StoreRunner:
         """Run ``fn(conn, *args)`` in a worker thread inside one read transaction (rolled back)."""
         self._check_open()
         return await run_blocking(self._run_read, fn, args, limiter=self._read_limiter)
+
+    async def read_then(
+        self,
+        fn: Callable[..., R],
+        args: tuple[Any, ...],
+        then: Callable[[R], T],
+        *,
+        limiter: trio.CapacityLimiter,
+        read_done: trio.Event,
+    ) -> T:
+        """``then(fn(conn, *args))`` in one worker thread (under ``limiter``): ``fn`` inside one
+        read transaction as :meth:`read`, then ``then`` in the same thread once the transaction
+        ended. ``read_done`` is set, and the reader's slot given back, as soon as the read
+        ended (or failed, or never ran), while ``then`` goes on: the caller may act on it (a
+        lock held for the read) without ``then`` waiting for the event loop. One thread
+        hand-off where a read and work on what it read would take two."""
+        self._check_open()
+        slot = object()
+        await self._read_limiter.acquire_on_behalf_of(slot)
+        token = trio.lowlevel.current_trio_token()
+        ran = False
+
+        def done() -> None:
+            self._read_limiter.release_on_behalf_of(slot)
+            read_done.set()
+
+        def work() -> T:
+            nonlocal ran
+            ran = True
+            try:
+                got = self._run_read(fn, args)
+            finally:
+                # Not waiting for the loop: queued before this thread's own completion, so
+                # it has run by the time the caller resumes.
+                token.run_sync_soon(done)
+            return then(got)
+
+        try:
+            return await run_blocking(work, limiter=limiter)
+        finally:
+            if not ran:  # cancelled before a thread took it
+                done()
 
     async def write(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(conn, *args)`` in the writer thread inside one transaction, then commit.
