@@ -129,6 +129,14 @@ class StoreRunner:
         self._read_options: dict[str, Any] = {}
         if engine.dialect.name == "postgresql":
             self._read_options = {"isolation_level": "REPEATABLE READ"}
+        # SQLite: connections stay checked out between hops (at most readers + 1 at once, the
+        # limiters' bound, within the pool's size). A checkout and its return (the pool's reset
+        # rolls back) cost twice a hop's own BEGIN and COMMIT, and a node makes thousands of
+        # hops. list.append and list.pop are atomic, so worker threads share the list as it is.
+        # Not for PostgreSQL: the pool's pre-ping at checkout is what notices a server that
+        # went away.
+        self._keep = engine.dialect.name == "sqlite"
+        self._idle: list[Connection] = []
         self._closed = False
 
     @property
@@ -161,6 +169,16 @@ class StoreRunner:
         return await run_blocking(self._run_write, fn, args, limiter=self._write_limiter)
 
     def _run_read(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        if self._keep:
+            conn = self._checkout()
+            try:
+                trans = conn.begin()
+                try:
+                    return fn(conn, *args)
+                finally:
+                    trans.rollback()
+            finally:
+                self._checkin(conn)
         with self.engine.connect() as conn:
             if self._read_options:
                 conn = conn.execution_options(**self._read_options)
@@ -171,8 +189,34 @@ class StoreRunner:
                     trans.rollback()
 
     def _run_write(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        if self._keep:
+            conn = self._checkout()
+            try:
+                with conn.begin():
+                    return fn(conn, *args)
+            finally:
+                self._checkin(conn)
         with self.engine.begin() as conn:
             return fn(conn, *args)
+
+    def _checkout(self) -> Connection:
+        try:
+            return self._idle.pop()
+        except IndexError:
+            return self.engine.connect()
+
+    def _checkin(self, conn: Connection) -> None:
+        # A connection whose transaction did not end (its rollback failed) goes back to the
+        # pool, which resets it; so does any connection once the runner is closed.
+        if self._closed or conn.invalidated or conn.in_transaction():
+            conn.close()
+        else:
+            self._idle.append(conn)
+
+    def _dispose(self) -> None:
+        while self._idle:
+            self._idle.pop().close()
+        self.engine.dispose()
 
     def _check_open(self) -> None:
         if self._closed:
@@ -181,11 +225,11 @@ class StoreRunner:
     def close_now(self) -> None:
         """Dispose of the engine without waiting (when nothing can be running, e.g. on error)."""
         self._closed = True
-        self.engine.dispose()
+        self._dispose()
 
     async def aclose(self) -> None:
         """Close the pooled connections (after a running write has finished); idempotent."""
         if self._closed:
             return
         self._closed = True
-        await run_blocking(self.engine.dispose, limiter=self._write_limiter)
+        await run_blocking(self._dispose, limiter=self._write_limiter)
