@@ -147,10 +147,16 @@ import logging
 import os
 import sys
 import time
+from pathlib import Path
 
-from trionode.consensus.proofs import proof_cache_stats
-from trionode.peers.decoded import shared_decoded
-from trionode.simulation import SimConfig, parse_faults, run_simulation
+# The tree this script is in, not whichever tree an editable install points at: a bench run
+# from a second worktree would otherwise measure the first one's code.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import trionode  # noqa: E402
+from trionode.consensus.proofs import proof_cache_stats  # noqa: E402
+from trionode.peers.decoded import shared_decoded  # noqa: E402
+from trionode.simulation import SimConfig, parse_faults, run_simulation  # noqa: E402
 
 
 def main() -> None:
@@ -173,6 +179,7 @@ def main() -> None:
         faults=parse_faults(args.faults),
         byzantine=args.byzantine,
     )
+    print(f"tree: {Path(trionode.__file__).resolve().parents[1]}")
     print(config.replay_command())
     for run in range(1, args.runs + 1):
         cpu = time.process_time()
