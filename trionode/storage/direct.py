@@ -94,7 +94,7 @@ class Prepared:
         try:
             driver.executemany(sql, args)
         except sqlite3.Error as exc:
-            raise _wrapped(sql, args, exc) from exc
+            raise wrap_driver_error(sql, args, exc) from exc
 
     # -- SQLite ----------------------------------------------------------------------------
 
@@ -181,9 +181,9 @@ class Prepared:
         try:
             return driver.execute(sql, args)
         except sqlite3.Error as exc:
-            raise _wrapped(sql, args, exc) from exc
+            raise wrap_driver_error(sql, args, exc) from exc
 
 
-def _wrapped(sql: str, args: Any, exc: sqlite3.Error) -> StatementError:
+def wrap_driver_error(sql: str, args: Any, exc: sqlite3.Error) -> StatementError:
     """SQLAlchemy's exception for a driver error (the class callers of ``execute`` expect)."""
     return DBAPIError.instance(sql, args, exc, sqlite3.Error)
