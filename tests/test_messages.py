@@ -403,3 +403,16 @@ def test_header_hash_is_cached_and_stays_out_of_equality() -> None:
     assert back.header_hash == header.header_hash
     other = header.replace(data=data.replace(height=uint32(6)))
     assert other.header_hash == other.get_hash() != header.header_hash
+
+
+def test_coin_id_is_cached_and_stays_out_of_equality() -> None:
+    coin = Coin(H, H, uint64(7))
+    assert coin.name() == coin.get_hash()
+    assert coin.name() is coin.name()  # one computation, kept
+    assert Coin.from_bytes(bytes(coin)) == coin
+    assert [name for name, _ in Coin.__streamable_fields__] == [
+        "parent_coin_info",
+        "puzzle_hash",
+        "amount",
+    ]
+    assert coin.replace(amount=uint64(8)).name() != coin.name()

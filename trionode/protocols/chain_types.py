@@ -87,6 +87,12 @@ class Coin(Streamable):
 
     def name(self) -> bytes32:
         """The coin id."""
+        return self._coin_id
+
+    # Cached like a header's hash (a slot, not a field): a block's coins are named by
+    # validation, the coin-set writes and the mempool of every node that shares the block.
+    @functools.cached_property
+    def _coin_id(self) -> bytes32:
         return self.get_hash()  # type: ignore[no-any-return]
 
 
