@@ -23,7 +23,7 @@ import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, LargeBinary
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.sql.expression import Executable
 
@@ -120,7 +120,14 @@ class Prepared:
         self._defaults = {
             name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required
         }
-        self._binds = {k: v for k, v in compiled._bind_processors.items() if v is not None}
+        # LargeBinary's processor only wraps bytes in sqlite3.Binary (a memoryview), which the
+        # driver binds as the same BLOB as the bytes themselves: skipped, it cost a call per
+        # hash bound.
+        self._binds = {
+            name: proc
+            for name, proc in compiled._bind_processors.items()
+            if proc is not None and not isinstance(compiled.binds[name].type, LargeBinary)
+        }
         self._expanding = frozenset(p.key for p in compiled.post_compile_params)
         self._results = []
         for i, column in enumerate(compiled._result_columns):
