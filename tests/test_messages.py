@@ -387,3 +387,32 @@ def test_full_block_round_trip_large() -> None:
     assert back.body.transactions[0].spends[0].outputs == [Output(H, uint64(900))]
     assert back.height == 5 and not back.is_finished
     assert back.header_block().header == block.header
+
+
+def test_header_hash_is_cached_and_stays_out_of_equality() -> None:
+    """A header's hash is computed once per header object (a block decoded once is shared by
+    every node of a simulated network) and is never a field: encoding, equality and
+    ``replace`` see only the header's data."""
+    data = HeaderData(uint32(5), H, uint64(1), H, H, H, 10, 20, H)
+    header = Header(data, G2_POINTS[0])
+    assert "header_hash" not in [name for name, _ in Header.__streamable_fields__]
+    assert header.header_hash == header.get_hash()
+    assert header.header_hash is header.header_hash  # one computation, kept
+    back = Header.from_bytes(bytes(header))
+    assert back == header and bytes(back) == bytes(header)
+    assert back.header_hash == header.header_hash
+    other = header.replace(data=data.replace(height=uint32(6)))
+    assert other.header_hash == other.get_hash() != header.header_hash
+
+
+def test_coin_id_is_cached_and_stays_out_of_equality() -> None:
+    coin = Coin(H, H, uint64(7))
+    assert coin.name() == coin.get_hash()
+    assert coin.name() is coin.name()  # one computation, kept
+    assert Coin.from_bytes(bytes(coin)) == coin
+    assert [name for name, _ in Coin.__streamable_fields__] == [
+        "parent_coin_info",
+        "puzzle_hash",
+        "amount",
+    ]
+    assert coin.replace(amount=uint64(8)).name() != coin.name()

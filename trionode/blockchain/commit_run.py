@@ -48,6 +48,24 @@ class CommitRun:
     _headers: LRU[bytes32, HeaderBlock]
     _deltas: LRU[bytes32, BlockDelta]
     _subscribers: list[trio.MemorySendChannel[ChainEvent]]
+    # Odd while a run's write has begun and its view change is not yet applied: the store is
+    # then ahead of the view (a read of it may see blocks the view does not have yet).
+    _commit_seq: int = 0
+    _view_applied: trio.Event | None = None
+
+    @property
+    def commit_seq(self) -> int:
+        """Even while the store and the in-memory view agree, odd while a commit is between
+        its write and its view change; each commit adds 2. A caller whose store reads must
+        match the view (the mempool's coins against the peak it follows) reads it before and
+        after them, and reads again if it changed."""
+        return self._commit_seq
+
+    async def wait_view_applied(self) -> None:
+        """Return once no commit is between its write and its view change."""
+        while self._commit_seq % 2:
+            assert self._view_applied is not None
+            await self._view_applied.wait()
 
     def _precheck(
         self, block: FullBlock, pending: Mapping[bytes32, FullBlock]
@@ -117,9 +135,15 @@ class CommitRun:
                 # Not abandoned on cancellation (the store's write is not either): the view
                 # must follow what the store committed.
                 with trio.CancelScope(shield=True):
-                    await self.store.commit_many([e.commit for e in staged])
-                    for entry in staged:
-                        self._apply(entry, None)
+                    self._commit_seq += 1
+                    self._view_applied = trio.Event()
+                    try:
+                        await self.store.commit_many([e.commit for e in staged])
+                        for entry in staged:
+                            self._apply(entry, None)
+                    finally:
+                        self._commit_seq += 1
+                        self._view_applied.set()
             if not need:
                 return results
             found = await self.store.snapshot(self._chain.deltas_in, need, {})

@@ -84,34 +84,52 @@ class MempoolManager:
             ]
 
     async def _catch_up(self) -> None:
-        peak = self.blockchain.get_peak()
-        new = None if peak is None else peak.header_hash
-        old = self._peak
-        if new == old:
-            return
-        returned: list[Transaction] = []
-        if old is not None and not self.blockchain.is_on_heaviest_chain(old):
-            # A reorg: the blocks of the old chain above the fork go back to the mempool.
-            old_chain = self.blockchain.get_header_hashes(old)
-            fork = len(old_chain) - 1
-            while fork >= 0 and self.blockchain.height_to_hash(fork) != old_chain[fork]:
-                fork -= 1
-            left = old_chain[fork + 1 :]
-            if left:
-                blocks = await self.blockchain.store.get_full_blocks(left)
-                returned = [tx for h in left if h in blocks for tx in blocks[h].body.transactions]
-            logger.info(
-                "mempool: reorg at height %d returns %d transactions of %d blocks",
-                fork,
-                len(returned),
-                len(left),
-            )
+        # The coins must be the peak's: a commit whose write is done but whose view change is
+        # not (the blockchain applies it after the write returns) shows its blocks' spends in
+        # the store before the peak moves to them. Taken for the peak's, a transaction those
+        # blocks spend is dropped while the mempool records the old peak, and if the blocks
+        # then lose a reorg before the mempool saw them as the peak, nothing returns it (the
+        # reorg is measured from the recorded peak). So read while no commit is in between,
+        # and again if one began meanwhile.
+        while True:
+            await self.blockchain.wait_view_applied()
+            seq = self.blockchain.commit_seq
+            peak = self.blockchain.get_peak()
+            new = None if peak is None else peak.header_hash
+            old = self._peak
+            if new == old:
+                return
+            returned = await self._returned_by_reorg(old)
+            candidates = [item.tx for item in self.mempool.items()] + returned
+            ids = [cid for tx in candidates for cid in transaction_removals(tx)]
+            coins = await self.blockchain.get_coin_records(ids) if ids else {}
+            if self.blockchain.commit_seq == seq:
+                break
         self._peak = new
-        candidates = [item.tx for item in self.mempool.items()] + returned
         if not candidates:
             return
-        ids = [cid for tx in candidates for cid in transaction_removals(tx)]
-        coins = await self.blockchain.get_coin_records(ids)
         gone = self.mempool.rebuild(candidates, coins)
         if gone:
             logger.info("mempool: %d transactions left (spent by new blocks)", len(gone))
+
+    async def _returned_by_reorg(self, old: bytes32 | None) -> list[Transaction]:
+        """When ``old`` left the heaviest chain (a reorg): the transactions of its blocks above
+        the fork, which go back to the mempool."""
+        if old is None or self.blockchain.is_on_heaviest_chain(old):
+            return []
+        old_chain = self.blockchain.get_header_hashes(old)
+        fork = len(old_chain) - 1
+        while fork >= 0 and self.blockchain.height_to_hash(fork) != old_chain[fork]:
+            fork -= 1
+        left = old_chain[fork + 1 :]
+        returned: list[Transaction] = []
+        if left:
+            blocks = await self.blockchain.store.get_full_blocks(left)
+            returned = [tx for h in left if h in blocks for tx in blocks[h].body.transactions]
+        logger.info(
+            "mempool: reorg at height %d returns %d transactions of %d blocks",
+            fork,
+            len(returned),
+            len(left),
+        )
+        return returned

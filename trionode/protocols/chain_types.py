@@ -6,6 +6,7 @@ signature cannot sign a hash that contains it).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 
 from trionode.wire import (
@@ -86,6 +87,12 @@ class Coin(Streamable):
 
     def name(self) -> bytes32:
         """The coin id."""
+        return self._coin_id
+
+    # Cached like a header's hash (a slot, not a field): a block's coins are named by
+    # validation, the coin-set writes and the mempool of every node that shares the block.
+    @functools.cached_property
+    def _coin_id(self) -> bytes32:
         return self.get_hash()  # type: ignore[no-any-return]
 
 
@@ -126,7 +133,10 @@ class Header(Streamable):
     data: HeaderData
     plot_signature: G2Element
 
-    @property
+    # Cached (a slot attrs adds; not a field: equality, hashing and encoding ignore it): a
+    # header is immutable, and its hash is asked for again and again, by every handler a
+    # block passes through and by every node of a process that shares the decoded block.
+    @functools.cached_property
     def header_hash(self) -> bytes32:
         return self.get_hash()  # type: ignore[no-any-return]
 
@@ -161,7 +171,7 @@ class _BlockView:
 
     @property
     def header_hash(self) -> bytes32:
-        return self.header.get_hash()  # type: ignore[no-any-return]
+        return self.header.header_hash
 
     @property
     def prev_header_hash(self) -> bytes32:

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import trio
 import trio._core._run as trio_run
-import trio.testing
 
+from trionode.simulation.clock import JumpingClock
 from trionode.simulation.config import SimConfig
 from trionode.simulation.invariants import EscapedErrors
 from trionode.simulation.report import SimReport
@@ -54,7 +54,7 @@ def run_simulation(config: SimConfig) -> SimReport:
     started = time.perf_counter()
     try:
         world = SimWorld(config, work, errors)
-        trio.run(world.main, clock=trio.testing.MockClock(autojump_threshold=0))
+        trio.run(world.main, clock=JumpingClock())
     finally:
         logging.getLogger("trionode").removeHandler(errors)
         trio_run._r.setstate(state)

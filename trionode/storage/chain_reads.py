@@ -20,6 +20,7 @@ from trionode.protocols.chain_types import Coin, FullBlock, HeaderBlock
 from trionode.storage import chain_sql as q
 from trionode.storage import schema as s
 from trionode.storage.chain_records import BlockDelta, BlockInfo, ChainState
+from trionode.storage.direct import Prepared
 from trionode.wire import bytes32, uint64
 
 
@@ -53,7 +54,7 @@ class ChainReader:
         """Stored blocks by header hash (unknown hashes are left out)."""
         out: dict[bytes32, FullBlock] = {}
         for part in q.chunks(list(hashes)):
-            for h, data in self._conn.execute(q.SEL_FULL, {"hashes": list(part)}):
+            for h, data in q.SEL_FULL.all(self._conn, {"hashes": part}):
                 out[bytes32(h)] = FullBlock.from_bytes(data)
         return out
 
@@ -65,10 +66,10 @@ class ChainReader:
         """Stored header blocks' encodings by header hash, not decoded."""
         return self._blobs(q.SEL_HEADER, hashes)
 
-    def _blobs(self, stmt: Any, hashes: Sequence[bytes]) -> dict[bytes32, bytes]:
+    def _blobs(self, stmt: Prepared, hashes: Sequence[bytes]) -> dict[bytes32, bytes]:
         out: dict[bytes32, bytes] = {}
         for part in q.chunks(list(hashes)):
-            for h, data in self._conn.execute(stmt, {"hashes": list(part)}):
+            for h, data in stmt.all(self._conn, {"hashes": part}):
                 out[bytes32(h)] = bytes(data)
         return out
 
@@ -76,7 +77,7 @@ class ChainReader:
         """Stored header blocks by header hash (unknown hashes are left out)."""
         out: dict[bytes32, HeaderBlock] = {}
         for part in q.chunks(list(hashes)):
-            for h, data in self._conn.execute(q.SEL_HEADER, {"hashes": list(part)}):
+            for h, data in q.SEL_HEADER.all(self._conn, {"hashes": part}):
                 out[bytes32(h)] = HeaderBlock.from_bytes(data)
         return out
 
@@ -84,7 +85,7 @@ class ChainReader:
         """Blocks of the heaviest chain at ``heights`` (missing heights are left out)."""
         out: dict[int, FullBlock] = {}
         for part in q.chunks(list(heights)):
-            for h, data in self._conn.execute(q.SEL_FULL_AT, {"heights": list(part)}):
+            for h, data in q.SEL_FULL_AT.all(self._conn, {"heights": part}):
                 out[int(h)] = FullBlock.from_bytes(data)
         return out
 
@@ -92,7 +93,7 @@ class ChainReader:
         """Header blocks of the heaviest chain at ``heights`` (missing heights left out)."""
         out: dict[int, HeaderBlock] = {}
         for part in q.chunks(list(heights)):
-            for h, data in self._conn.execute(q.SEL_HEADER_AT, {"heights": list(part)}):
+            for h, data in q.SEL_HEADER_AT.all(self._conn, {"heights": part}):
                 out[int(h)] = HeaderBlock.from_bytes(data)
         return out
 
@@ -100,7 +101,7 @@ class ChainReader:
         """Coin records of the heaviest chain by coin id (unknown ids are left out)."""
         out: dict[bytes32, CoinRecord] = {}
         for part in q.chunks(list(ids)):
-            for row in self._conn.execute(q.SEL_COINS, {"ids": list(part)}):
+            for row in q.SEL_COINS.all(self._conn, {"ids": part}):
                 out[bytes32(row[0])] = coin_record(row)
         return out
 
@@ -109,7 +110,7 @@ class ChainReader:
     ) -> list[CoinRecord]:
         """The heaviest chain's coins of ``puzzle_hash``, by confirmed height then coin id."""
         stmt = q.SEL_COINS_BY_PH if include_spent else q.SEL_UNSPENT_BY_PH
-        records = [coin_record(row) for row in self._conn.execute(stmt, {"ph": puzzle_hash})]
+        records = [coin_record(row) for row in stmt.all(self._conn, {"ph": puzzle_hash})]
         records.sort(key=lambda r: (r.confirmed_height, r.name))
         return records
 

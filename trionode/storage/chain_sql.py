@@ -1,5 +1,9 @@
 """The chain store's SQL statements, built once at import (SQLAlchemy Core, both back ends).
 
+Those of every block commit and lookup are :class:`~trionode.storage.direct.Prepared` (run
+straight on SQLite's driver, compiled once); the rare ones (schema, integrity check) stay
+plain statements run through ``conn.execute``.
+
 Only the modules of :mod:`trionode.storage` that run them (``chain_reads``, ``chain_writes``,
 ``chain_integrity``) import this; nobody outside the store sees a statement or a connection.
 """
@@ -25,6 +29,7 @@ from sqlalchemy import (
 )
 
 from trionode.storage import schema as s
+from trionode.storage.direct import Prepared
 
 T = TypeVar("T")
 
@@ -45,18 +50,22 @@ INS_VERSION = insert(s.schema_version)
 SEL_INDEX = select(_fb.c.header_hash, _fb.c.height, _fb.c.prev_hash, _fb.c.weight, _fb.c.seen)
 SEL_CHAIN = select(_ch.c.height, _ch.c.header_hash).order_by(_ch.c.height)
 SEL_TIPS = select(_tp.c.header_hash)
-SEL_FULL = select(_fb.c.header_hash, _fb.c.block).where(
-    _fb.c.header_hash.in_(bindparam("hashes", expanding=True))
+SEL_FULL = Prepared(
+    select(_fb.c.header_hash, _fb.c.block).where(
+        _fb.c.header_hash.in_(bindparam("hashes", expanding=True))
+    )
 )
-SEL_HEADER = select(_hb.c.header_hash, _hb.c.block).where(
-    _hb.c.header_hash.in_(bindparam("hashes", expanding=True))
+SEL_HEADER = Prepared(
+    select(_hb.c.header_hash, _hb.c.block).where(
+        _hb.c.header_hash.in_(bindparam("hashes", expanding=True))
+    )
 )
-SEL_FULL_AT = (
+SEL_FULL_AT = Prepared(
     select(_ch.c.height, _fb.c.block)
     .join(_fb, _fb.c.header_hash == _ch.c.header_hash)
     .where(_ch.c.height.in_(bindparam("heights", expanding=True)))
 )
-SEL_HEADER_AT = (
+SEL_HEADER_AT = Prepared(
     select(_ch.c.height, _hb.c.block)
     .join(_hb, _hb.c.header_hash == _ch.c.header_hash)
     .where(_ch.c.height.in_(bindparam("heights", expanding=True)))
@@ -70,14 +79,15 @@ COIN_COLS = (
     _cn.c.spent_height,
     _cn.c.coinbase,
 )
-SEL_COINS = select(*COIN_COLS).where(_cn.c.coin_id.in_(bindparam("ids", expanding=True)))
-SEL_COINS_BY_PH = select(*COIN_COLS).where(_cn.c.puzzle_hash == bindparam("ph"))
-SEL_UNSPENT_BY_PH = SEL_COINS_BY_PH.where(_cn.c.spent_height.is_(None))
+SEL_COINS = Prepared(select(*COIN_COLS).where(_cn.c.coin_id.in_(bindparam("ids", expanding=True))))
+_by_ph = select(*COIN_COLS).where(_cn.c.puzzle_hash == bindparam("ph"))
+SEL_COINS_BY_PH = Prepared(_by_ph)
+SEL_UNSPENT_BY_PH = Prepared(_by_ph.where(_cn.c.spent_height.is_(None)))
 
-INS_FULL = insert(_fb)
-INS_HEADER = insert(_hb)
+INS_FULL = Prepared(insert(_fb))
+INS_HEADER = Prepared(insert(_hb))
 # The chain row takes its weight from the stored block (deltas carry only height and hash).
-INS_CHAIN = (
+INS_CHAIN = Prepared(
     insert(_ch)
     .from_select(
         ["height", "header_hash", "weight"],
@@ -87,13 +97,15 @@ INS_CHAIN = (
     )
     .returning(_ch.c.height)
 )  # rowcount of INSERT ... SELECT is -1 through psycopg
-DEL_TIPS = delete(_tp)
-INS_TIP = insert(_tp)
-DEL_CHAIN_ABOVE = delete(_ch).where(_ch.c.height > bindparam("fork"))
-DEL_COINS_ABOVE = delete(_cn).where(_cn.c.confirmed_height > bindparam("fork"))
-UNSPEND_ABOVE = update(_cn).where(_cn.c.spent_height > bindparam("fork")).values(spent_height=None)
-INS_COIN = insert(_cn)
-SPEND = (
+DEL_TIPS = Prepared(delete(_tp))
+INS_TIP = Prepared(insert(_tp))
+DEL_CHAIN_ABOVE = Prepared(delete(_ch).where(_ch.c.height > bindparam("fork")))
+DEL_COINS_ABOVE = Prepared(delete(_cn).where(_cn.c.confirmed_height > bindparam("fork")))
+UNSPEND_ABOVE = Prepared(
+    update(_cn).where(_cn.c.spent_height > bindparam("fork")).values(spent_height=None)
+)
+INS_COIN = Prepared(insert(_cn))
+SPEND = Prepared(
     update(_cn)
     .where(and_(_cn.c.coin_id == bindparam("id"), _cn.c.spent_height.is_(None)))
     .values(spent_height=bindparam("h"))

@@ -81,8 +81,8 @@ def commit_many_sync(conn: Connection, commits: Sequence[BlockCommit]) -> None:
     deletions above h would remove nothing."""
     if not commits:
         return
-    conn.execute(q.INS_FULL, [_full_row(c) for c in commits])
-    conn.execute(q.INS_HEADER, [_header_row(c.block) for c in commits])
+    q.INS_FULL.many(conn, [_full_row(c) for c in commits])
+    q.INS_HEADER.many(conn, [_header_row(c.block) for c in commits])
     tips = next((c.tips for c in reversed(commits) if c.tips is not None), None)
     if tips is not None:
         _write_tips(conn, tips)
@@ -94,8 +94,8 @@ def commit_many_sync(conn: Connection, commits: Sequence[BlockCommit]) -> None:
 
 def commit_sync(conn: Connection, commit: BlockCommit) -> None:
     """Write one :class:`BlockCommit`. Raises (and so rolls back) if the coin set disagrees."""
-    conn.execute(q.INS_FULL, _full_row(commit))
-    conn.execute(q.INS_HEADER, _header_row(commit.block))
+    q.INS_FULL.run(conn, _full_row(commit))
+    q.INS_HEADER.run(conn, _header_row(commit.block))
     if commit.tips is not None:
         _write_tips(conn, commit.tips)
     if commit.fork_height is not None:
@@ -123,8 +123,8 @@ def _header_row(block: FullBlock) -> dict[str, object]:
 
 
 def _write_tips(conn: Connection, tips: Sequence[bytes32]) -> None:
-    conn.execute(q.DEL_TIPS)
-    conn.execute(q.INS_TIP, [{"header_hash": h} for h in tips])
+    q.DEL_TIPS.run(conn)
+    q.INS_TIP.many(conn, [{"header_hash": h} for h in tips])
 
 
 def _apply_fork(conn: Connection, commit: BlockCommit, top: int | None) -> int:
@@ -133,9 +133,9 @@ def _apply_fork(conn: Connection, commit: BlockCommit, top: int | None) -> int:
     fork = commit.fork_height
     assert fork is not None
     if top is None or fork < top:
-        conn.execute(q.DEL_CHAIN_ABOVE, {"fork": fork})
-        conn.execute(q.DEL_COINS_ABOVE, {"fork": fork})
-        conn.execute(q.UNSPEND_ABOVE, {"fork": fork})
+        q.DEL_CHAIN_ABOVE.run(conn, {"fork": fork})
+        q.DEL_COINS_ABOVE.run(conn, {"fork": fork})
+        q.UNSPEND_ABOVE.run(conn, {"fork": fork})
     expected = fork + 1
     for delta in commit.apply:
         if delta.height != expected:
@@ -149,12 +149,12 @@ def _apply_fork(conn: Connection, commit: BlockCommit, top: int | None) -> int:
 
 def _apply_delta(conn: Connection, delta: BlockDelta) -> None:
     """Put ``delta``'s block on the height map and apply its coin changes."""
-    added = conn.execute(q.INS_CHAIN, {"height": delta.height, "header_hash": delta.header_hash})
-    if added.scalar() is None:
+    added = q.INS_CHAIN.scalar(conn, {"height": delta.height, "header_hash": delta.header_hash})
+    if added is None:
         raise ValueError(f"chain delta at height {delta.height} names a block not stored")
     if delta.additions:
-        conn.execute(
-            q.INS_COIN,
+        q.INS_COIN.many(
+            conn,
             [
                 {
                     "coin_id": coin.name(),
@@ -169,8 +169,7 @@ def _apply_delta(conn: Connection, delta: BlockDelta) -> None:
             ],
         )
     for coin_id in delta.removals:
-        result = conn.execute(q.SPEND, {"id": coin_id, "h": delta.height})
-        if result.rowcount != 1:
+        if q.SPEND.run(conn, {"id": coin_id, "h": delta.height}) != 1:
             raise StoreCorruptError(
                 "coin_set",
                 f"block {delta.header_hash.hex()} at height {delta.height} spends coin "

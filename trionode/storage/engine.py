@@ -11,8 +11,11 @@ snapshot while the writer commits, and ``synchronous=FULL``: each commit fsyncs 
 committed block survives a power cut as well as a killed process. ``NORMAL`` would be safe against
 a killed process too and commits faster, but may lose the last commits on a power cut; for the
 chain we take FULL (the node can refetch blocks, but an operator should never see a block that was
-reported committed go missing). pysqlite's own transaction handling is switched off and
-SQLAlchemy's ``begin`` emits ``BEGIN`` itself, so reads of several statements see one snapshot.
+reported committed go missing). pysqlite's own transaction handling is switched off and each
+hop emits ``BEGIN`` itself, so reads of several statements see one snapshot. On SQLite the
+runner keeps its connections between hops and begins and ends each hop's transaction on the
+driver (``StoreRunner._hop``): SQLAlchemy's pool checkout and Transaction objects cost several
+times the hop's own BEGIN and COMMIT.
 
 PostgreSQL: ``postgresql+psycopg://user:password@host/db`` (psycopg 3, synchronous). Reads run at
 REPEATABLE READ so a multi-statement read is one snapshot; writes at the default READ COMMITTED
@@ -22,6 +25,7 @@ are serialized by the single writer.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,6 +36,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from trionode.nursery.offload import run_blocking
+from trionode.storage.direct import wrap_driver_error
 from trionode.storage.errors import StoreError
 
 logger = logging.getLogger(__name__)
@@ -112,10 +117,22 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 def _sqlite_on_begin(conn: Connection) -> None:
     # Straight to the driver: BEGIN returns no rows and needs none of SQLAlchemy's statement
     # machinery (events, result set-up), which cost as much again as an empty transaction
-    # (every store hop begins one; a node makes thousands of hops).
+    # (every store hop begins one; a node makes thousands of hops). The runner's hops begin
+    # on the driver themselves; a statement run through SQLAlchemy inside one then finds the
+    # transaction open, and SQLAlchemy's own (auto)begin must not begin a second.
     driver = conn.connection.driver_connection
-    assert driver is not None
-    driver.execute("BEGIN")
+    assert isinstance(driver, sqlite3.Connection)
+    if not driver.in_transaction:
+        driver.execute("BEGIN")
+
+
+def _driver_call(call: Callable[..., object], *args: Any) -> None:
+    """A transaction statement on the driver, its error raised as SQLAlchemy's wrapper (the
+    class the stores' callers catch, as when SQLAlchemy ran it)."""
+    try:
+        call(*args)
+    except sqlite3.Error as exc:
+        raise wrap_driver_error(" ".join(map(str, args)) or call.__name__, (), exc) from exc
 
 
 class StoreRunner:
@@ -130,6 +147,14 @@ class StoreRunner:
         self._read_options: dict[str, Any] = {}
         if engine.dialect.name == "postgresql":
             self._read_options = {"isolation_level": "REPEATABLE READ"}
+        # SQLite: connections stay checked out between hops (at most readers + 1 at once, the
+        # limiters' bound, within the pool's size). A checkout and its return (the pool's reset
+        # rolls back) cost twice a hop's own BEGIN and COMMIT, and a node makes thousands of
+        # hops. list.append and list.pop are atomic, so worker threads share the list as it is.
+        # Not for PostgreSQL: the pool's pre-ping at checkout is what notices a server that
+        # went away.
+        self._keep = engine.dialect.name == "sqlite"
+        self._idle: list[tuple[Connection, sqlite3.Connection]] = []
         self._closed = False
 
     @property
@@ -204,6 +229,8 @@ class StoreRunner:
         return await run_blocking(self._run_write, fn, args, limiter=self._write_limiter)
 
     def _run_read(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        if self._keep:
+            return self._hop(fn, args, commit=False)
         with self.engine.connect() as conn:
             if self._read_options:
                 conn = conn.execution_options(**self._read_options)
@@ -214,8 +241,61 @@ class StoreRunner:
                     trans.rollback()
 
     def _run_write(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        if self._keep:
+            return self._hop(fn, args, commit=True)
         with self.engine.begin() as conn:
             return fn(conn, *args)
+
+    def _hop(self, fn: Callable[..., T], args: tuple[Any, ...], *, commit: bool) -> T:
+        """One SQLite hop on a kept connection, its transaction begun and ended on the driver
+        (SQLAlchemy's Transaction objects and events cost more than the BEGIN and COMMIT).
+        If ``fn`` ran a statement through SQLAlchemy, SQLAlchemy began a transaction of its
+        own around the driver's (the begin hook adds no BEGIN) and ends it, so it never
+        thinks one is open between hops."""
+        conn, driver = self._checkout()
+        try:
+            _driver_call(driver.execute, "BEGIN")
+            try:
+                result = fn(conn, *args)
+            except BaseException:
+                if conn.in_transaction():
+                    conn.rollback()
+                else:
+                    _driver_call(driver.rollback)
+                raise
+            if conn.in_transaction():
+                if commit:
+                    conn.commit()
+                else:
+                    conn.rollback()
+            else:
+                _driver_call(driver.commit if commit else driver.rollback)
+            return result
+        finally:
+            self._checkin(conn, driver)
+
+    def _checkout(self) -> tuple[Connection, sqlite3.Connection]:
+        try:
+            return self._idle.pop()
+        except IndexError:
+            pass
+        conn = self.engine.connect()
+        driver = conn.connection.driver_connection
+        assert isinstance(driver, sqlite3.Connection)
+        return conn, driver
+
+    def _checkin(self, conn: Connection, driver: sqlite3.Connection) -> None:
+        # A connection whose transaction did not end (its rollback failed) goes back to the
+        # pool, which resets it; so does any connection once the runner is closed.
+        if self._closed or conn.invalidated or conn.in_transaction() or driver.in_transaction:
+            conn.close()
+        else:
+            self._idle.append((conn, driver))
+
+    def _dispose(self) -> None:
+        while self._idle:
+            self._idle.pop()[0].close()
+        self.engine.dispose()
 
     def _check_open(self) -> None:
         if self._closed:
@@ -224,11 +304,11 @@ class StoreRunner:
     def close_now(self) -> None:
         """Dispose of the engine without waiting (when nothing can be running, e.g. on error)."""
         self._closed = True
-        self.engine.dispose()
+        self._dispose()
 
     async def aclose(self) -> None:
         """Close the pooled connections (after a running write has finished); idempotent."""
         if self._closed:
             return
         self._closed = True
-        await run_blocking(self.engine.dispose, limiter=self._write_limiter)
+        await run_blocking(self._dispose, limiter=self._write_limiter)

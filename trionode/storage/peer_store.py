@@ -30,13 +30,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
 from trionode.nursery.clock import rng
+from trionode.storage.direct import Prepared
 from trionode.storage.engine import StoreRunner, check_db_url, make_engine
 from trionode.storage.peer_admission import (
     MAX_PEERS,
@@ -79,8 +79,11 @@ peers_table = sa.Table(
 _t = peers_table
 
 
-@dataclass(frozen=True)
-class PeerRecord:
+class PeerRecord(NamedTuple):
+    """One row of the peers table. A named tuple, not a frozen dataclass: the peer manager reads
+    every row at each of its rounds, and a frozen dataclass takes four times as long to build
+    (a guarded ``__setattr__`` per field)."""
+
     host: str
     port: int
     last_seen: float
@@ -96,17 +99,52 @@ class PeerRecord:
 
 
 def _record(row: Any) -> PeerRecord:
-    m = row._mapping
-    return PeerRecord(
-        m["host"],
-        m["port"],
-        m["last_seen"],
-        m["last_attempt"],
-        m["last_success"],
-        m["failures"],
-        m["source_group"],
-        m["addr_group"],
+    # A row of ``select(peers_table)``: its columns in the table's (and the record's) order.
+    return PeerRecord._make(row)
+
+
+# The statements of the peer manager's every round and dial, compiled once (the manager dials
+# often: most dials of a simulated network fail, and each is a write).
+_HOST = (_t.c.host == sa.bindparam("h"), _t.c.port == sa.bindparam("p"))
+_SEL_ADMIT = Prepared(
+    sa.select(
+        _t.c.host, _t.c.port, _t.c.source_group, _t.c.addr_group, _t.c.last_seen, _t.c.last_success
     )
+)
+_DEL_ADDR = Prepared(sa.delete(_t).where(*_HOST))
+_TOUCH_ADDR = Prepared(sa.update(_t).where(*_HOST).values(last_seen=sa.bindparam("seen")))
+_INS_ADDR = Prepared(sa.insert(_t))
+_SUCCESS = Prepared(
+    sa.update(_t)
+    .where(*_HOST)
+    .values(last_success=sa.bindparam("now"), last_seen=sa.bindparam("now"), failures=0)
+)
+_FAILURE = Prepared(sa.update(_t).where(*_HOST).values(failures=_t.c.failures + 1))
+_DIAL_OK = Prepared(
+    sa.update(_t)
+    .where(*_HOST)
+    .values(
+        last_attempt=sa.bindparam("at"),
+        last_success=sa.bindparam("now"),
+        last_seen=sa.bindparam("now"),
+        failures=0,
+    )
+)
+_DIAL_FAILED = Prepared(
+    sa.update(_t).where(*_HOST).values(last_attempt=sa.bindparam("at"), failures=_t.c.failures + 1)
+)
+_SEL_ADDR = Prepared(sa.select(_t).where(*_HOST))
+_SEL_CANDIDATES = Prepared(
+    sa.select(_t)
+    .order_by(_t.c.last_success.desc(), _t.c.failures, _t.c.last_seen.desc())
+    .limit(sa.bindparam("limit"))
+)
+_SEL_RECENT = Prepared(
+    sa.select(_t)
+    .where(_t.c.last_seen >= sa.bindparam("since"))
+    .order_by(_t.c.last_seen.desc())
+    .limit(sa.bindparam("limit"))
+)
 
 
 def _as_url(location: str | Path) -> str:
@@ -200,24 +238,18 @@ class PeerStore:
         await self.runner.write(_clear_sync)
 
     async def mark_success(self, host: str, port: int, now: float) -> None:
-        await self.runner.write(
-            _update_sync, host, port, {"last_success": now, "last_seen": now, "failures": 0}
-        )
+        await self.runner.write(_update_sync, _SUCCESS, {"h": host, "p": port, "now": now})
 
     async def mark_failure(self, host: str, port: int) -> None:
-        await self.runner.write(_update_sync, host, port, {"failures": _t.c.failures + 1})
+        await self.runner.write(_update_sync, _FAILURE, {"h": host, "p": port})
 
     async def record_dial(
         self, host: str, port: int, attempted: float, *, ok: bool, now: float
     ) -> None:
         """A dial's attempt and its outcome in one write (the peer manager dials often: one
         write per dial, not one before it and one after)."""
-        values: dict[str, object] = {"last_attempt": attempted}
-        if ok:
-            values.update(last_success=now, last_seen=now, failures=0)
-        else:
-            values["failures"] = _t.c.failures + 1
-        await self.runner.write(_update_sync, host, port, values)
+        params = {"h": host, "p": port, "at": attempted, "now": now}
+        await self.runner.write(_update_sync, _DIAL_OK if ok else _DIAL_FAILED, params)
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -243,16 +275,7 @@ def _add_seen_sync(
 ) -> AdmitResult:
     """Admit ``batch`` in one write transaction: plan in memory, then write the difference."""
     result = AdmitResult()
-    existing = db.execute(
-        sa.select(
-            _t.c.host,
-            _t.c.port,
-            _t.c.source_group,
-            _t.c.addr_group,
-            _t.c.last_seen,
-            _t.c.last_success,
-        )
-    ).all()
+    existing = _SEL_ADMIT.all(db)
     rows = {
         (h, p): AdmitRow(src, grp or address_group(h), seen, success > 0)
         for h, p, src, grp, seen, success in existing
@@ -268,17 +291,15 @@ def _add_seen_sync(
         for addr in batch
         if addr in before and addr in plan.rows and plan.rows[addr].last_seen != before[addr]
     ]
-    where = (_t.c.host == sa.bindparam("h"), _t.c.port == sa.bindparam("p"))
     if gone:
-        db.execute(sa.delete(_t).where(*where), [{"h": h, "p": p} for h, p in gone])
+        _DEL_ADDR.many(db, [{"h": h, "p": p} for h, p in gone])
     if touched:
-        db.execute(
-            sa.update(_t).where(*where).values(last_seen=sa.bindparam("seen")),
-            [{"h": h, "p": p, "seen": plan.rows[(h, p)].last_seen} for h, p in touched],
+        _TOUCH_ADDR.many(
+            db, [{"h": h, "p": p, "seen": plan.rows[(h, p)].last_seen} for h, p in touched]
         )
     if new:
-        db.execute(
-            sa.insert(_t),
+        _INS_ADDR.many(
+            db,
             [
                 {
                     "host": h,
@@ -300,29 +321,21 @@ def _clear_sync(db: sa.Connection) -> None:
     db.execute(sa.delete(_t))
 
 
-def _update_sync(db: sa.Connection, host: str, port: int, values: dict[str, object]) -> None:
-    db.execute(sa.update(_t).where(_t.c.host == host, _t.c.port == port).values(**values))
+def _update_sync(db: sa.Connection, stmt: Prepared, params: dict[str, object]) -> None:
+    stmt.run(db, params)
 
 
 def _get_sync(db: sa.Connection, host: str, port: int) -> PeerRecord | None:
-    row = db.execute(sa.select(_t).where(_t.c.host == host, _t.c.port == port)).first()
-    return None if row is None else _record(row)
+    rows = _SEL_ADDR.all(db, {"h": host, "p": port})
+    return _record(rows[0]) if rows else None
 
 
 def _candidates_sync(db: sa.Connection, limit: int) -> list[PeerRecord]:
-    query = (
-        sa.select(_t)
-        .order_by(_t.c.last_success.desc(), _t.c.failures, _t.c.last_seen.desc())
-        .limit(limit)
-    )
-    return [_record(r) for r in db.execute(query).all()]
+    return [_record(r) for r in _SEL_CANDIDATES.all(db, {"limit": limit})]
 
 
 def _recent_sync(db: sa.Connection, since: float, limit: int) -> list[PeerRecord]:
-    query = (
-        sa.select(_t).where(_t.c.last_seen >= since).order_by(_t.c.last_seen.desc()).limit(limit)
-    )
-    return [_record(r) for r in db.execute(query).all()]
+    return [_record(r) for r in _SEL_RECENT.all(db, {"since": since, "limit": limit})]
 
 
 def _prepare_sync(db: sa.Connection) -> None:
