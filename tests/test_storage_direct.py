@@ -38,7 +38,7 @@ _SEL_N_IN = Prepared(
     .limit(sa.bindparam("limit"))
 )
 _BUMP = Prepared(sa.update(_t).where(_t.c.n > sa.bindparam("above")).values(n=_t.c.n + 10))
-_SET_FLAG = Prepared(sa.update(_t).where(_t.c.k == sa.bindparam("k")).values(flag=True))
+_SET_FLAG = Prepared(sa.update(_t).where(_t.c.k == sa.bindparam("key")).values(flag=True))
 _MAX = Prepared(sa.select(sa.func.max(_t.c.n)))
 
 
@@ -79,7 +79,7 @@ async def test_prepared_matches_execute(url: str) -> None:
         assert fast[0] == (b"\x00" * 4, 0, True, 0.0)  # Boolean as bool, as SQLAlchemy gives
         assert await runner.write(_BUMP.run, {"above": 3}) == 2  # row count
         assert await runner.read(_MAX.scalar) == 15
-        assert await runner.write(_SET_FLAG.run, {"k": b"\x01" * 4}) == 1
+        assert await runner.write(_SET_FLAG.run, {"key": b"\x01" * 4}) == 1
         assert await runner.read(_SEL_IN.all, {"ks": [b"\x01" * 4]}) == [
             (b"\x01" * 4, 1, True, 0.5)
         ]
