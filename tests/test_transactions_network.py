@@ -106,7 +106,11 @@ async def test_payment_is_mined_and_seen_by_every_node(
         assert block_hash is not None
         block = await a.blockchain.get_block(block_hash)
         assert block is not None and int(block.body.fees_target.amount) == FEE
-        assert len(a.full_node.mempool.mempool) == 0
+        # The mempool catches up when the node handles its new peak, a step after the store
+        # shows the coin; no event tells a test it did, so poll (it must happen, bounded).
+        with trio.fail_after(30):
+            while len(a.full_node.mempool.mempool):  # noqa: ASYNC110
+                await trio.sleep(0.05)
         nursery.cancel_scope.cancel()
 
 
