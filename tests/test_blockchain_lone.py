@@ -61,12 +61,13 @@ async def test_a_lone_block_is_read_and_validated_in_one_hand_off(
     assert result.status is AddBlockStatus.ADDED_TO_TIP
     # Context and validation in one worker call; before this change, two (then the commit).
     assert hand_offs == [1]
-    # A window of several blocks still gathers once and validates each in its own job.
+    # A window of several blocks still gathers once, then validates in one job per worker.
     threads.calls = 0
+    workers = int(chain._verify_limiter.total_tokens)
     with using_executor(threads):
         results = await chain.add_blocks(chain_20[6:9], on_valid=on_valid)
     assert all(r.status is AddBlockStatus.ADDED_TO_TIP for r in results)
-    assert hand_offs[1:] == [4, 4, 4]
+    assert hand_offs[1:] == [1 + min(3, workers)] * 3
 
 
 async def test_the_lock_is_free_while_a_lone_block_validates(

@@ -1,22 +1,22 @@
-"""Verifying many blocks (or headers) in the validation workers, each block its own job.
+"""Verifying many blocks (or headers) in the validation workers, each block with its own context.
 
 Every block is validated on its own, with its own context, in a worker thread under the
-chain's limiter (served in order, so a sync window's bodies and the next window's headers
-share the workers). Jobs of several blocks were tried, to save thread hand-offs: they cost a
-little less CPU but made the sync slower (with 1,000 sim blocks on 2 busy cores, load 8-11,
-16-24 s with jobs of 8 blocks against 9-11 s with jobs of one, ``scripts/bench_sync.py``),
-likely because a worker thread the system leaves waiting holds all its blocks while the rest
-of its window is done; hence :data:`BLOCKS_PER_JOB`. Jobs that pull the next untaken block
-until none is left (one job per worker, the event loop out of the loop between blocks) were
-tried in session 6: in a profile the workers were never idle, where jobs of one block leave
-one worker idle for about a third of a sync, yet the sync was slower: 1,000 sim blocks
-synced at 63-90 blocks/s against 95-129 with jobs of one block, alternately, at load 7-8 on
-2 cores (each worker thread got about 20% of a core per second of its jobs against about
-45%). A thread that never sleeps seems to lose out to the machine's other work (and to its
-sibling for the GIL) more than one that waits a moment for its next block. Two jobs per
-block (its header's rules, then the block, whose proofs the memo answers) were tried as
-well: 72-121 blocks/s against 73-128 with one job (and main's separate header stage 59-131),
-alternately at load 5-8; no difference the scatter would show, so one job it stays.
+chain's limiter. :func:`verify_many` starts one job per limiter token (a sync window's jobs
+queue behind the previous window's), and each job takes the next block not yet taken until
+none is left: the event loop is not in the loop between two blocks, and a worker the system
+leaves waiting holds only the block it is on.
+
+The choice was measured twice. A job per block (one thread hand-off through the event loop
+per block) left one of 2 workers idle for about a third of a long sync; pulling jobs keep both
+busy. Under heavy load from other work (load 7-8 on 2 cores, session 6) the pulling jobs
+synced slower (63-90 blocks/s against 95-129), a thread that never sleeps seemingly losing
+out to the machine's other work, and were reverted. On an otherwise idle machine (load
+1-1.8, session 8, ``scripts/bench_sync.py``, 1,000 sim blocks, three alternated pairs of
+three rounds) they are the faster: sync / verification 0.69-0.93 per round (best against
+best 0.81, 0.75, 0.87) against 0.60-0.83 (0.77, 0.69, 0.74) with a job per block, and the
+sync's CPU per block 5.8-6.8 ms against 6.5-7.2. Jobs of 8 blocks, tried before, were slower
+still (a worker left waiting held all 8); two jobs per block (header rules, then the block)
+made no difference the scatter would show.
 
 A lone block (gossip: each hop of its propagation waits for this node's validation) is
 gathered and validated in one worker thread (:func:`verify_after_snapshot`): the thread reads
@@ -27,6 +27,7 @@ loop; on a busy machine each hand-off waits for a CPU.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -37,9 +38,6 @@ from trionode.nursery.offload import run_blocking
 
 B = TypeVar("B")
 
-#: Blocks per worker job (module docstring).
-BLOCKS_PER_JOB = 1
-
 
 async def verify_many(
     check: Callable[[ConsensusConstants, B, ValidationContext], Err | None],
@@ -47,23 +45,39 @@ async def verify_many(
     items: Sequence[B],
     contexts: Sequence[ValidationContext],
     limiter: trio.CapacityLimiter,
-    per_job: int = BLOCKS_PER_JOB,
 ) -> list[Err | None]:
-    """``check(constants, item, ctx)`` of every item, in worker threads under ``limiter``,
-    ``per_job`` items per job, all jobs at once; results in input order."""
+    """``check(constants, item, ctx)`` of every item in worker threads under ``limiter``
+    (module docstring); results in input order. When cancelled, the jobs take no further
+    item (each finishes the one it is on, in the background)."""
     if len(items) != len(contexts):
         raise ValueError("one context per item")
     results: list[Err | None] = [None] * len(items)
+    # ``next`` on a count is atomic under the GIL: each index is taken by one job only.
+    taken = itertools.count()
+    stopped = False
 
-    def job(start: int, stop: int) -> list[Err | None]:
-        return [check(constants, items[i], contexts[i]) for i in range(start, stop)]
+    def job() -> None:
+        while not stopped:
+            i = next(taken)
+            if i >= len(items):
+                return
+            results[i] = check(constants, items[i], contexts[i])
 
-    async def run(start: int, stop: int) -> None:
-        results[start:stop] = await run_blocking(job, start, stop, limiter=limiter)
+    async def run() -> None:
+        nonlocal stopped
+        try:
+            # Abandoned on cancellation, so a cancelled sync does not wait for a window of
+            # blocks: the job stops after its current block (``stopped``).
+            await run_blocking(job, limiter=limiter, abandon_on_cancel=True)
+        except BaseException:
+            stopped = True
+            raise
 
-    async with trio.open_nursery() as nursery:
-        for start in range(0, len(items), per_job):
-            nursery.start_soon(run, start, min(start + per_job, len(items)))
+    workers = max(1, min(len(items), int(limiter.total_tokens)))
+    if items:
+        async with trio.open_nursery() as nursery:
+            for _ in range(workers):
+                nursery.start_soon(run)
     return results
 
 
