@@ -49,6 +49,25 @@ a hop's step medians sum to 4.6 / 4.0 ms before and 3.6 / 3.3 ms after: three wa
 thread start and return, the next node's socket) and Python on the loop and store path (decode
 and dispatch, the context read, staging, relay task, TLS and websocket framing), 0.1-0.7 ms each.
 
+Session 8, on an otherwise idle machine (load 0.7-1.9), main (a lone block read and validated
+in one worker) against this tree (a second free worker checks the block's proof of time and
+signatures from the other end meanwhile, ``consensus.validation.check_proofs_ahead``: the
+validating thread finds them memoised or waits for them in flight), alternated;
+validation / per hop / ratio in ms:
+
+    main  5.33 / 8.71 / 1.37    ahead 5.27 / 7.10 / 1.14
+    main  5.23 / 8.38 / 1.35    ahead 5.56 / 7.20 / 1.10
+    main  5.28 / 8.64 / 1.38    ahead 5.74 / 7.24 / 1.08
+    main  5.22 / 8.62 / 1.39    ahead 5.38 / 7.26 / 1.14
+    main  5.52 / 9.71 / 1.49    ahead 5.37 / 7.69 / 1.21
+    main  6.02 / 9.38 / 1.34    ahead 5.38 / 7.00 / 1.10
+    main  5.38 / 8.59 / 1.35    ahead 5.30 / 7.39 / 1.17
+
+Main alone on the idle machine, five runs: 1.40, 1.35, 1.54, 1.41, 1.51 (the goal met in
+three). The validation figure stays one thread's ``validate_block``: what a node spends
+before it may relay when no second core is free. ``--proof-of-time`` is unchanged by it
+(0.65 / 0.53 main, 0.70 / 0.54 this tree).
+
 ``--proof-of-time``: each block after the first is first handed to node 0 as its unfinished
 block (no proof of time), which every node holds and relays (the observer waits until each has
 relayed it), then as the ``NewProofOfTime`` that finishes it. Before each unfinished block the

@@ -56,14 +56,15 @@ async def test_a_lone_block_is_read_and_validated_in_one_hand_off(
     async def on_valid(block: FullBlock, planned: object) -> None:
         hand_offs.append(threads.calls)
 
+    workers = int(chain._verify_limiter.total_tokens)
     with using_executor(threads):
         result = await chain.add_block(chain_20[5], on_valid=on_valid)
     assert result.status is AddBlockStatus.ADDED_TO_TIP
     # Context and validation in one worker call; before this change, two (then the commit).
-    assert hand_offs == [1]
+    # A second free worker checks the block's proofs ahead beside it: one call more.
+    assert hand_offs == [1 + (workers > 1)]
     # A window of several blocks still gathers once, then validates in one job per worker.
     threads.calls = 0
-    workers = int(chain._verify_limiter.total_tokens)
     with using_executor(threads):
         results = await chain.add_blocks(chain_20[6:9], on_valid=on_valid)
     assert all(r.status is AddBlockStatus.ADDED_TO_TIP for r in results)
@@ -132,6 +133,60 @@ async def test_an_invalid_lone_block_gives_its_worker_back(
     bad = block.replace(header=block.header.replace(data=block.header.data.replace(timestamp=0)))
     result = await chain.add_block(bad)
     assert result.status is AddBlockStatus.INVALID
+    assert chain._verify_limiter.borrowed_tokens == 0
+    assert (await chain.add_block(block)).status is AddBlockStatus.ADDED_TO_TIP
+
+
+async def test_a_lone_block_has_its_proofs_checked_ahead_on_a_second_free_worker(
+    chain: Blockchain, tx_chain: list[FullBlock], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With two workers free, a second thread works through the block's costly proof checks
+    (``check_proofs_ahead``) while the first reads and validates; with one free, it does not
+    run; either way the block is added and every token comes back."""
+    for block in tx_chain[:10]:
+        assert (await chain.add_block(block)).added
+    assert tx_chain[10].body.transactions  # proofs ahead: the VDF and three signatures
+    ran: list[int] = []
+    real = blockchain_module.check_proofs_ahead
+
+    def spy(c: ConsensusConstants, b: FullBlock, stop: Callable[[], bool]) -> None:
+        ran.append(threading.get_ident())
+        real(c, b, stop)
+
+    monkeypatch.setattr(blockchain_module, "check_proofs_ahead", spy)
+    limiter = chain._verify_limiter
+    assert limiter.total_tokens >= 2
+    assert (await chain.add_block(tx_chain[10])).status is AddBlockStatus.ADDED_TO_TIP
+    assert len(ran) == 1 and ran[0] != threading.get_ident()
+    assert limiter.borrowed_tokens == 0
+    # All workers but one busy: the block is validated alone, nothing runs ahead.
+    busy = [object() for _ in range(int(limiter.total_tokens) - 1)]
+    for b in busy:
+        limiter.acquire_on_behalf_of_nowait(b)
+    assert (await chain.add_block(tx_chain[11])).status is AddBlockStatus.ADDED_TO_TIP
+    assert len(ran) == 1
+    for b in busy:
+        limiter.release_on_behalf_of(b)
+    assert limiter.borrowed_tokens == 0
+
+
+async def test_a_bad_proof_found_ahead_is_still_reported_by_validation(
+    chain: Blockchain, tx_chain: list[FullBlock]
+) -> None:
+    """The thread checking ahead decides nothing: a block whose proof of time does not verify
+    is INVALID_POT (the memoised result validation takes), its workers come back, and the
+    true block is added afterwards."""
+    for block in tx_chain[:10]:
+        await chain.add_block(block)
+    block = tx_chain[10]
+    pot = block.proof_of_time
+    assert pot is not None
+    witness = bytearray(pot.witness)
+    witness[50] ^= 0xFF
+    bad = block.replace(proof_of_time=pot.replace(witness=bytes(witness)))
+    result = await chain.add_block(bad)
+    assert result.status is AddBlockStatus.INVALID
+    assert result.error is Err.INVALID_POT
     assert chain._verify_limiter.borrowed_tokens == 0
     assert (await chain.add_block(block)).status is AddBlockStatus.ADDED_TO_TIP
 

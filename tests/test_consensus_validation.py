@@ -25,6 +25,7 @@ from trionode.consensus import (
     ConsensusConstants,
     Err,
     ValidationContext,
+    check_proofs_ahead,
     coinbase_coin,
     plot_passes_filter,
     spend_message,
@@ -774,8 +775,10 @@ def test_invalid_point_in_any_block_field(
         _ = _get(decoded, steps).point
     with pytest.raises(DecodeError, match=rf"^FullBlock\.{re.escape(path)}: invalid {name}: "):
         decoded.check_points()
-    # -- the consensus check: every kind of validation, before any other rule
+    # -- the consensus check: every kind of validation, before any other rule; the proofs
+    # checked ahead by a second worker (gossip) raise nothing and decide nothing
     ctx = block_tools.context_for(spend_parent, one_spend_block)
+    check_proofs_ahead(SIM, decoded, lambda: False)
     assert validate_block(SIM, decoded, ctx) == Err.INVALID_POINT
     assert validate_unfinished_block(SIM, unfinished(decoded), ctx) == Err.INVALID_POINT
     assert check_detached_block(SIM, decoded, 2**40)[0] == Err.INVALID_POINT

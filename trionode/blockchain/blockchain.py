@@ -50,6 +50,7 @@ from trionode.consensus import (
     ConsensusConstants,
     Err,
     ValidationContext,
+    check_proofs_ahead,
     validate_block,
     validate_header_block,
     validate_unfinished_block,
@@ -346,6 +347,7 @@ class Blockchain(CommitRun):
                             (self._verify_limiter, worker),
                             gathered,
                             errors,
+                            check_proofs_ahead,
                         )
                         await gathered.wait()
                     elif jobs:

@@ -72,6 +72,7 @@ from trionode.consensus.proofs import (
 from trionode.consensus.validation import (
     IDENTITY_G2,
     check_coinbase_owner,
+    check_proofs_ahead,
     validate_block,
     validate_header_block,
     validate_unfinished_block,
@@ -99,6 +100,7 @@ __all__ = [
     "body_removals",
     "challenge_hash_for_child",
     "check_coinbase_owner",
+    "check_proofs_ahead",
     "check_pos_proof",
     "coinbase_coin",
     "discriminant",

@@ -7,6 +7,13 @@ checks. Here every key is a 32-byte digest of the checked bytes (the callers che
 first and never memoise oversized input), every value is small, and the total is bounded in
 bytes: each entry is charged its key, its value and :data:`ENTRY_OVERHEAD` for the Python
 objects around them.
+
+A key being computed by one thread is not computed again by another: the second waits for the
+first's result. A gossiped block's validation relies on it: a second worker checks the block's
+costly proofs from the other end (``consensus.validation.check_proofs_ahead``) and the
+validating thread, reaching one of them, takes the result instead of doing the work twice.
+Computations never wait for a key of their own memo, so a wait always ends (the one nesting,
+a proof of time's check asking for its discriminant, goes one way only).
 """
 
 from __future__ import annotations
@@ -62,8 +69,9 @@ class MemoStats:
 class ByteBoundedMemo(Generic[V]):
     """Least recently used entries go first once the charged bytes exceed ``max_bytes``.
 
-    Thread-safe: the map is only touched under a lock; the computation runs outside it, so two
-    threads missing the same key compute the same (pure) value twice, never block each other.
+    Thread-safe: the map is only touched under a lock; the computation runs outside it. A thread
+    missing a key another thread is computing waits for that result (module docstring); if the
+    other's computation raised, or its value was too big to keep, it computes the key itself.
     """
 
     def __init__(self, name: str, max_bytes: int) -> None:
@@ -76,18 +84,35 @@ class ByteBoundedMemo(Generic[V]):
         self._hits = 0
         self._misses = 0
         self._lock = threading.Lock()
+        self._computing: dict[bytes, threading.Event] = {}  # at most one key per thread
 
     def get_or_compute(self, key: bytes, compute: Callable[[], V]) -> V:
-        with self._lock:
-            found = self._data.get(key, _MISSING)
-            if found is not _MISSING:
-                self._data.move_to_end(key)
-                self._hits += 1
-                return found[0]  # type: ignore[index,no-any-return]
-            self._misses += 1
-        value = compute()
-        self.put(key, value)
+        while True:
+            with self._lock:
+                found = self._data.get(key, _MISSING)
+                if found is not _MISSING:
+                    self._data.move_to_end(key)
+                    self._hits += 1
+                    return found[0]  # type: ignore[index,no-any-return]
+                running = self._computing.get(key)
+                if running is None:
+                    self._misses += 1
+                    done = self._computing[key] = threading.Event()
+                    break
+            running.wait()  # another thread computes it: take its result, look again
+        try:
+            value = compute()
+            self.put(key, value)
+        finally:
+            with self._lock:
+                del self._computing[key]
+            done.set()
         return value
+
+    def computing(self) -> int:
+        """Keys being computed now (tests)."""
+        with self._lock:
+            return len(self._computing)
 
     def put(self, key: bytes, value: V) -> None:
         size = len(key) + ENTRY_OVERHEAD + _value_size(value)
