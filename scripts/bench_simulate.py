@@ -245,11 +245,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import trionode  # noqa: E402
 from trionode.consensus.proofs import proof_cache_stats  # noqa: E402
+from trionode.nursery.gc_tuning import tune_gc  # noqa: E402
 from trionode.peers.decoded import shared_decoded  # noqa: E402
 from trionode.simulation import SimConfig, parse_faults, run_simulation  # noqa: E402
 
 
 def main() -> None:
+    tune_gc()  # as python -m trionode does: this process runs the node measured
     parser = argparse.ArgumentParser(description=__doc__, allow_abbrev=False)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--nodes", type=int, default=50)
