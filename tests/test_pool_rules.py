@@ -18,7 +18,15 @@ from trionode.cli import main as cli_main
 from trionode.cli.launch import build_service, build_settings
 from trionode.cli.rpc import format_pool
 from trionode.config import ConfigError, load_settings
-from trionode.consensus import SIM, CoinRecord, coinbase_coin, spend_message
+from trionode.consensus import (
+    DEVNET,
+    SIM,
+    TESTNET,
+    CoinRecord,
+    ConsensusConstants,
+    coinbase_coin,
+    spend_message,
+)
 from trionode.consensus.pool import partial_passes, pool_sub_slot_iters
 from trionode.init_root import init_root
 from trionode.keys.keychain import Keychain
@@ -61,6 +69,19 @@ def test_partial_pass_rate_is_one_over_difficulty_for_the_smallest_plots() -> No
     rate19 = sum(partial_passes(SIM, q, 19, 8, ssi) for q in qualities) / 4000
     assert abs(rate19 - 0.125 * 39 * 2 / 37) < 0.03
     assert not partial_passes(SIM, qualities[0], 18, 0, ssi)
+
+
+@pytest.mark.parametrize("constants", [SIM, DEVNET, TESTNET], ids=["sim", "devnet", "testnet"])
+def test_at_difficulty_one_every_quality_of_a_smallest_plot_is_a_partial(
+    constants: ConsensusConstants,
+) -> None:
+    """The bound's quotient rounds up: the best quality (all ones) of a smallest plot passes at
+    d = 1 (it did not when it rounded down: about 0.6% of sim qualities were refused)."""
+    ssi = pool_sub_slot_iters(constants)
+    k = int(constants.MIN_PLOT_SIZE)
+    for quality in (b"\xff" * 32, b"\xfe" + b"\xff" * 31, bytes(32)):
+        assert partial_passes(constants, quality, k, 1, ssi)
+    assert not partial_passes(constants, b"\xff" * 32, k, 2, ssi)
 
 
 def test_difficulty_window_raises_and_lowers_within_bounds() -> None:
